@@ -1,0 +1,233 @@
+"""The declarative catalog: what is governed (assets/systems), how it is
+evaluated (assets/suites) and what a release needs (assets/policies).
+
+Onboarding a system is adding one YAML file. Every file is validated here; a
+bad one is reported as one line naming the file, the field and what is expected.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.errors import CatalogError, UsageError
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSource(_Strict):
+    """A CSV or Parquet file, either inside an installed package or on disk."""
+
+    path: str
+    package: str | None = Field(None, description="distribution that ships the file")
+
+
+class LabelsSource(FileSource):
+    join_on: str = Field(description="key column joining labels to features")
+
+
+class ReferenceWindow(_Strict):
+    source: FileSource
+    period: str = Field(description="readable name of the window, e.g. '2015'")
+
+
+class ReplaySpec(_Strict):
+    """Production traffic replayed in nightly batches, one batch per night."""
+
+    period_column: str
+    periods: list[int] = Field(min_length=1)
+    batches_per_period: int = Field(ge=1, le=366)
+    start_date: date
+
+
+class ProductionWindow(_Strict):
+    source: FileSource
+    labels: LabelsSource | None = None
+    replay: ReplaySpec
+
+
+class SensitiveFeature(_Strict):
+    title: str
+    groups: dict[str, list[str]] = Field(
+        min_length=1, description="readable group name -> raw codes it covers"
+    )
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> "SensitiveFeature":
+        seen: dict[str, str] = {}
+        for group, codes in self.groups.items():
+            for code in codes:
+                if code in seen:
+                    raise ValueError(f"code {code!r} is in both {seen[code]!r} and {group!r}")
+                seen[code] = group
+        return self
+
+
+class DataSpec(_Strict):
+    reference: ReferenceWindow
+    production: ProductionWindow
+    id_column: str
+    label: str
+    positive_label: int = 1
+    features: dict[str, Literal["numeric", "categorical"]] = Field(min_length=1)
+    sensitive_features: dict[str, SensitiveFeature] = Field(min_length=1)
+    min_rows: int = Field(1, ge=1)
+
+
+class ModelSource(_Strict):
+    registered_model: str
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+
+
+class System(_Strict):
+    name: str = Field(pattern=_NAME)
+    title: str
+    kind: Literal["tabular_classifier"]
+    description: str
+    intended_use: str
+    out_of_scope_use: str
+    owner: str
+    risk_tier: Literal["low", "medium", "high"]
+    data: DataSpec
+    model: ModelSource
+    suites: list[str] = Field(min_length=1)
+
+    @field_validator("suites")
+    @classmethod
+    def _no_duplicate_suites(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("suites must not repeat")
+        return v
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=_NAME)
+    family: Literal["performance", "fairness"]
+    description: str
+    metrics: list[str] = Field(min_length=1)
+    calibration_bins: int = Field(10, ge=2)
+    intersections: bool = True
+
+    @property
+    def digest(self) -> str:
+        return sha256_json(self.model_dump(mode="json"))
+
+
+class Check(_Strict):
+    """One release criterion: a metric (or a disparity of a metric) against a bound."""
+
+    name: str = Field(pattern=_NAME)
+    family: Literal["performance", "fairness"]
+    metric: str
+    slice: str = Field("overall", description="'overall', or a sensitive feature (or 'A&B') for disparities")
+    disparity: Literal["difference", "ratio"] | None = None
+    op: Literal[">=", "<="]
+    threshold: float
+
+
+class Tier(_Strict):
+    required_suites: list[str] = Field(min_length=1)
+    min_group_size: int = Field(ge=1)
+    checks: list[Check]
+    waiver_approvers: list[str] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    name: str
+    description: str
+    tiers: dict[Literal["low", "medium", "high"], Tier]
+
+    @cached_property
+    def version(self) -> str:
+        """Content hash: the exact rules a decision applied."""
+        return sha256_json(self.model_dump(mode="json"))[:16]
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    root: Path
+    systems: dict[str, System]
+    suites: dict[str, Suite]
+    policy: Policy
+
+    def system(self, name: str) -> System:
+        if name not in self.systems:
+            raise UsageError(
+                f"unknown system {name!r}; the catalog in {self.root / 'systems'} has {sorted(self.systems)}"
+            )
+        return self.systems[name]
+
+    def suites_for(self, system: System) -> list[Suite]:
+        return [self.suites[s] for s in system.suites]
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "missing":
+        msg = "is required"
+    elif err["type"] == "extra_forbidden":
+        msg = "is not a known field (check its spelling)"
+    return f"field {field!r} {msg}" if err["type"] in {"missing", "extra_forbidden"} else f"field {field!r}: {msg}"
+
+
+def _load(path: Path, model: type[BaseModel]) -> BaseModel:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise CatalogError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(f"{path}: {_describe(exc)}") from None
+
+
+def load_catalog(root: str | Path) -> Catalog:
+    """Load and cross-check the whole catalog under `root` (the assets/ folder)."""
+    root = Path(root)
+    suites = {}
+    for path in sorted((root / "suites").glob("*.yaml")):
+        suite = _load(path, Suite)
+        if suite.name != path.stem:
+            raise CatalogError(f"{path}: field 'name' is {suite.name!r}; it must match the file name {path.stem!r}")
+        suites[suite.name] = suite
+    policy_files = sorted((root / "policies").glob("*.yaml"))
+    if len(policy_files) != 1:
+        raise CatalogError(f"{root / 'policies'}: expected exactly one policy file, found {len(policy_files)}")
+    policy = _load(policy_files[0], Policy)
+    for tier_name, tier in policy.tiers.items():
+        for s in tier.required_suites:
+            if s not in suites:
+                raise CatalogError(
+                    f"{policy_files[0]}: field 'tiers.{tier_name}.required_suites' names unknown suite {s!r}; known: {sorted(suites)}"
+                )
+    systems = {}
+    for path in sorted((root / "systems").glob("*.yaml")):
+        system = _load(path, System)
+        if system.name != path.stem:
+            raise CatalogError(f"{path}: field 'name' is {system.name!r}; it must match the file name {path.stem!r}")
+        for s in system.suites:
+            if s not in suites:
+                raise CatalogError(f"{path}: field 'suites' names unknown suite {s!r}; known: {sorted(suites)}")
+        if system.risk_tier not in policy.tiers:
+            raise CatalogError(
+                f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not define"
+            )
+        systems[system.name] = system
+    return Catalog(root=root, systems=systems, suites=suites, policy=policy)

@@ -1,0 +1,1 @@
+"""Data: reading sources, replaying production batches, validating and snapshotting dataset versions."""

@@ -1,0 +1,123 @@
+"""Dataset versions: validated, content-addressed snapshots of a data window.
+
+A dataset version is identified by its content digest; its partition key is
+`<window label>.<first 12 digest chars>`, readable in the Dagster UI and unique
+per content. Snapshots are written once (temp file, then rename) and verified
+against their digest when read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rai_pipelines.catalog import System
+from rai_pipelines.data.sources import Window, read_window, resolve, window_by_label
+from rai_pipelines.data.validation import normalize
+from rai_pipelines.digest import frame_digest, short
+from rai_pipelines.errors import DataError
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    system: str
+    key: str
+    label: str
+    kind: str
+    digest: str
+    rows: int
+    source: str
+    schema: dict[str, str]
+    path: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def partition_key(label: str, digest: str) -> str:
+    return f"{label}.{short(digest)}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    label, _, digest12 = key.rpartition(".")
+    if not label or len(digest12) != 12:
+        raise DataError(f"{key!r} is not a dataset version key; expected '<window>.<12-char digest>'")
+    return label, digest12
+
+
+def _source_of(system: System, window: Window) -> str:
+    src = system.data.reference.source if window.kind == "reference" else system.data.production.source
+    return f"{src.package + ':' if src.package else ''}{src.path}" + ("" if window.kind == "reference" else f"#{window.label}")
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class DatasetStore:
+    """Snapshots under `<root>/<system>/<label>.<digest>.parquet`."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _path(self, system: str, label: str, digest: str) -> Path:
+        return self.root / system / f"{label}.{digest}.parquet"
+
+    def snapshot(self, system: System, window: Window) -> tuple[DatasetVersion, pd.DataFrame]:
+        """Read, validate and store a window; the same content always yields the same version."""
+        where = f"{system.name} window {window.label} ({resolve(system.data.reference.source if window.kind == 'reference' else system.data.production.source)})"
+        frame = normalize(system, read_window(system, window), where)
+        return self.store(system, window, frame), frame
+
+    def store(self, system: System, window: Window, frame: pd.DataFrame) -> DatasetVersion:
+        digest = frame_digest(frame)
+        path = self._path(system.name, window.label, digest)
+        if not path.exists():
+            _write_atomic(frame, path)
+        return DatasetVersion(
+            system=system.name,
+            key=partition_key(window.label, digest),
+            label=window.label,
+            kind=window.kind,
+            digest=digest,
+            rows=len(frame),
+            source=_source_of(system, window),
+            schema={c: str(t) for c, t in frame.dtypes.items()},
+            path=str(path),
+        )
+
+    def load(self, system: System, key: str) -> tuple[DatasetVersion, pd.DataFrame]:
+        """The frame of a dataset version, rebuilt from its source if no snapshot is on disk.
+
+        Fails when the bytes no longer match the digest in the key: a changed
+        source is a new dataset version, never silently the old one.
+        """
+        label, digest12 = split_key(key)
+        window = window_by_label(system, label)
+        found = sorted((self.root / system.name).glob(f"{label}.{digest12}*.parquet"))
+        if found:
+            frame = pd.read_parquet(found[0])
+            digest = frame_digest(frame)
+            if short(digest) != digest12:
+                raise DataError(f"{found[0]}: content does not match its digest {digest12}; the snapshot was modified, delete it to rebuild")
+            return self.store(system, window, frame), frame
+        version, frame = self.snapshot(system, window)
+        if short(version.digest) != digest12:
+            raise DataError(
+                f"dataset version {key!r} of {system.name!r}: the source now has digest {short(version.digest)}; "
+                f"it changed since this version was registered, evaluate the new version instead"
+            )
+        return version, frame

@@ -1,0 +1,72 @@
+"""Schema validation: the frame a system's evaluations can trust, or one clear error."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from rai_pipelines.catalog import System
+from rai_pipelines.errors import DataError
+
+
+def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Check a window against the catalog and return it in canonical form.
+
+    Canonical: id, the declared features (numeric as float64, categorical as
+    string codes) and the label as int8, in catalog order. Sensitive-feature
+    codes must all belong to a declared group.
+    """
+    data = system.data
+    required = [data.id_column, *data.features, data.label]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{where}: column {missing[0]!r} is missing (system {system.name!r} declares it); "
+            f"add it to the data or remove it from assets/systems/{system.name}.yaml"
+        )
+    if frame.empty:
+        raise DataError(f"{where}: the dataset is empty; a dataset version needs at least {data.min_rows} rows")
+    if len(frame) < data.min_rows:
+        raise DataError(f"{where}: {len(frame)} rows, fewer than data.min_rows={data.min_rows}; supply a larger window")
+
+    out = pd.DataFrame({data.id_column: frame[data.id_column].to_numpy()})
+    for col, kind in data.features.items():
+        series = frame[col]
+        if kind == "numeric":
+            if not (ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series)):
+                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected numeric; fix the data or declare it categorical")
+            out[col] = series.astype("float64").to_numpy()
+        else:
+            if ptypes.is_float_dtype(series):
+                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected categorical codes; fix the data or declare it numeric")
+            out[col] = series.astype("string").astype(object).to_numpy()
+            if out[col].isna().any():
+                raise DataError(f"{where}: column {col!r} has missing values; categorical features must be complete")
+
+    label = frame[data.label]
+    if label.isna().any():
+        raise DataError(f"{where}: label column {data.label!r} has {int(label.isna().sum())} missing values; every row needs a label")
+    if not ptypes.is_numeric_dtype(label) or not set(pd.unique(label)) <= {0, 1}:
+        raise DataError(f"{where}: label column {data.label!r} must be binary 0/1 (dtype {label.dtype}); recode it")
+    out[data.label] = label.astype("int8").to_numpy()
+
+    for feature, spec in data.sensitive_features.items():
+        if feature not in out.columns:
+            raise DataError(f"{where}: sensitive feature {feature!r} is not among the declared features; add it to data.features")
+        known = {code for codes in spec.groups.values() for code in codes}
+        unknown = sorted(set(out[feature].unique()) - known)
+        if unknown:
+            raise DataError(
+                f"{where}: sensitive feature {feature!r} has code {unknown[0]!r} in no group; "
+                f"add it to data.sensitive_features.{feature}.groups"
+            )
+    return out
+
+
+def group_labels(system: System, frame: pd.DataFrame) -> pd.DataFrame:
+    """Readable group names for each sensitive feature, e.g. SEX '2' -> 'Female'."""
+    out = {}
+    for feature, spec in system.data.sensitive_features.items():
+        mapping = {code: group for group, codes in spec.groups.items() for code in codes}
+        out[feature] = frame[feature].map(mapping)
+    return pd.DataFrame(out, index=frame.index)

@@ -1,0 +1,43 @@
+"""The register of dataset versions in the warehouse: which windows arrived, when, with what digest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from rai_pipelines.data.snapshots import DatasetVersion
+from rai_pipelines.data.sources import PRODUCTION
+from rai_pipelines.warehouse import Warehouse
+
+
+def record(warehouse: Warehouse, version: DatasetVersion) -> None:
+    """Idempotent: the first arrival time of a version is kept on re-materialization."""
+    if warehouse.exists("dataset_versions", version.system, version.key):
+        return
+    warehouse.write(
+        "dataset_versions",
+        version.system,
+        version.key,
+        [
+            {
+                "system": version.system,
+                "dataset_version": version.key,
+                "label": version.label,
+                "kind": version.kind,
+                "digest": version.digest,
+                "rows": version.rows,
+                "source": version.source,
+                "schema": json.dumps(version.schema),
+                "registered_at": datetime.now(timezone.utc),
+            }
+        ],
+    )
+
+
+def latest_production(warehouse: Warehouse, system: str) -> str | None:
+    """The most recently arrived production dataset version, or None before the first night."""
+    found = warehouse.frame(
+        "select dataset_version from dataset_versions where system = ? and kind = ? order by registered_at desc limit 1",
+        [system, PRODUCTION],
+    )
+    return None if found.empty else found.dataset_version.iloc[0]

@@ -1,0 +1,35 @@
+"""The Dagster code location (workspace.yaml points here): one asset family per governed system."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from rai_pipelines.catalog import Catalog, System, load_catalog
+from rai_pipelines.orchestration.assets import system_assets
+from rai_pipelines.orchestration.jobs import SystemJobs
+from rai_pipelines.orchestration.resources import resources_for
+from rai_pipelines.orchestration.schedules import nightly_schedule
+from rai_pipelines.orchestration.sensors import registry_sensor
+from rai_pipelines.settings import load_settings
+
+
+def system_defs(catalog: Catalog, system: System) -> dg.Definitions:
+    ingest, register, evaluate = SystemJobs(system.name).build()
+    return dg.Definitions(
+        assets=system_assets(catalog, system),
+        jobs=[ingest, register, evaluate],
+        sensors=[registry_sensor(catalog, system, register, evaluate)],
+        schedules=[nightly_schedule(system, ingest)],
+    )
+
+
+def build_defs() -> dg.Definitions:
+    settings = load_settings()
+    catalog = load_catalog(settings.catalog_dir)
+    per_system = [system_defs(catalog, s) for s in catalog.systems.values()]
+    return dg.Definitions.merge(*per_system, dg.Definitions(resources=resources_for(settings)))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_defs()

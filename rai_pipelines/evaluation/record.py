@@ -1,0 +1,146 @@
+"""One evaluation, recorded: MLflow run + warehouse facts, skipped when nothing changed.
+
+An evaluation's identity is (system, model version and artifact digest,
+dataset digest, suite and its digest, code version). The same identity is
+never computed twice unless forced; a re-run replaces its facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from rai_pipelines import lineage
+from rai_pipelines.catalog import Suite, System
+from rai_pipelines.code_version import code_version
+from rai_pipelines.data.snapshots import DatasetVersion
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.evaluation.families import compute
+from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.modeling.registry import ModelVersion
+from rai_pipelines.warehouse import Warehouse
+
+
+def evaluation_id(system: System, suite: Suite, model: ModelVersion, dataset: DatasetVersion) -> str:
+    return sha256_json(
+        [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version()]
+    )[:24]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    status: str
+    mlflow_run_id: str
+    rows: list[MetricRow]
+    skipped: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the evaluation was launched from (Dagster run id and partition, when orchestrated)."""
+
+    dagster_run_id: str = ""
+    partition: str = ""
+
+
+def _existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
+    runs = warehouse.frame("select * from evaluation_runs where run_id = ? and status = 'ok'", [run_id])
+    if runs.empty:
+        return None
+    m = warehouse.frame("select family, metric, slice, value, n, ci_low, ci_high from metrics where run_id = ?", [run_id])
+    rows = [MetricRow(r.family, r.metric, r.slice, r.value, int(r.n), r.ci_low, r.ci_high) for r in m.itertuples()]
+    return Outcome(run_id, "ok", runs.mlflow_run_id.iloc[0], rows, skipped=True)
+
+
+def evaluate(
+    *,
+    system: System,
+    suite: Suite,
+    model: ModelVersion,
+    dataset: DatasetVersion,
+    frame: pd.DataFrame,
+    predictions: pd.DataFrame,
+    client: MlflowClient,
+    experiment_id: str,
+    warehouse: Warehouse,
+    provenance: Provenance = Provenance(),
+    force: bool = False,
+) -> Outcome:
+    run_id = evaluation_id(system, suite, model, dataset)
+    if not force and (done := _existing(warehouse, run_id)) is not None:
+        return done
+    started = datetime.now(timezone.utc)
+    tags = {
+        "rai.system": system.name,
+        "rai.suite": suite.name,
+        "rai.family": suite.family,
+        "rai.evaluation_id": run_id,
+        "rai.model_name": model.name,
+        "rai.model_version": model.version,
+        "rai.dataset_version": dataset.key,
+        "rai.dataset_digest": dataset.digest,
+        "rai.code_version": code_version(),
+        "dagster.run_id": provenance.dagster_run_id,
+        "dagster.partition": provenance.partition,
+    }
+    run = lineage.start_run(client, experiment_id, f"{suite.name} v{model.version} {dataset.label}", tags)
+    base = {
+        "run_id": run_id,
+        "system": system.name,
+        "model_name": model.name,
+        "model_version": model.version,
+        "dataset_version": dataset.key,
+        "dataset_digest": dataset.digest,
+        "suite": suite.name,
+        "suite_digest": suite.digest,
+        "started_at": started,
+        "dagster_run_id": provenance.dagster_run_id,
+        "dagster_partition": provenance.partition,
+        "mlflow_run_id": run.run_id,
+        "code_version": code_version(),
+    }
+    try:
+        rows = compute(system, suite, frame, predictions)
+        lineage.log_evaluation(
+            client,
+            run,
+            dataset,
+            {"suite_digest": suite.digest, "model_artifact_sha256": model.artifact_sha256, "rows": dataset.rows},
+            rows,
+        )
+        now = datetime.now(timezone.utc)
+        warehouse.write(
+            "metrics",
+            system.name,
+            run_id,
+            (
+                {
+                    "run_id": run_id,
+                    "system": system.name,
+                    "model_version": model.version,
+                    "dataset_version": dataset.key,
+                    **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
+                    "recorded_at": now,
+                }
+                for r in rows
+            ),
+        )
+        # The run record goes last: it is what makes the metrics visible.
+        warehouse.write("evaluation_runs", system.name, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        warehouse.write(
+            "evaluation_runs",
+            system.name,
+            run_id,
+            [{**base, "status": "error", "error": error, "finished_at": datetime.now(timezone.utc)}],
+        )
+        lineage.finish_run(client, run, ok=False, error=error)
+        raise
+    lineage.finish_run(client, run, ok=True)
+    return Outcome(run_id, "ok", run.run_id, rows, skipped=False)

@@ -1,0 +1,38 @@
+"""The one shape every evaluation family returns: tidy metric rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+OVERALL = "overall"
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    family: str
+    metric: str
+    slice: str
+    value: float  # NaN when undefined (e.g. a TPR for a group with no positives)
+    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def defined(self) -> bool:
+        return not math.isnan(self.value)
+
+    @property
+    def mlflow_key(self) -> str:
+        """MLflow metric names allow only [/\\w.\\- :]: slices map '=' to ':' and '&' to '/'."""
+        return f"{self.family}/{self.metric}/{self.slice.replace('=', ':').replace('&', '/')}"
+
+
+def slice_name(parts: dict[str, str]) -> str:
+    """'SEX=Female&RAC1P=Black' for a group; features in the order given."""
+    return "&".join(f"{k}={v}" for k, v in parts.items())
+
+
+def feature_slice(features: list[str]) -> str:
+    """'SEX&RAC1P' for the disparity rows of an intersection."""
+    return "&".join(features)

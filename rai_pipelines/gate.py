@@ -1,0 +1,167 @@
+"""The release gate: a system's risk tier applied to its evaluations.
+
+Verdicts, most severe first: `fail` (a check is definitely violated),
+`unassessed` (a required evaluation is missing or errored),
+`insufficient_evidence` (a group too small to judge, or an undefined value),
+`pass`. Only `pass` releases; every other verdict blocks (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from rai_pipelines.catalog import Check, Policy, System
+from rai_pipelines.code_version import code_version
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.warehouse import Warehouse
+
+PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
+SEVERITY = [FAIL, UNASSESSED, INSUFFICIENT, PASS]
+_OPS = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Reason:
+    check: str
+    status: str
+    detail: str
+    observed: float | None = None
+    op: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    system: str
+    model_version: str
+    dataset_version: str
+    risk_tier: str
+    policy_version: str
+    verdict: str
+    reasons: list[Reason]
+    evaluation_run_ids: list[str]
+    decided_at: datetime
+    waivers_applied: list[dict] = field(default_factory=list)
+
+    @property
+    def evidence_digest(self) -> str:
+        return sha256_json({k: v for k, v in asdict(self).items() if k not in {"decided_at", "decision_id"}})
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["decided_at"] = self.decided_at.isoformat()
+        out["evidence_digest"] = self.evidence_digest
+        return out
+
+
+def _group_sizes(metrics: pd.DataFrame, features: list[str]) -> pd.Series:
+    """n per group slice of exactly these features (e.g. 'SEX=Female', or 'SEX=Female&RAC1P=Black')."""
+    fair = metrics[metrics.family == "fairness"]
+    prefixes = tuple(f"{f}=" for f in features)
+    parts = fair.slice.str.split("&")
+    mask = parts.map(lambda ps: len(ps) == len(features) and all(p.startswith(q) for p, q in zip(ps, prefixes)))
+    return fair[mask].groupby("slice").n.max()
+
+
+def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
+    metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
+    found = metrics[(metrics.family == check.family) & (metrics.metric == metric) & (metrics.slice == check.slice)]
+    if found.empty:
+        return Reason(check.name, UNASSESSED, f"no {check.family} metric {metric!r} for slice {check.slice!r}")
+    if check.disparity:
+        sizes = _group_sizes(metrics, check.slice.split("&"))
+        small = sizes[sizes < min_group_size]
+        if not small.empty:
+            worst = small.idxmin()
+            return Reason(
+                check.name,
+                INSUFFICIENT,
+                f"group {worst} has n={int(small.min())} < min_group_size={min_group_size}"
+                + (f" (and {len(small) - 1} more)" if len(small) > 1 else ""),
+            )
+    value = float(found.value.iloc[0])
+    if math.isnan(value):
+        return Reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", None, check.op, check.threshold)
+    ok = _OPS[check.op](value, check.threshold)
+    return Reason(
+        check.name,
+        PASS if ok else FAIL,
+        f"{metric}[{check.slice}] = {value:.4f}, required {check.op} {check.threshold}",
+        value,
+        check.op,
+        check.threshold,
+    )
+
+
+def decide(system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> Decision:
+    """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
+    tier = policy.tiers[system.risk_tier]
+    reasons: list[Reason] = []
+    usable_runs: list[str] = []
+    for suite in tier.required_suites:
+        mine = runs[runs.suite == suite].sort_values("finished_at")
+        if mine.empty:
+            reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} has not run on this dataset version"))
+        elif mine.status.iloc[-1] != "ok":
+            reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} errored: {mine.error.iloc[-1]}"))
+        else:
+            usable_runs.append(mine.run_id.iloc[-1])
+    usable = metrics[metrics.run_id.isin(usable_runs)]
+    for check in tier.checks:
+        if check.family not in set(usable.family):
+            reasons.append(Reason(check.name, UNASSESSED, f"no usable {check.family} evaluation"))
+            continue
+        reasons.append(_judge(check, usable, tier.min_group_size))
+    verdict = next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
+    decided_at = datetime.now(timezone.utc)
+    identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version()]
+    return Decision(
+        decision_id=sha256_json(identity)[:24],
+        system=system.name,
+        model_version=str(model_version),
+        dataset_version=dataset_version,
+        risk_tier=system.risk_tier,
+        policy_version=policy.version,
+        verdict=verdict,
+        reasons=reasons,
+        evaluation_run_ids=sorted(usable_runs),
+        decided_at=decided_at,
+    )
+
+
+def decide_from_warehouse(system: System, policy: Policy, model_version: str, dataset_version: str, warehouse: Warehouse) -> Decision:
+    runs = warehouse.frame(
+        "select * from evaluation_runs where system = ? and model_version = ? and dataset_version = ?",
+        [system.name, str(model_version), dataset_version],
+    )
+    metrics = warehouse.frame(
+        "select * from metrics where run_id in (select run_id from evaluation_runs where system = ? and model_version = ? and dataset_version = ?)",
+        [system.name, str(model_version), dataset_version],
+    )
+    return decide(system, policy, model_version, dataset_version, runs, metrics)
+
+
+def record(decision: Decision, warehouse: Warehouse) -> None:
+    d = decision.to_dict()
+    warehouse.write(
+        "gate_decisions",
+        decision.system,
+        decision.decision_id,
+        [
+            {
+                **{k: d[k] for k in ("decision_id", "system", "model_version", "dataset_version", "risk_tier", "policy_version", "verdict", "evidence_digest")},
+                "reasons": json.dumps(d["reasons"]),
+                "waivers_applied": json.dumps(d["waivers_applied"]),
+                "evaluation_run_ids": json.dumps(d["evaluation_run_ids"]),
+                "decided_at": decision.decided_at,
+                "code_version": code_version(),
+            }
+        ],
+    )

@@ -1,0 +1,98 @@
+"""Model versions in the MLflow registry, stored with skops and loaded only
+after their artifact digest matches the one recorded at registration.
+
+MLflow's own loader trusts the type allow-list written inside the artifact, so
+whoever can write the artifact decides what gets executed on load. Here the
+allow-list is in code and the digest is checked first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow.sklearn
+import skops.io as sio
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from rai_pipelines.digest import sha256_file
+from rai_pipelines.errors import UsageError
+
+ARTIFACT_DIGEST_TAG = "rai.artifact_sha256"
+_MODEL_FILE = "model.skops"
+# Types beyond skops' defaults that the project's own recipes need.
+TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str
+    artifact_sha256: str
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+
+
+def register(client: MlflowClient, name: str, run_id: str, model, tags: dict[str, str]) -> ModelVersion:
+    """Log `model` to `run_id` in skops format and register it as a new version of `name`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "model"
+        mlflow.sklearn.save_model(model, local, serialization_format="skops", skops_trusted_types=TRUSTED_TYPES)
+        digest = sha256_file(local / _MODEL_FILE)
+        client.log_artifacts(run_id, str(local), "model")
+    client.set_tag(run_id, ARTIFACT_DIGEST_TAG, digest)
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+    mv = client.create_model_version(
+        name, source=f"runs:/{run_id}/model", run_id=run_id, tags={**tags, ARTIFACT_DIGEST_TAG: digest}
+    )
+    return get(client, name, mv.version)
+
+
+def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """All versions of a registered model, oldest first; none if it is not registered."""
+    found = client.search_model_versions(f"name='{name}'")
+    return sorted((_wrap(client, mv) for mv in found), key=lambda m: int(m.version))
+
+
+def get(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    try:
+        return _wrap(client, client.get_model_version(name, str(version)))
+    except MlflowException:
+        known = [m.version for m in versions(client, name)]
+        raise UsageError(f"model {name!r} has no version {version!r}; registered versions: {known}") from None
+
+
+def _wrap(client: MlflowClient, mv) -> ModelVersion:
+    return ModelVersion(
+        name=mv.name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        artifact_sha256=mv.tags.get(ARTIFACT_DIGEST_TAG, ""),
+        aliases=tuple(getattr(mv, "aliases", []) or []),
+        tags=dict(mv.tags),
+    )
+
+
+def load(client: MlflowClient, mv: ModelVersion):
+    """Download a version's artifact, verify its digest, then deserialize it with skops."""
+    if not mv.artifact_sha256:
+        raise UsageError(
+            f"model {mv.name} version {mv.version} has no recorded artifact digest ({ARTIFACT_DIGEST_TAG}); "
+            "refusing to load it; re-register it with rai"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(client.download_artifacts(mv.run_id, "model", tmp))
+        path = local / _MODEL_FILE
+        if not path.is_file() or sha256_file(path) != mv.artifact_sha256:
+            raise UsageError(
+                f"model {mv.name} version {mv.version}: artifact digest does not match the registry's record; "
+                "refusing to load a possibly tampered model"
+            )
+        return sio.load(path, trusted=TRUSTED_TYPES)

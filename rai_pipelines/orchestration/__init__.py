@@ -1,0 +1,1 @@
+"""The thin Dagster layer: wires catalog entries to the plain-Python engines."""

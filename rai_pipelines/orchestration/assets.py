@@ -1,0 +1,223 @@
+"""Assets of one governed system, built from its catalog entry.
+
+dataset_version ─┐
+                 ├─► predictions ─► <suite>_evaluation (one per suite) ─► release_gate
+model_version  ──┘
+"""
+
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from rai_pipelines import gate
+from rai_pipelines.catalog import Catalog, Suite, System
+from rai_pipelines.code_version import code_version
+from rai_pipelines.data import versions
+from rai_pipelines.evaluation.record import Outcome, Provenance, evaluate
+from rai_pipelines.lineage import RunRef, run_url
+from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import aligned, score
+from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
+from rai_pipelines.orchestration.resources import MlflowResource, StateResource
+
+
+class EvaluationConfig(dg.Config):
+    """Launchpad options for an evaluation run."""
+
+    force: bool = False  # recompute even when this exact evaluation already exists
+
+
+def _dims(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    key = context.partition_key
+    return key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
+
+
+def _metrics_markdown(outcome: Outcome, limit: int = 60) -> str:
+    lines = ["| metric | slice | value | n |", "|---|---|---|---|"]
+    for r in outcome.rows[:limit]:
+        lines.append(f"| {r.metric} | {r.slice} | {r.value:.4f} | {r.n} |")
+    if len(outcome.rows) > limit:
+        lines.append(f"| … | {len(outcome.rows) - limit} more rows in MLflow / the warehouse | | |")
+    return "\n".join(lines)
+
+
+def _load_inputs(system: System, state: StateResource, mlflow: MlflowResource, model_version: str, dataset_key: str):
+    version, frame = state.datasets().load(system, dataset_key)
+    mv = registry.get(mlflow.client(), system.model.registered_model, model_version)
+    return version, frame, mv
+
+
+def _predictions(system: System, state: StateResource, mlflow: MlflowResource, mv, version, frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored scores for (model version, dataset version), computed once if missing."""
+    store = state.predictions()
+    preds = store.get(system, mv, version)
+    if preds is None:
+        preds = score(system, mv, registry.load(mlflow.client(), mv), frame)
+        store.put(system, mv, version, preds)
+    return aligned(frame, preds, system.data.id_column)
+
+
+def system_assets(catalog: Catalog, system: System) -> list:
+    parts = SystemPartitions(system.name)
+    group = system.name
+    prefix = [system.name]
+
+    @dg.asset(
+        key=[*prefix, "dataset_version"],
+        partitions_def=parts.dataset,
+        group_name=group,
+        code_version=code_version(),
+        kinds={"pandas", "parquet"},
+        description=f"Validated, content-addressed snapshot of a {system.name} data window; DataVersion is the content digest.",
+    )
+    def dataset_version(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+        version, _ = state.datasets().load(system, context.partition_key)
+        versions.record(state.warehouse(), version)
+        return dg.MaterializeResult(
+            metadata={
+                "digest": version.digest,
+                "rows": dg.MetadataValue.int(version.rows),
+                "window": version.label,
+                "source": version.source,
+                "snapshot": dg.MetadataValue.path(version.path),
+                "schema": dg.MetadataValue.json(version.schema),
+            },
+            data_version=dg.DataVersion(version.digest),
+        )
+
+    @dg.asset(
+        key=[*prefix, "model_version"],
+        partitions_def=parts.model,
+        group_name=group,
+        code_version=code_version(),
+        kinds={"mlflow", "sklearn"},
+        description="A registered model version; materializing it verifies its artifact digest and that it loads safely.",
+    )
+    def model_version(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
+        client = mlflow.client()
+        mv = registry.get(client, system.model.registered_model, context.partition_key)
+        model = registry.load(client, mv)
+        run = client.get_run(mv.run_id)
+        return dg.MaterializeResult(
+            metadata={
+                "registered_model": mv.name,
+                "version": mv.version,
+                "artifact_sha256": mv.artifact_sha256,
+                "estimator": type(model[-1]).__name__ if hasattr(model, "__getitem__") else type(model).__name__,
+                "recipe": mv.tags.get("rai.recipe", ""),
+                "aliases": ", ".join(mv.aliases),
+                "mlflow_training_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(run.info.experiment_id, mv.run_id))),
+            },
+            data_version=dg.DataVersion(mv.artifact_sha256),
+        )
+
+    @dg.asset(
+        key=[*prefix, "predictions"],
+        partitions_def=parts.evaluation,
+        deps=[dataset_version, model_version],
+        group_name=group,
+        code_version=code_version(),
+        kinds={"sklearn", "parquet"},
+        description="Scores and decisions of one model version on one dataset version, shared by every evaluation family.",
+    )
+    def predictions(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        model_version_, dataset_key = _dims(context)
+        version, frame, mv = _load_inputs(system, state, mlflow, model_version_, dataset_key)
+        preds = _predictions(system, state, mlflow, mv, version, frame)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": dg.MetadataValue.int(len(preds)),
+                "selection_rate": dg.MetadataValue.float(float(preds.prediction.mean())),
+                "path": dg.MetadataValue.path(str(state.predictions().path(system, mv, version))),
+            },
+            data_version=dg.DataVersion(f"{mv.artifact_sha256[:16]}-{version.digest[:16]}"),
+        )
+
+    def evaluation_asset(suite: Suite):
+        @dg.asset(
+            name=f"{suite.name}_evaluation",
+            key_prefix=prefix,
+            partitions_def=parts.evaluation,
+            deps=[predictions],
+            group_name=group,
+            code_version=f"{code_version()}-{suite.digest[:12]}",
+            kinds={"mlflow", "duckdb"},
+            description=f"{suite.description.strip()} One MLflow run per model version x dataset version.",
+        )
+        def _evaluation(
+            context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource, mlflow: MlflowResource
+        ) -> dg.MaterializeResult:
+            model_version_, dataset_key = _dims(context)
+            version, frame, mv = _load_inputs(system, state, mlflow, model_version_, dataset_key)
+            preds = _predictions(system, state, mlflow, mv, version, frame)
+            outcome = evaluate(
+                system=system,
+                suite=suite,
+                model=mv,
+                dataset=version,
+                frame=frame,
+                predictions=preds,
+                client=mlflow.client(),
+                experiment_id=mlflow.experiment(system.name),
+                warehouse=state.warehouse(),
+                provenance=Provenance(context.run_id, str(context.partition_key)),
+                force=config.force,
+            )
+            exp = mlflow.experiment(system.name)
+            headline = {
+                f"{r.metric}[{r.slice}]": dg.MetadataValue.float(r.value)
+                for r in outcome.rows
+                if r.defined and (r.slice == "overall" or r.metric.endswith("_difference"))
+            }
+            return dg.MaterializeResult(
+                metadata={
+                    "evaluation_id": outcome.run_id,
+                    "mlflow_run_id": outcome.mlflow_run_id,
+                    "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
+                    "reused_existing_result": outcome.skipped,
+                    "dataset_digest": version.digest,
+                    "metrics": dg.MetadataValue.md(_metrics_markdown(outcome)),
+                    **headline,
+                },
+                data_version=dg.DataVersion(outcome.run_id),
+            )
+
+        return _evaluation
+
+    evaluations = [evaluation_asset(s) for s in catalog.suites_for(system)]
+
+    @dg.asset(
+        key=[*prefix, "release_gate"],
+        partitions_def=parts.evaluation,
+        deps=evaluations,
+        group_name=group,
+        code_version=code_version(),
+        kinds={"duckdb"},
+        description=(
+            f"Release decision for {system.name}: the '{system.risk_tier}' tier of the policy applied to this "
+            "model version's evaluations on this dataset version. Fails closed."
+        ),
+    )
+    def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+        model_version_, dataset_key = _dims(context)
+        warehouse = state.warehouse()
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, dataset_key, warehouse)
+        gate.record(decision, warehouse)
+        table = "\n".join(
+            ["| check | status | detail |", "|---|---|---|"] + [f"| {r.check} | {r.status} | {r.detail} |" for r in decision.reasons]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "verdict": decision.verdict,
+                "decision_id": decision.decision_id,
+                "policy_version": decision.policy_version,
+                "risk_tier": decision.risk_tier,
+                "reasons": dg.MetadataValue.md(table),
+                "evidence_digest": decision.evidence_digest,
+            },
+            data_version=dg.DataVersion(decision.decision_id),
+        )
+
+    return [dataset_version, model_version, predictions, *evaluations, release_gate]

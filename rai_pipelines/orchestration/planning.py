@@ -1,0 +1,51 @@
+"""What the sensor and the schedule ask for: plain functions over the catalog,
+the registry and the warehouse, so that the demo and tests use the same logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from mlflow import MlflowClient
+
+from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.data import versions
+from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
+from rai_pipelines.data.sources import window_for_night
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.evaluation.record import evaluation_id
+from rai_pipelines.modeling import registry
+from rai_pipelines.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    model_version: str
+    dataset_version: str
+    run_key: str
+
+
+def nightly_dataset_version(system: System, store: DatasetStore, night: date) -> DatasetVersion:
+    """Tonight's replayed production batch, snapshotted; its key is content-addressed."""
+    version, _ = store.snapshot(system, window_for_night(system, night))
+    return version
+
+
+def pending_evaluations(
+    catalog: Catalog, system: System, client: MlflowClient, store: DatasetStore, warehouse: Warehouse
+) -> tuple[list[str], list[EvaluationRequest]]:
+    """Every registered model version on the newest production dataset version,
+    minus evaluations that already exist for the same model artifact, dataset
+    digest, suites and code version. Returns (model versions, requests)."""
+    model_versions = registry.versions(client, system.model.registered_model)
+    latest = versions.latest_production(warehouse, system.name)
+    if latest is None:
+        return [m.version for m in model_versions], []
+    dataset, _ = store.load(system, latest)
+    done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
+    requests = []
+    for mv in model_versions:
+        ids = [evaluation_id(system, s, mv, dataset) for s in catalog.suites_for(system)]
+        if not set(ids) <= done:
+            requests.append(EvaluationRequest(mv.version, latest, f"evaluate:{mv.version}:{latest}:{sha256_json(ids)[:16]}"))
+    return [m.version for m in model_versions], requests

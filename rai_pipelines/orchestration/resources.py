@@ -1,0 +1,52 @@
+"""Resources: MLflow (explicit client, no global run state) and the state directory."""
+
+from __future__ import annotations
+
+import dagster as dg
+from mlflow import MlflowClient
+
+from rai_pipelines import lineage
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.modeling.predictions import PredictionStore
+from rai_pipelines.settings import Settings
+from rai_pipelines.warehouse import Warehouse
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """A small wrapper around MlflowClient; each evaluation passes its own run id."""
+
+    tracking_uri: str
+    artifact_root: str
+    ui_url: str = ""
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment(self, system: str) -> str:
+        return lineage.experiment_id(self.client(), f"rai/{system}", self.artifact_root)
+
+
+class StateResource(dg.ConfigurableResource):
+    """The state directory: dataset snapshots, predictions and the warehouse."""
+
+    home: str
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(f"{self.home}/warehouse")
+
+    def datasets(self) -> DatasetStore:
+        return DatasetStore(f"{self.home}/datasets")
+
+    def predictions(self) -> PredictionStore:
+        return PredictionStore(f"{self.home}/predictions")
+
+
+def resources_for(settings: Settings) -> dict:
+    return {
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_root=settings.mlflow_artifact_root,
+            ui_url=settings.mlflow_ui_url,
+        ),
+        "state": StateResource(home=str(settings.home)),
+    }

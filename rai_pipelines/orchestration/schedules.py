@@ -1,0 +1,36 @@
+"""The nightly schedule: each night ingests the next replayed production batch."""
+
+
+import dagster as dg
+
+from rai_pipelines.catalog import System
+from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.planning import nightly_dataset_version
+from rai_pipelines.orchestration.resources import StateResource
+
+
+def nightly_schedule(system: System, ingest_job, cron: str = "0 2 * * *") -> dg.ScheduleDefinition:
+    parts = SystemPartitions(system.name)
+
+    @dg.schedule(
+        name=f"{system.name}__nightly_ingest",
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        job=ingest_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            "Runs nightly at 02:00 UTC: snapshots the production batch replayed for that night, registers it as a "
+            "dataset version (keyed by content digest) and materializes it. The registry sensor then requests "
+            "the evaluation of every model version on it."
+        ),
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext, state: StateResource):
+        night = context.scheduled_execution_time.date()
+        version = nightly_dataset_version(system, state.datasets(), night)
+        # Schedules cannot return partition requests, so the partition is added
+        # here; adding an existing key is a no-op.
+        if not context.instance.has_dynamic_partition(parts.dataset.name, version.key):
+            context.instance.add_dynamic_partitions(parts.dataset.name, [version.key])
+        return dg.RunRequest(partition_key=version.key, run_key=f"ingest:{version.key}", tags={"rai/system": system.name})
+
+    return _schedule

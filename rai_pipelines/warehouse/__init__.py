@@ -1,0 +1,5 @@
+"""The warehouse: immutable Parquet facts, one file per fact identity, and DuckDB views over them."""
+
+from rai_pipelines.warehouse.store import Warehouse
+
+__all__ = ["Warehouse"]

@@ -1,0 +1,80 @@
+"""Fact table schemas (contract: columns may be added, never removed or renamed)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+_TS = pa.timestamp("us", tz="UTC")
+
+TABLES: dict[str, pa.Schema] = {
+    "dataset_versions": pa.schema(
+        [
+            ("system", pa.string()),
+            ("dataset_version", pa.string()),
+            ("label", pa.string()),
+            ("kind", pa.string()),
+            ("digest", pa.string()),
+            ("rows", pa.int64()),
+            ("source", pa.string()),
+            ("schema", pa.string()),
+            ("registered_at", _TS),
+        ]
+    ),
+    "evaluation_runs": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("system", pa.string()),
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            ("dataset_version", pa.string()),
+            ("dataset_digest", pa.string()),
+            ("suite", pa.string()),
+            ("suite_digest", pa.string()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("started_at", _TS),
+            ("finished_at", _TS),
+            ("dagster_run_id", pa.string()),
+            ("dagster_partition", pa.string()),
+            ("mlflow_run_id", pa.string()),
+            ("code_version", pa.string()),
+        ]
+    ),
+    "metrics": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("dataset_version", pa.string()),
+            ("family", pa.string()),
+            ("metric", pa.string()),
+            ("slice", pa.string()),
+            ("value", pa.float64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("n", pa.int64()),
+            ("recorded_at", _TS),
+        ]
+    ),
+    "gate_decisions": pa.schema(
+        [
+            ("decision_id", pa.string()),
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("dataset_version", pa.string()),
+            ("risk_tier", pa.string()),
+            ("policy_version", pa.string()),
+            ("verdict", pa.string()),
+            ("reasons", pa.string()),
+            ("waivers_applied", pa.string()),
+            ("decided_at", _TS),
+            ("evidence_digest", pa.string()),
+            ("evaluation_run_ids", pa.string()),
+            ("code_version", pa.string()),
+        ]
+    ),
+}
+
+# A view shows a fact only once its evaluation's run record says ok: the run
+# record is written last, so a run killed half-way leaves nothing visible.
+COMMITTED_BY_RUN = {"metrics"}
