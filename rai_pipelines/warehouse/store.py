@@ -60,10 +60,8 @@ class Warehouse:
             files = sorted((self.root / table).glob("*/*.parquet"))
             source = f"_{table}_facts"
             if files:
-                con.execute(
-                    f"create view {source} as select * from read_parquet(?, union_by_name=true)",
-                    [[str(f) for f in files]],
-                )
+                listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+                con.execute(f"create view {source} as select * from read_parquet([{listed}], union_by_name=true)")
             else:
                 con.register(source, schema.empty_table())
         for table in TABLES:

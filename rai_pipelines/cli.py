@@ -1,0 +1,273 @@
+"""`rai`: the command line. Errors are one line on stderr (traceback only with --debug)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rai_pipelines.errors import RaiError, UsageError
+
+GATE_EXIT = {"pass": 0, "fail": 1, "insufficient_evidence": 3, "unassessed": 3}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _settings():
+    from rai_pipelines.settings import load_settings
+
+    return load_settings()
+
+
+def _catalog(settings):
+    from rai_pipelines.catalog import load_catalog
+
+    return load_catalog(settings.catalog_dir)
+
+
+def _dagster(settings):
+    """Definitions and the persistent instance of the current profile."""
+    from rai_pipelines.settings import prepare_dagster_home
+
+    prepare_dagster_home(settings)
+    import dagster as dg
+
+    from rai_pipelines.definitions import build_defs
+
+    return build_defs(), dg.DagsterInstance.get()
+
+
+def _mlflow_client(settings):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+def cmd_demo(args) -> int:
+    from rai_pipelines.demo import run_demo
+    from rai_pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    catalog = _catalog(settings)
+    defs, instance = _dagster(settings)
+    _say(f"rai demo: state in {settings.home}, replaying {args.nights} nights")
+    summary = run_demo(settings, catalog, defs, instance, args.nights, _say)
+    wh = Warehouse(settings.warehouse_dir)
+    decisions = wh.frame(
+        """select model_version, dataset_version, verdict, reasons from gate_decisions
+           qualify row_number() over (partition by system, model_version order by decided_at desc) = 1
+           order by cast(model_version as integer)"""
+    )
+    counts = wh.frame("select count(*) as runs, count(distinct dataset_version) as datasets from evaluation_runs where status = 'ok'")
+    _say(f"\n{int(counts.runs[0])} evaluations on {int(counts.datasets[0])} dataset versions, "
+         f"{summary.runs_ok} Dagster runs in {summary.seconds:.0f} s")
+    _say("latest release decision per model version:")
+    for row in decisions.itertuples():
+        failing = [r["check"] for r in json.loads(row.reasons) if r["status"] != "pass"]
+        _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else ""))
+    _say(f"\nnext: rai query \"select system, model_version, verdict from gate_decisions\"; rai ui")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    settings = _settings()
+    from rai_pipelines.settings import prepare_dagster_home
+
+    prepare_dagster_home(settings)
+    env = dict(os.environ)
+    bin_dir = Path(sys.executable).parent
+    procs = []
+    if not args.no_mlflow:
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(args.mlflow_port),
+             "--backend-store-uri", settings.mlflow_tracking_uri, "--default-artifact-root", settings.mlflow_artifact_root],
+            env=env,
+        ))
+        _say(f"MLflow UI: http://127.0.0.1:{args.mlflow_port}")
+    _say(f"Dagster UI: http://127.0.0.1:{args.port} (webserver + daemon, DAGSTER_HOME={settings.dagster_home})")
+    try:
+        return subprocess.call(
+            [str(bin_dir / "dagster"), "dev", "-w", str(settings.project / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)],
+            env=env, cwd=settings.project,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in procs:
+            p.terminate()
+
+
+def _resolve_model_version(settings, system, version: str):
+    from rai_pipelines.modeling import registry
+
+    return registry.get(_mlflow_client(settings), system.model.registered_model, version)
+
+
+def cmd_evaluate(args) -> int:
+    from rai_pipelines.data import versions
+    from rai_pipelines.orchestration import launch
+    from rai_pipelines.orchestration.planning import nightly_dataset_version
+    from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.warehouse import Warehouse
+    import datetime as dt
+
+    settings = _settings()
+    catalog = _catalog(settings)
+    system = catalog.system(args.system)
+    client = _mlflow_client(settings)
+    from rai_pipelines.modeling import registry
+
+    if args.model_version:
+        targets = [_resolve_model_version(settings, system, args.model_version).version]
+    else:
+        targets = [m.version for m in registry.versions(client, system.model.registered_model)]
+        if not targets:
+            raise UsageError(f"{system.model.registered_model!r} has no registered versions; register one or run `rai demo`")
+    defs, instance = _dagster(settings)
+    wh = Warehouse(settings.warehouse_dir)
+    dataset = args.dataset_version or versions.latest_production(wh, system.name)
+    if dataset is None:  # nothing ingested yet: ingest tonight's batch first, as the schedule would
+        version = nightly_dataset_version(system, DatasetStore(settings.snapshot_dir), dt.date.today())
+        dataset = version.key
+    launch.register_dataset_partition(instance, system, dataset)
+    import dagster as dg
+
+    if not launch.execute(defs, instance, dg.RunRequest(partition_key=dataset), f"{system.name}__ingest_dataset_version"):
+        raise RaiError(f"evaluate: ingesting dataset version {dataset} failed; see `rai ui` for the step's error")
+    status = 0
+    for v in targets:
+        launch.register_model_partition(instance, system, v)
+        ok = launch.execute(defs, instance, launch.evaluate_request(system, v, dataset, args.force))
+        verdict = wh.frame(
+            "select verdict from gate_decisions where system=? and model_version=? and dataset_version=? order by decided_at desc limit 1",
+            [system.name, v, dataset],
+        )
+        shown = verdict.verdict.iloc[0] if ok and not verdict.empty else "unassessed"
+        _say(f"{system.name} v{v} on {dataset}: {'ok' if ok else 'a step failed'}; gate {shown}")
+        status = status or (0 if ok else 1)
+    return status
+
+
+def cmd_gate(args) -> int:
+    from rai_pipelines import gate
+    from rai_pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    catalog = _catalog(settings)
+    system = catalog.system(args.system)
+    mv = _resolve_model_version(settings, system, args.model_version)
+    wh = Warehouse(settings.warehouse_dir)
+    latest = wh.frame(
+        "select dataset_version from evaluation_runs where system=? and model_version=? order by finished_at desc limit 1",
+        [system.name, mv.version],
+    )
+    if latest.empty:
+        decision = gate.decide(system, catalog.policy, mv.version, "", wh.frame("select * from evaluation_runs where false"),
+                               wh.frame("select * from metrics where false"))
+    else:
+        decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, latest.dataset_version.iloc[0], wh)
+        gate.record(decision, wh)
+    if args.json:
+        print(json.dumps(decision.to_dict(), indent=2))
+    else:
+        _say(f"{system.name} v{mv.version}: {decision.verdict.upper()} (tier {decision.risk_tier}, policy {decision.policy_version}, "
+             f"dataset {decision.dataset_version or 'none'})")
+        for r in decision.reasons:
+            _say(f"  [{r.status}] {r.check}: {r.detail}")
+    return GATE_EXIT[decision.verdict]
+
+
+def cmd_query(args) -> int:
+    from rai_pipelines.warehouse import Warehouse
+
+    frame = Warehouse(_settings().warehouse_dir).query(args.sql)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
+            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("demo", help="run the embedded default end to end on real data")
+    s.add_argument("--nights", type=int, default=3, help="production nights to replay (default 3)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("ui", help="Dagster webserver + daemon (and the MLflow UI) on this state")
+    s.add_argument("--port", type=int, default=3000)
+    s.add_argument("--mlflow-port", type=int, default=5000)
+    s.add_argument("--no-mlflow", action="store_true")
+    s.set_defaults(func=cmd_ui)
+
+    s = sub.add_parser("evaluate", help="evaluate one system through Dagster (exit 0 ok, 1 a step failed)")
+    s.add_argument("system")
+    s.add_argument("--model-version", help="default: every registered version")
+    s.add_argument("--dataset-version", help="dataset version key (default: newest production batch)")
+    s.add_argument("--force", action="store_true", help="recompute even if this exact evaluation exists")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("gate", help="release decision for CI (0 pass, 1 fail, 3 insufficient/unassessed, 2 usage)")
+    s.add_argument("system")
+    s.add_argument("--model-version", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_gate)
+
+    s = sub.add_parser("query", help="read-only SQL over the warehouse views")
+    s.add_argument("sql")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.set_defaults(func=cmd_query)
+    return p
+
+
+def _quiet_libraries() -> None:
+    # Progress bars and INFO chatter from MLflow drown the one-line results.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _quiet_libraries()
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except RaiError as exc:
+        if debug:
+            raise
+        print(f"rai: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - unexpected: still one line unless --debug
+        if debug:
+            raise
+        print(f"rai: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

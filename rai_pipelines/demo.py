@@ -1,0 +1,108 @@
+"""`rai demo`: the embedded default end to end on real data.
+
+Trains and registers the model versions (once), ingests the 2015 reference
+window, then replays N nights of 2016-2018 production traffic: each night the
+schedule ingests that night's batch and the registry sensor requests the
+evaluations and gates. Everything runs through the same Dagster definitions as
+the daemon would, on the persistent instance under $RAI_HOME.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dagster as dg
+from mlflow import MlflowClient
+
+from rai_pipelines import lineage
+from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.data.sources import reference_window
+from rai_pipelines.errors import RaiError
+from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import FEATURES_TAG
+from rai_pipelines.modeling.training import RECIPES, train
+from rai_pipelines.orchestration import launch
+from rai_pipelines.settings import Settings
+from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.digest import canonical_json
+
+RECIPE_TAG = "rai.recipe"
+
+
+def register_demo_models(client: MlflowClient, settings: Settings, system: System, store: DatasetStore, say) -> list[str]:
+    """Train each recipe on the reference window and register it, unless already registered."""
+    existing = {m.tags.get(RECIPE_TAG): m.version for m in registry.versions(client, system.model.registered_model)}
+    missing = [r for r in RECIPES if r.name not in existing]
+    if missing:
+        ref_version, ref = store.snapshot(system, reference_window(system))
+        experiment = lineage.experiment_id(client, f"rai/{system.name}/training", settings.mlflow_artifact_root)
+        for recipe in missing:
+            model, facts = train(recipe, system, ref)
+            run = lineage.start_run(client, experiment, f"train {recipe.name}", {RECIPE_TAG: recipe.name})
+            client.log_inputs(run.run_id, datasets=[lineage.dataset_input(ref_version, "training")])
+            client.log_param(run.run_id, "training_rows", facts["training_rows"])
+            client.log_param(run.run_id, "description", recipe.description)
+            mv = registry.register(
+                client,
+                system.model.registered_model,
+                run.run_id,
+                model,
+                {RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
+            )
+            lineage.finish_run(client, run, ok=True)
+            existing[recipe.name] = mv.version
+            say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
+    return [existing[r.name] for r in RECIPES]
+
+
+@dataclass
+class DemoSummary:
+    nights: int
+    runs_ok: int
+    runs_failed: int
+    seconds: float
+
+
+def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instance: dg.DagsterInstance, nights: int, say) -> DemoSummary:
+    started = time.perf_counter()
+    system = catalog.system("acs_employment")
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    store = DatasetStore(settings.snapshot_dir)
+    register_demo_models(client, settings, system, store, say)
+
+    ok = failed = 0
+
+    def run(request: dg.RunRequest, job_name: str | None = None) -> None:
+        nonlocal ok, failed
+        if launch.execute(defs, instance, request, job_name):
+            ok += 1
+        else:
+            failed += 1
+            say(f"  run failed: {request.job_name or job_name} {request.partition_key}")
+
+    ref = store.snapshot(system, reference_window(system))[0]
+    launch.register_dataset_partition(instance, system, ref.key)
+    run(dg.RunRequest(partition_key=ref.key), f"{system.name}__ingest_dataset_version")
+    say(f"reference window {ref.key}: {ref.rows} rows")
+
+    # A second `rai demo` on the same state continues the replay where the last one stopped.
+    replayed = Warehouse(settings.warehouse_dir).frame(
+        "select count(*) as n from dataset_versions where system = ? and kind = 'production'", [system.name]
+    ).n.iloc[0]
+    start = system.data.production.replay.start_date + timedelta(days=int(replayed))
+    for i in range(nights):
+        night = start + timedelta(days=i)
+        ingested = launch.tick_schedule(defs, instance, system, night)
+        for request in ingested:
+            run(request, f"{system.name}__ingest_dataset_version")
+        requests = launch.tick_sensor(defs, instance, system)
+        for request in requests:
+            run(request)
+        evaluations = sum(r.job_name.endswith("__evaluate") for r in requests)
+        say(f"night {night}: batch {', '.join(r.partition_key for r in ingested)}, {evaluations} evaluation runs")
+    if failed:
+        raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
+    return DemoSummary(nights, ok, failed, time.perf_counter() - started)

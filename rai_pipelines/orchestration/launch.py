@@ -1,0 +1,76 @@
+"""Ticking the schedule and sensor and executing their run requests in-process.
+
+This is what `rai demo` and `rai evaluate` use so that a shell user goes
+through the same definitions, partitions and run requests as the daemon.
+"""
+
+from datetime import date, datetime, time, timezone
+
+import dagster as dg
+
+from rai_pipelines.catalog import System
+from rai_pipelines.orchestration.jobs import SystemJobs
+from rai_pipelines.orchestration.partitions import SystemPartitions
+
+
+# In-process runs log every event to the console by default; the shell user
+# wants the summary, and the full event log stays in the instance (rai ui).
+_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> bool:
+    job = defs.resolve_job_def(job_name or request.job_name)
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        tags={k: v for k, v in (request.tags or {}).items() if not k.startswith("dagster/partition")},
+        run_config={**(request.run_config or {}), **_QUIET},
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def(f"{system.name}__nightly_ingest")
+    context = dg.build_schedule_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        scheduled_execution_time=datetime.combine(night, time(2), tzinfo=timezone.utc),
+        repository_def=defs.get_repository_def(),
+        resources=defs.resources,
+    )
+    return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, system: System) -> list[dg.RunRequest]:
+    """Evaluate the registry sensor once, applying its partition requests as the daemon would."""
+    sensor = defs.resolve_sensor_def(f"{system.name}__model_registry_sensor")
+    context = dg.build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), resources=defs.resources, repository_def=defs.get_repository_def()
+    )
+    data = sensor.evaluate_tick(context)
+    for req in data.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+    return list(data.run_requests or [])
+
+
+def register_dataset_partition(instance: dg.DagsterInstance, system: System, key: str) -> None:
+    name = SystemPartitions(system.name).dataset.name
+    if not instance.has_dynamic_partition(name, key):
+        instance.add_dynamic_partitions(name, [key])
+
+
+def register_model_partition(instance: dg.DagsterInstance, system: System, version: str) -> None:
+    name = SystemPartitions(system.name).model.name
+    if not instance.has_dynamic_partition(name, version):
+        instance.add_dynamic_partitions(name, [version])
+
+
+def evaluate_request(system: System, model_version: str, dataset_key: str, force: bool = False) -> dg.RunRequest:
+    ops = {f"{system.name}__{suite}_evaluation": {"config": {"force": force}} for suite in system.suites}
+    return dg.RunRequest(
+        job_name=SystemJobs(system.name).evaluate_name,
+        partition_key=SystemPartitions(system.name).evaluation_key(model_version, dataset_key),
+        run_config={"ops": ops},
+        tags={"rai/system": system.name},
+    )
