@@ -1,0 +1,99 @@
+"""Shared fixtures: a fresh state directory per test, the real catalog, real
+MLflow on a temporary SQLite store, and the real ACS data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rai_pipelines.catalog import load_catalog
+from rai_pipelines.settings import load_settings, prepare_dagster_home
+
+ROOT = Path(__file__).resolve().parents[1]
+RAI = str(Path(sys.executable).parent / "rai")
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog(ROOT / "assets")
+
+
+@pytest.fixture(scope="session")
+def acs(catalog):
+    return catalog.system("acs_employment")
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """A fresh embedded-default state directory, as the CLI would set it up."""
+    monkeypatch.setenv("RAI_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("RAI_PROFILE", "local")
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    s = load_settings()
+    prepare_dagster_home(s)
+    monkeypatch.setenv("DAGSTER_HOME", str(s.dagster_home))
+    return s
+
+
+@pytest.fixture
+def mlflow_client(settings):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+@pytest.fixture(scope="session")
+def reference(acs, tmp_path_factory):
+    """The validated 2015 reference window (68,785 real rows)."""
+    from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.data.sources import reference_window
+
+    return DatasetStore(tmp_path_factory.mktemp("ref")).snapshot(acs, reference_window(acs))
+
+
+@pytest.fixture
+def register_model(settings, mlflow_client, acs, reference):
+    """Train a recipe on (a slice of) the reference window and register it in this test's MLflow."""
+    from rai_pipelines import lineage
+    from rai_pipelines.digest import canonical_json
+    from rai_pipelines.modeling import registry
+    from rai_pipelines.modeling.predictions import FEATURES_TAG
+    from rai_pipelines.modeling.training import RECIPES, train
+
+    version, frame = reference
+
+    def _register(recipe_name: str = "logistic_baseline", rows: int = 8000):
+        recipe = next(r for r in RECIPES if r.name == recipe_name)
+        model, facts = train(recipe, acs, frame.sample(rows, random_state=0) if rows else frame)
+        exp = lineage.experiment_id(mlflow_client, "rai/test-training", settings.mlflow_artifact_root)
+        run = lineage.start_run(mlflow_client, exp, f"train {recipe.name}", {})
+        mv = registry.register(
+            mlflow_client, acs.model.registered_model, run.run_id, model,
+            {"rai.recipe": recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
+        )
+        lineage.finish_run(mlflow_client, run, ok=True)
+        return mv
+
+    return _register
+
+
+def run_rai(*args: str, home: Path, check: bool = False, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAI_HOME": str(home), "RAI_PROFILE": "local"}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([RAI, *args], capture_output=True, text=True, env=env, cwd=home.parent, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rai {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """`rai demo --nights 1` run once, as a user would, in a fresh state directory."""
+    home = tmp_path_factory.mktemp("demo") / "state"
+    proc = run_rai("demo", "--nights", "1", home=home, check=True)
+    (home / "demo-stdout.txt").write_text(proc.stdout)
+    return home

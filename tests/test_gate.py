@@ -1,0 +1,97 @@
+"""The gate engine: verdicts from evaluations, failing closed."""
+
+import math
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+from rai_pipelines.catalog import Check, Policy, Tier
+from rai_pipelines.gate import decide
+
+T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
+
+POLICY = Policy(
+    name="p",
+    description="test",
+    tiers={
+        "high": Tier(
+            required_suites=["performance", "fairness"],
+            min_group_size=100,
+            checks=[
+                Check(name="auc_floor", family="performance", metric="roc_auc", op=">=", threshold=0.8),
+                Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1),
+            ],
+        )
+    },
+)
+
+
+def _runs(*suites, status="ok"):
+    return pd.DataFrame(
+        [(f"r-{s}", s, status, "boom" if status != "ok" else None, T0) for s in suites],
+        columns=["run_id", "suite", "status", "error", "finished_at"],
+    )
+
+
+def _metrics(auc=0.9, tpr_gap=0.05, female_n=500):
+    rows = [
+        ("r-performance", "performance", "roc_auc", "overall", auc, 1000),
+        ("r-fairness", "fairness", "tpr", "SEX=Male", 0.8, 500),
+        ("r-fairness", "fairness", "tpr", "SEX=Female", 0.8 - tpr_gap, female_n),
+        ("r-fairness", "fairness", "tpr_difference", "SEX", tpr_gap, 1000),
+    ]
+    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n"])
+
+
+def _decide(system, runs, metrics):
+    return decide(system, POLICY, "7", "2016-01.abcdefabcdef", runs, metrics)
+
+
+@pytest.fixture
+def system(acs):
+    return acs.model_copy(update={"risk_tier": "high"})
+
+
+def test_pass_when_every_check_holds(system):
+    d = _decide(system, _runs("performance", "fairness"), _metrics())
+    assert d.verdict == "pass"
+    assert {r.check: r.status for r in d.reasons} == {"auc_floor": "pass", "eo_sex": "pass"}
+    assert d.policy_version == POLICY.version
+
+
+def test_fail_names_check_value_and_threshold(system):
+    d = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=0.2))
+    assert d.verdict == "fail"
+    reason = next(r for r in d.reasons if r.check == "eo_sex")
+    assert (reason.status, reason.observed, reason.op, reason.threshold) == ("fail", pytest.approx(0.2), "<=", 0.1)
+
+
+def test_small_group_is_insufficient_evidence_not_pass(system):
+    d = _decide(system, _runs("performance", "fairness"), _metrics(female_n=40))
+    assert d.verdict == "insufficient_evidence"
+    assert "SEX=Female has n=40 < min_group_size=100" in next(r.detail for r in d.reasons if r.check == "eo_sex")
+
+
+def test_undefined_value_is_insufficient_evidence(system):
+    d = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=math.nan))
+    assert d.verdict == "insufficient_evidence"
+
+
+@pytest.mark.parametrize("runs", [_runs("performance"), _runs("performance", "fairness", status="error"), _runs()])
+def test_missing_or_errored_evaluation_is_unassessed(system, runs):
+    d = _decide(system, runs, _metrics())
+    assert d.verdict == "unassessed"
+
+
+def test_fail_outranks_unassessed(system):
+    d = _decide(system, _runs("performance"), _metrics(auc=0.5))
+    assert d.verdict == "fail"
+
+
+def test_decision_identity_is_stable_and_digest_covers_the_outcome(system):
+    a = _decide(system, _runs("performance", "fairness"), _metrics())
+    b = _decide(system, _runs("performance", "fairness"), _metrics())
+    c = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=0.2))
+    assert a.decision_id == b.decision_id
+    assert a.evidence_digest == b.evidence_digest != c.evidence_digest

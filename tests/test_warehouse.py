@@ -1,0 +1,85 @@
+"""Warehouse facts: one file per identity, atomic, read-only SQL through DuckDB views."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from rai_pipelines.errors import RaiError
+from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse.tables import TABLES
+
+NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+
+
+def _run(run_id, status="ok"):
+    return {
+        "run_id": run_id, "system": "s", "model_name": "m", "model_version": "1", "dataset_version": "d.abc",
+        "dataset_digest": "abc", "suite": "fairness", "suite_digest": "x", "status": status, "error": None,
+        "started_at": NOW, "finished_at": NOW, "dagster_run_id": "", "dagster_partition": "", "mlflow_run_id": "r",
+        "code_version": "c",
+    }
+
+
+def _metric(run_id, value):
+    return {"run_id": run_id, "system": "s", "model_version": "1", "dataset_version": "d.abc", "family": "fairness",
+            "metric": "tpr", "slice": "SEX=Female", "value": value, "ci_low": None, "ci_high": None, "n": 10, "recorded_at": NOW}
+
+
+def test_empty_warehouse_has_every_view_with_its_columns(tmp_path):
+    wh = Warehouse(tmp_path)
+    for table, schema in TABLES.items():
+        frame = wh.frame(f"select * from {table}")
+        assert frame.empty
+        assert list(frame.columns) == schema.names
+
+
+def test_rewrite_replaces_instead_of_duplicating(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.5)])
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.7)])
+    values = wh.frame("select value from metrics")["value"].tolist()
+    assert values == [0.7]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_metrics_are_invisible_until_their_run_record_says_ok(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.5)])
+    assert wh.frame("select count(*) c from metrics").c[0] == 0  # killed before the run record
+    wh.write("evaluation_runs", "s", "run1", [_run("run1", status="error")])
+    assert wh.frame("select count(*) c from metrics").c[0] == 0  # errored run: not usable
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    assert wh.frame("select count(*) c from metrics").c[0] == 1
+
+
+def test_write_refuses_rows_that_do_not_fit_the_schema(tmp_path):
+    wh = Warehouse(tmp_path)
+    with pytest.raises(Exception):
+        wh.write("metrics", "s", "bad", [{**_metric("bad", 0.1), "value": "not a number"}])
+    assert not (tmp_path / "metrics" / "s" / "bad.parquet").exists()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        ("copy (select 1) to 'x.csv'", "COPY statements are not allowed"),
+        ("create table t as select 1", "CREATE statements are not allowed"),
+        ("drop view metrics", "DROP statements are not allowed"),
+        ("select 1; select 2", "exactly one SQL statement"),
+        ("select * from no_such_view", "no_such_view"),
+        ("selec 1", "syntax error"),
+    ],
+)
+def test_query_is_read_only_and_errors_are_one_line(tmp_path, sql, message):
+    with pytest.raises(RaiError) as err:
+        Warehouse(tmp_path).query(sql)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_query_reads_views(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    assert wh.query("select run_id, status from evaluation_runs").to_dict("records") == [{"run_id": "run1", "status": "ok"}]
