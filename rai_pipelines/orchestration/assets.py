@@ -162,7 +162,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 client=mlflow.client(),
                 experiment_id=mlflow.experiment(system.name),
                 warehouse=state.warehouse(),
-                provenance=Provenance(context.run_id, str(context.partition_key)),
+                provenance=Provenance(context.run.run_id, str(context.partition_key)),
                 force=config.force,
             )
             exp = mlflow.experiment(system.name)

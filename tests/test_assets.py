@@ -1,0 +1,114 @@
+"""Assets through dg.materialize with a real MLflow store (temporary SQLite) and real DuckDB."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.data.sources import production_windows
+from rai_pipelines.orchestration.assets import system_assets
+from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.resources import resources_for
+from rai_pipelines.warehouse import Warehouse
+
+
+@pytest.fixture
+def world(settings, catalog, acs, register_model):
+    mv = register_model()
+    instance = dg.DagsterInstance.ephemeral()
+    parts = SystemPartitions(acs.name)
+    version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, production_windows(acs)[0])
+    instance.add_dynamic_partitions(parts.dataset.name, [version.key])
+    instance.add_dynamic_partitions(parts.model.name, [mv.version])
+    assets = system_assets(catalog, acs)
+    resources = resources_for(settings)
+    return dict(mv=mv, instance=instance, parts=parts, version=version, assets=assets, resources=resources)
+
+
+def _materialize(w, selection, partition_key, run_config=None):
+    return dg.materialize(
+        w["assets"], selection=selection, partition_key=partition_key, instance=w["instance"],
+        resources=w["resources"], run_config=run_config or {},
+    )
+
+
+EVALUATION = dg.AssetSelection.assets(
+    ["acs_employment", "predictions"], ["acs_employment", "performance_evaluation"],
+    ["acs_employment", "fairness_evaluation"], ["acs_employment", "release_gate"],
+)
+
+
+def test_dataset_version_data_version_is_the_content_digest(world):
+    w = world
+    result = _materialize(w, dg.AssetSelection.assets(["acs_employment", "dataset_version"]), w["version"].key)
+    mat = result.asset_materializations_for_node("acs_employment__dataset_version")[0]
+    assert mat.tags["dagster/data_version"] == w["version"].digest
+    assert mat.metadata["rows"].value == w["version"].rows
+
+
+def test_evaluation_is_one_mlflow_run_with_dataset_input_and_lineage(world, mlflow_client, settings):
+    w = world
+    key = w["parts"].evaluation_key(w["mv"].version, w["version"].key)
+    result = _materialize(w, EVALUATION, key)
+    assert result.success
+
+    mat = result.asset_materializations_for_node("acs_employment__fairness_evaluation")[0]
+    run_id = mat.metadata["mlflow_run_id"].value
+    assert mat.metadata["mlflow_run"].value.endswith(f"/runs/{run_id}")
+    assert mat.metadata["reused_existing_result"].value is False
+    assert "SEX=Female&RAC1P=Black" in mat.metadata["metrics"].value
+
+    run = mlflow_client.get_run(run_id)
+    assert run.data.tags["dagster.run_id"] == result.run_id
+    assert run.data.tags["dagster.partition"] == str(key)
+    assert run.data.tags["rai.model_version"] == w["mv"].version
+    assert run.data.tags["rai.code_version"]
+    [inp] = run.inputs.dataset_inputs
+    assert w["version"].digest.startswith(inp.dataset.digest)
+    assert json.loads(inp.dataset.source)["sha256"] == w["version"].digest
+    assert {c["name"] for c in json.loads(inp.dataset.schema)["mlflow_colspec"]} >= {"SEX", "RAC1P", "employed"}
+    assert "fairness/tpr_difference/SEX" in run.data.metrics
+
+    wh = Warehouse(settings.warehouse_dir)
+    runs = wh.frame("select suite, status, dagster_run_id, mlflow_run_id, dataset_digest from evaluation_runs order by suite")
+    assert runs.suite.tolist() == ["fairness", "performance"]
+    assert (runs.status == "ok").all() and (runs.dagster_run_id == result.run_id).all()
+    assert (runs.dataset_digest == w["version"].digest).all()
+    assert run_id in set(runs.mlflow_run_id)
+    perf = wh.frame("select metric, value from metrics where family = 'performance'").set_index("metric").value
+    assert 0.5 < perf["roc_auc"] <= 1
+    gate = wh.frame("select verdict, policy_version from gate_decisions")
+    assert len(gate) == 1 and gate.verdict[0] in {"pass", "fail", "insufficient_evidence"}
+
+
+def test_unchanged_evaluation_is_not_recomputed_unless_forced(world, mlflow_client):
+    w = world
+    key = w["parts"].evaluation_key(w["mv"].version, w["version"].key)
+    first = _materialize(w, EVALUATION, key)
+    run_id = first.asset_materializations_for_node("acs_employment__performance_evaluation")[0].metadata["mlflow_run_id"].value
+    experiment = mlflow_client.get_run(run_id).info.experiment_id
+    count = len(mlflow_client.search_runs([experiment]))
+
+    again = _materialize(w, EVALUATION, key)
+    mat = again.asset_materializations_for_node("acs_employment__performance_evaluation")[0]
+    assert mat.metadata["reused_existing_result"].value is True
+    assert mat.metadata["mlflow_run_id"].value == run_id
+    assert len(mlflow_client.search_runs([experiment])) == count
+
+    forced = _materialize(w, EVALUATION, key, {"ops": {"acs_employment__performance_evaluation": {"config": {"force": True}}}})
+    mat = forced.asset_materializations_for_node("acs_employment__performance_evaluation")[0]
+    assert mat.metadata["reused_existing_result"].value is False
+    assert len(mlflow_client.search_runs([experiment])) == count + 1
+
+
+def test_unknown_model_version_fails_the_step_and_writes_nothing(world, settings):
+    w = world
+    w["instance"].add_dynamic_partitions(w["parts"].model.name, ["99"])
+    key = w["parts"].evaluation_key("99", w["version"].key)
+    result = dg.materialize(
+        w["assets"], selection=EVALUATION, partition_key=key, instance=w["instance"],
+        resources=w["resources"], raise_on_error=False,
+    )
+    assert not result.success
+    assert Warehouse(settings.warehouse_dir).frame("select count(*) c from evaluation_runs").c[0] == 0

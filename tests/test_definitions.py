@@ -1,0 +1,54 @@
+"""The code location loads, in the embedded default and in the production profile."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from rai_pipelines.definitions import build_defs
+from rai_pipelines.errors import CatalogError
+from rai_pipelines.settings import load_settings
+
+from .conftest import ROOT
+
+
+def test_definitions_validate_and_wire_every_system(settings, catalog):
+    defs = build_defs()
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    for system in catalog.systems:
+        assert {f"{system}/dataset_version", f"{system}/model_version", f"{system}/release_gate"} <= keys
+        assert f"{system}/fairness_evaluation" in keys
+        assert defs.resolve_schedule_def(f"{system}__nightly_ingest").cron_schedule == "0 2 * * *"
+        defs.resolve_sensor_def(f"{system}__model_registry_sensor")
+
+
+def test_dagster_cli_validates_the_workspace(settings):
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_production_profile_reads_its_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAI_HOME", str(tmp_path))
+    monkeypatch.setenv("RAI_PROFILE", "production")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://mlflow@127.0.0.1:5432/mlflow")
+    monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", "s3://rai-artifacts")
+    monkeypatch.setenv("MLFLOW_UI_URL", "https://mlflow.example.org")
+    s = load_settings()
+    assert s.mlflow_tracking_uri.startswith("postgresql://")
+    assert s.dagster_instance_template == ROOT / "deploy" / "dagster.yaml"
+    defs = build_defs()
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resources["mlflow"].tracking_uri == "postgresql://mlflow@127.0.0.1:5432/mlflow"
+
+
+def test_production_profile_without_its_environment_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAI_PROFILE", "production")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(CatalogError, match=r"production.yaml: needs environment variable MLFLOW_TRACKING_URI"):
+        load_settings()
