@@ -114,47 +114,50 @@ def _resolve_model_version(settings, system, version: str):
 
 
 def cmd_evaluate(args) -> int:
+    import datetime as dt
+
+    import dagster as dg
+
     from rai_pipelines.data import versions
+    from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.modeling import registry
     from rai_pipelines.orchestration import launch
     from rai_pipelines.orchestration.planning import nightly_dataset_version
-    from rai_pipelines.data.snapshots import DatasetStore
     from rai_pipelines.warehouse import Warehouse
-    import datetime as dt
 
     settings = _settings()
     catalog = _catalog(settings)
     system = catalog.system(args.system)
-    client = _mlflow_client(settings)
-    from rai_pipelines.modeling import registry
-
+    wh = Warehouse(settings.warehouse_dir)
+    store = DatasetStore(settings.snapshot_dir)
+    if args.dataset_version:
+        dataset = store.load(system, args.dataset_version)[0].key
+    else:  # the newest production batch; before the first night, tonight's, as the schedule would
+        dataset = versions.latest_production(wh, system.name) or nightly_dataset_version(system, store, dt.date.today()).key
     if args.model_version:
         targets = [_resolve_model_version(settings, system, args.model_version).version]
     else:
-        targets = [m.version for m in registry.versions(client, system.model.registered_model)]
+        targets = [m.version for m in registry.versions(_mlflow_client(settings), system.model.registered_model)]
         if not targets:
             raise UsageError(f"{system.model.registered_model!r} has no registered versions; register one or run `rai demo`")
     defs, instance = _dagster(settings)
-    wh = Warehouse(settings.warehouse_dir)
-    dataset = args.dataset_version or versions.latest_production(wh, system.name)
-    if dataset is None:  # nothing ingested yet: ingest tonight's batch first, as the schedule would
-        version = nightly_dataset_version(system, DatasetStore(settings.snapshot_dir), dt.date.today())
-        dataset = version.key
     launch.register_dataset_partition(instance, system, dataset)
-    import dagster as dg
-
-    if not launch.execute(defs, instance, dg.RunRequest(partition_key=dataset), f"{system.name}__ingest_dataset_version"):
-        raise RaiError(f"evaluate: ingesting dataset version {dataset} failed; see `rai ui` for the step's error")
+    error = launch.execute(defs, instance, dg.RunRequest(partition_key=dataset), f"{system.name}__ingest_dataset_version")
+    if error:
+        raise RaiError(f"evaluate: dataset version {dataset}: {error}")
     status = 0
     for v in targets:
         launch.register_model_partition(instance, system, v)
-        ok = launch.execute(defs, instance, launch.evaluate_request(system, v, dataset, args.force))
+        error = launch.execute(defs, instance, launch.evaluate_request(system, v, dataset, args.force))
         verdict = wh.frame(
             "select verdict from gate_decisions where system=? and model_version=? and dataset_version=? order by decided_at desc limit 1",
             [system.name, v, dataset],
         )
-        shown = verdict.verdict.iloc[0] if ok and not verdict.empty else "unassessed"
-        _say(f"{system.name} v{v} on {dataset}: {'ok' if ok else 'a step failed'}; gate {shown}")
-        status = status or (0 if ok else 1)
+        shown = verdict.verdict.iloc[0] if error is None and not verdict.empty else "unassessed"
+        _say(f"{system.name} v{v} on {dataset}: {'ok' if error is None else error}; gate {shown}")
+        if error is not None:
+            print(f"rai: error: {system.name} v{v}: {error}", file=sys.stderr)
+            status = 1
     return status
 
 
@@ -241,11 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_libraries() -> None:
     # Progress bars and INFO chatter from MLflow drown the one-line results.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
-    import logging
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

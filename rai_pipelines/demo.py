@@ -77,11 +77,12 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
 
     def run(request: dg.RunRequest, job_name: str | None = None) -> None:
         nonlocal ok, failed
-        if launch.execute(defs, instance, request, job_name):
+        error = launch.execute(defs, instance, request, job_name)
+        if error is None:
             ok += 1
         else:
             failed += 1
-            say(f"  run failed: {request.job_name or job_name} {request.partition_key}")
+            say(f"  run failed: {request.job_name or job_name} {request.partition_key}: {error}")
 
     ref = store.snapshot(system, reference_window(system))[0]
     launch.register_dataset_partition(instance, system, ref.key)

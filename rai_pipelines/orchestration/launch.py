@@ -18,7 +18,8 @@ from rai_pipelines.orchestration.partitions import SystemPartitions
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> bool:
+def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> str | None:
+    """Run a request in-process; returns None on success, else the failing step's error in one line."""
     job = defs.resolve_job_def(job_name or request.job_name)
     result = job.execute_in_process(
         instance=instance,
@@ -27,7 +28,15 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
         run_config={**(request.run_config or {}), **_QUIET},
         raise_on_error=False,
     )
-    return result.success
+    if result.success:
+        return None
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error.cause is not None and "DagsterExecutionStepExecutionError" in (error.cls_name or ""):
+                error = error.cause
+            return f"step {event.step_key} failed: {error.message.strip().splitlines()[-1]}"
+    return f"run {result.run_id} failed"
 
 
 def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:

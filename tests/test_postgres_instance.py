@@ -1,0 +1,57 @@
+"""The production Dagster instance (deploy/dagster.yaml) on the real PostgreSQL server."""
+
+import shutil
+import uuid
+
+import dagster as dg
+import psycopg2
+import pytest
+
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.data.sources import reference_window
+from rai_pipelines.definitions import build_defs
+from rai_pipelines.orchestration import launch
+
+from .conftest import ROOT
+
+PG = dict(host="127.0.0.1", port=5432, user="postgres")
+
+
+@pytest.fixture
+def fresh_database():
+    name = f"rai_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+def test_materialization_is_stored_in_postgres(fresh_database, settings, acs, monkeypatch, tmp_path):
+    for key, value in {"DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]), "DAGSTER_PG_USER": PG["user"],
+                       "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": fresh_database}.items():
+        monkeypatch.setenv(key, value)
+    home = tmp_path / "pg-dagster-home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        defs = build_defs()
+        version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, reference_window(acs))
+        launch.register_dataset_partition(instance, acs, version.key)
+        error = launch.execute(defs, instance, dg.RunRequest(partition_key=version.key), "acs_employment__ingest_dataset_version")
+        assert error is None
+
+    # Read back through a plain SQL connection: the run and its materialization are in PostgreSQL.
+    with psycopg2.connect(dbname=fresh_database, **PG) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from runs where status = 'SUCCESS'")
+        assert cur.fetchone()[0] == 1
+        cur.execute("select partition from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'")
+        assert [r[0] for r in cur.fetchall()] == [version.key]
+        cur.execute("select partition from dynamic_partitions")
+        assert version.key in {r[0] for r in cur.fetchall()}
