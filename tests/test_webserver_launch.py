@@ -1,0 +1,110 @@
+"""Launching an evaluation through dagster-webserver's GraphQL API, as the UI's Launchpad does."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+
+from rai_pipelines.data import versions
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.data.sources import production_windows
+from rai_pipelines.orchestration import launch
+from rai_pipelines.warehouse import Warehouse
+
+from .conftest import ROOT
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def webserver(settings):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if requests.get(f"{url}/server_info", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"dagster-webserver did not start: {proc.stderr.read()[-2000:]}")
+            time.sleep(0.5)
+        yield f"{url}/graphql"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _gql(url, query, variables):
+    response = requests.post(url, json={"query": query, "variables": variables}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_launchpad_run_evaluates_and_gates(settings, acs, register_model, webserver):
+    mv = register_model(rows=3000)
+    version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, production_windows(acs)[0])
+    versions.record(Warehouse(settings.warehouse_dir), version)
+    with dg.DagsterInstance.get() as instance:
+        launch.register_dataset_partition(instance, acs, version.key)
+        launch.register_model_partition(instance, acs, mv.version)
+
+    params = {
+        "selector": {"repositoryLocationName": "rai_pipelines", "repositoryName": "__repository__", "jobName": "acs_employment__evaluate"},
+        "runConfigData": {"ops": {"acs_employment__fairness_evaluation": {"config": {"force": True}}}},
+        "executionMetadata": {
+            "tags": [
+                {"key": "dagster/partition", "value": f"{version.key}|{mv.version}"},
+                {"key": "dagster/partition/dataset_version", "value": version.key},
+                {"key": "dagster/partition/model_version", "value": mv.version},
+            ]
+        },
+    }
+    result = _gql(webserver, LAUNCH, {"params": params})["launchPipelineExecution"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["runId"]
+
+    deadline = time.time() + 300
+    status = None
+    while time.time() < deadline:
+        status = _gql(webserver, STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+            break
+        time.sleep(1)
+    assert status == "SUCCESS"
+
+    wh = Warehouse(settings.warehouse_dir)
+    runs = wh.frame("select suite, dagster_run_id, dagster_partition from evaluation_runs where status = 'ok'")
+    assert set(runs.suite) == {"performance", "fairness"}
+    assert (runs.dagster_run_id == run_id).all()
+    gate = wh.frame("select model_version, dataset_version, verdict from gate_decisions")
+    assert gate.to_dict("records")[0]["dataset_version"] == version.key
