@@ -8,7 +8,6 @@ bad one is reported as one line naming the file, the field and what is expected.
 from __future__ import annotations
 
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -147,7 +146,7 @@ class Policy(_Strict):
     description: str
     tiers: dict[Literal["low", "medium", "high"], Tier]
 
-    @cached_property
+    @property
     def version(self) -> str:
         """Content hash: the exact rules a decision applied."""
         return sha256_json(self.model_dump(mode="json"))[:16]

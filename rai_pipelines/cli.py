@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("demo", help="run the embedded default end to end on real data")
-    s.add_argument("--nights", type=int, default=3, help="production nights to replay (default 3)")
+    s.add_argument("--nights", type=int, default=7, help="production nights to replay (default 7)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("ui", help="Dagster webserver + daemon (and the MLflow UI) on this state")
