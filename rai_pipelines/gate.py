@@ -136,15 +136,21 @@ def decide(system: System, policy: Policy, model_version: str, dataset_version: 
     )
 
 
-def decide_from_warehouse(system: System, policy: Policy, model_version: str, dataset_version: str, warehouse: Warehouse) -> Decision:
-    runs = warehouse.frame(
-        "select * from evaluation_runs where system = ? and model_version = ? and dataset_version = ?",
-        [system.name, str(model_version), dataset_version],
-    )
-    metrics = warehouse.frame(
-        "select * from metrics where run_id in (select run_id from evaluation_runs where system = ? and model_version = ? and dataset_version = ?)",
-        [system.name, str(model_version), dataset_version],
-    )
+def decide_from_warehouse(system: System, policy: Policy, model_version: str, warehouse: Warehouse, dataset_version: str | None = None) -> Decision:
+    """Decide on one dataset version, by default the one this model version was last evaluated on.
+
+    A model version never evaluated gets `unassessed` (with dataset_version "").
+    """
+    if dataset_version is None:
+        latest = warehouse.frame(
+            "select dataset_version from evaluation_runs where system = ? and model_version = ? order by finished_at desc limit 1",
+            [system.name, str(model_version)],
+        )
+        dataset_version = "" if latest.empty else latest.dataset_version.iloc[0]
+    scope = "system = ? and model_version = ? and dataset_version = ?"
+    params = [system.name, str(model_version), dataset_version]
+    runs = warehouse.frame(f"select * from evaluation_runs where {scope}", params)
+    metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     return decide(system, policy, model_version, dataset_version, runs, metrics)
 
 

@@ -8,16 +8,14 @@ against their digest when read back.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from rai_pipelines.catalog import System
-from rai_pipelines.data.sources import Window, read_window, resolve, window_by_label
+from rai_pipelines.atomic import atomic_path
+from rai_pipelines.catalog import FileSource, System
+from rai_pipelines.data.sources import REFERENCE, Window, read_window, resolve, window_by_label
 from rai_pipelines.data.validation import normalize
 from rai_pipelines.digest import frame_digest, short
 from rai_pipelines.errors import DataError
@@ -35,9 +33,6 @@ class DatasetVersion:
     schema: dict[str, str]
     path: str
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
 
 def partition_key(label: str, digest: str) -> str:
     return f"{label}.{short(digest)}"
@@ -50,21 +45,19 @@ def split_key(key: str) -> tuple[str, str]:
     return label, digest12
 
 
+def _window_source(system: System, window: Window) -> FileSource:
+    return system.data.reference.source if window.kind == REFERENCE else system.data.production.source
+
+
 def _source_of(system: System, window: Window) -> str:
-    src = system.data.reference.source if window.kind == "reference" else system.data.production.source
-    return f"{src.package + ':' if src.package else ''}{src.path}" + ("" if window.kind == "reference" else f"#{window.label}")
+    src = _window_source(system, window)
+    where = f"{src.package}:{src.path}" if src.package else src.path
+    return where if window.kind == REFERENCE else f"{where}#{window.label}"
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class DatasetStore:
@@ -78,7 +71,7 @@ class DatasetStore:
 
     def snapshot(self, system: System, window: Window) -> tuple[DatasetVersion, pd.DataFrame]:
         """Read, validate and store a window; the same content always yields the same version."""
-        where = f"{system.name} window {window.label} ({resolve(system.data.reference.source if window.kind == 'reference' else system.data.production.source)})"
+        where = f"{system.name} window {window.label} ({resolve(_window_source(system, window))})"
         frame = normalize(system, read_window(system, window), where)
         return self.store(system, window, frame), frame
 
@@ -86,7 +79,7 @@ class DatasetStore:
         digest = frame_digest(frame)
         path = self._path(system.name, window.label, digest)
         if not path.exists():
-            _write_atomic(frame, path)
+            write_parquet(frame, path)
         return DatasetVersion(
             system=system.name,
             key=partition_key(window.label, digest),

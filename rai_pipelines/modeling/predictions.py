@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rai_pipelines.catalog import System
-from rai_pipelines.data.snapshots import DatasetVersion, _write_atomic
+from rai_pipelines.data.snapshots import DatasetVersion, write_parquet
 from rai_pipelines.modeling.registry import ModelVersion
 
 FEATURES_TAG = "rai.features"
@@ -30,7 +30,7 @@ class PredictionStore:
 
     def put(self, system: System, model: ModelVersion, dataset: DatasetVersion, frame: pd.DataFrame) -> Path:
         path = self.path(system, model, dataset)
-        _write_atomic(frame, path)
+        write_parquet(frame, path)
         return path
 
 

@@ -203,7 +203,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
     def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
         warehouse = state.warehouse()
-        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, dataset_key, warehouse)
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key)
         gate.record(decision, warehouse)
         table = "\n".join(
             ["| check | status | detail |", "|---|---|---|"] + [f"| {r.check} | {r.status} | {r.detail} |" for r in decision.reasons]

@@ -11,8 +11,6 @@ processes writing one `.duckdb` file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -21,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rai_pipelines.atomic import atomic_path
 from rai_pipelines.errors import RaiError
 from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
 
@@ -39,15 +38,8 @@ class Warehouse:
         schema = TABLES[table]
         data = pa.Table.from_pylist(list(rows), schema=schema)
         path = self._path(table, system, fact_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{fact_id}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             pq.write_table(data, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     def exists(self, table: str, system: str, fact_id: str) -> bool:
