@@ -38,11 +38,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def webserver(settings):
+def webserver(settings, tmp_path):
     port = _free_port()
+    log = tmp_path / "webserver.log"
+    # A file, not a pipe: the webserver logs enough to fill a pipe buffer and block.
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=dict(os.environ), stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,7 +56,7 @@ def webserver(settings):
             except requests.ConnectionError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"dagster-webserver did not start: {proc.stderr.read()[-2000:]}")
+                raise AssertionError(f"dagster-webserver did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
         yield f"{url}/graphql"
     finally:
