@@ -116,6 +116,20 @@ class Suite(_Strict):
     metrics: list[str] = Field(min_length=1)
     calibration_bins: int = Field(10, ge=2)
     intersections: bool = True
+    bootstrap_resamples: int = Field(1000, ge=0, description="0 disables intervals")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+    reference_groups: dict[str, str] = Field(default_factory=dict, description="sensitive feature -> group compared against")
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: list[str]) -> list[str]:
+        from rai_pipelines.evaluation.fairness import ALL_METRICS
+
+        unknown = [m for m in v if m not in ALL_METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(ALL_METRICS)}")
+        return v
 
     @property
     def digest(self) -> str:
@@ -132,6 +146,11 @@ class Check(_Strict):
     disparity: Literal["difference", "ratio"] | None = None
     op: Literal[">=", "<="]
     threshold: float
+    bound: Literal["point", "interval"] = Field(
+        "point",
+        description="'interval': pass only if the whole confidence interval meets the threshold, "
+        "fail only if it lies wholly beyond it, otherwise insufficient_evidence",
+    )
 
 
 class Tier(_Strict):

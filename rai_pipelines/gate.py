@@ -34,6 +34,8 @@ class Reason:
     observed: float | None = None
     op: str | None = None
     threshold: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,18 +88,31 @@ def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
                 f"group {worst} has n={int(small.min())} < min_group_size={min_group_size}"
                 + (f" (and {len(small) - 1} more)" if len(small) > 1 else ""),
             )
-    value = float(found.value.iloc[0])
+    row = found.iloc[0]
+    value = float(row.value)
+    lo, hi = (float(row.ci_low), float(row.ci_high)) if "ci_low" in found and pd.notna(row.ci_low) else (math.nan, math.nan)
+    described = f"{metric}[{check.slice}] = {value:.4f}"
+    if not math.isnan(lo):
+        described += f" [{lo:.4f}, {hi:.4f}]"
+    base = dict(observed=value, op=check.op, threshold=check.threshold, ci_low=None if math.isnan(lo) else lo, ci_high=None if math.isnan(hi) else hi)
     if math.isnan(value):
-        return Reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", None, check.op, check.threshold)
-    ok = _OPS[check.op](value, check.threshold)
-    return Reason(
-        check.name,
-        PASS if ok else FAIL,
-        f"{metric}[{check.slice}] = {value:.4f}, required {check.op} {check.threshold}",
-        value,
-        check.op,
-        check.threshold,
-    )
+        return Reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", **{**base, "observed": None})
+    meets = _OPS[check.op]
+    if check.bound == "point":
+        status = PASS if meets(value, check.threshold) else FAIL
+        return Reason(check.name, status, f"{described}, required {check.op} {check.threshold}", **base)
+    if math.isnan(lo):
+        return Reason(check.name, INSUFFICIENT, f"{described}: no confidence interval, and the policy judges the interval", **base)
+    # For '<=' the whole interval meets the threshold when its upper end does,
+    # and lies wholly beyond it when its lower end does not; mirrored for '>='.
+    near, far = (hi, lo) if check.op == "<=" else (lo, hi)
+    if meets(near, check.threshold):
+        status, why = PASS, "whole interval"
+    elif not meets(far, check.threshold):
+        status, why = FAIL, "whole interval beyond"
+    else:
+        status, why = INSUFFICIENT, "interval too wide to decide:"
+    return Reason(check.name, status, f"{described}, {why} {check.op} {check.threshold}", **base)
 
 
 def decide(system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> Decision:

@@ -1,69 +1,211 @@
-"""Fairness family: group values and disparities, checked against fairlearn and
-scikit-learn computed independently of the engine."""
+"""The fairness engine agrees with fairlearn's MetricFrame on every point value,
+reports undefined rates as undefined, and its intervals cover the truth."""
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
-from sklearn.metrics import accuracy_score
+from fairlearn.metrics import (
+    MetricFrame,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from hypothesis import HealthCheck, given, settings
+from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
-from rai_pipelines.evaluation.fairness import fairness_metrics
+from rai_pipelines.errors import DataError
+from rai_pipelines.evaluation.fairness import group_metrics
 
-METRICS = ["selection_rate", "tpr", "fpr", "precision", "accuracy"]
+from .fairness_data import classification_data
 
-
-def _frame(seed=0, n=3000):
-    rng = np.random.default_rng(seed)
-    groups = pd.DataFrame({"SEX": rng.choice(["Male", "Female"], n), "RACE": rng.choice(["A", "B", "C"], n, p=[0.7, 0.2, 0.1])})
-    y = rng.integers(0, 2, n)
-    p = np.where(groups.SEX == "Female", rng.random(n) < 0.4, rng.random(n) < 0.6).astype(int)
-    return y, p, groups
-
-
-def _rows(rows):
-    return {(r.metric, r.slice): r for r in rows}
+CONFUSION = ["selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy"]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_group_values_match_fairlearn(seed):
-    y, p, groups = _frame(seed)
-    rows = _rows(fairness_metrics(y, p, groups, METRICS))
-    mf = MetricFrame(metrics={"sr": selection_rate, "tpr": true_positive_rate, "acc": accuracy_score}, y_true=y, y_pred=p, sensitive_features=groups.RACE)
-    for g in ["A", "B", "C"]:
-        assert rows[("selection_rate", f"RACE={g}")].value == pytest.approx(mf.by_group.loc[g, "sr"], abs=1e-12)
-        assert rows[("tpr", f"RACE={g}")].value == pytest.approx(mf.by_group.loc[g, "tpr"], abs=1e-12)
-        assert rows[("accuracy", f"RACE={g}")].value == pytest.approx(mf.by_group.loc[g, "acc"], abs=1e-12)
-        assert rows[("tpr", f"RACE={g}")].n == int((groups.RACE == g).sum())
-    assert rows[("tpr_difference", "RACE")].value == pytest.approx(mf.difference()["tpr"], abs=1e-12)
-    assert rows[("selection_rate_ratio", "RACE")].value == pytest.approx(mf.ratio()["sr"], abs=1e-12)
+def _auc(y, s):
+    return roc_auc_score(y, s) if 0 < y.sum() < len(y) else np.nan
 
 
-def test_intersection_groups_and_counts():
-    y, p, groups = _frame(1)
-    rows = _rows(fairness_metrics(y, p, groups, ["selection_rate"]))
-    mask = (groups.SEX == "Female") & (groups.RACE == "B")
-    cell = rows[("selection_rate", "SEX=Female&RACE=B")]
-    assert cell.n == int(mask.sum())
-    assert cell.value == pytest.approx(p[mask].mean(), abs=1e-12)
-    assert ("selection_rate_difference", "SEX&RACE") in rows
+ORACLE = {
+    "selection_rate": selection_rate,
+    "tpr": true_positive_rate,
+    "fpr": false_positive_rate,
+    "fnr": false_negative_rate,
+    "precision": lambda y, p: precision_score(y, p, zero_division=np.nan),
+    "accuracy": accuracy_score,
+}
+# The denominator each rate needs; where it is zero the engine says "undefined"
+# and fairlearn says 0.
+DENOMINATOR = {
+    "selection_rate": lambda y, p: len(y),
+    "tpr": lambda y, p: (y == 1).sum(),
+    "fnr": lambda y, p: (y == 1).sum(),
+    "fpr": lambda y, p: (y == 0).sum(),
+    "precision": lambda y, p: (p == 1).sum(),
+    "accuracy": lambda y, p: len(y),
+}
 
 
-def test_undefined_rate_is_nan_not_zero():
-    y = np.array([0, 0, 0, 1, 1, 0])
-    p = np.array([1, 0, 0, 1, 0, 1])
-    groups = pd.DataFrame({"G": ["x", "x", "x", "y", "y", "y"]})  # group x has no positives
-    rows = _rows(fairness_metrics(y, p, groups, ["tpr", "fpr"]))
-    assert np.isnan(rows[("tpr", "G=x")].value)
-    assert rows[("tpr", "G=y")].value == pytest.approx(0.5)
-    assert rows[("fpr", "G=x")].value == pytest.approx(1 / 3)
-    # With only one defined group, a between-group TPR disparity is undefined too.
-    assert np.isnan(rows[("tpr_difference", "G")].value)
+def _slice(features, key):
+    key = key if isinstance(key, tuple) else (key,)
+    return "&".join(f"{f}={v}" for f, v in zip(features, key))
 
 
-def test_known_disparity_on_constructed_population():
-    # Men selected at 60%, women at 30%: difference 0.3, ratio 0.5, by construction.
-    groups = pd.DataFrame({"SEX": ["Male"] * 100 + ["Female"] * 100})
+def _assert_agrees(report, y, pred, score, groups):
+    for features in (["A"], ["B"], ["A", "B"]):
+        part = next(p for p in report.partitions if p.name == "&".join(features))
+        engine = {g.slice: g for g in part.groups}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mf = MetricFrame(metrics={**ORACLE, "auc": _auc}, y_true=y, y_pred=pred if True else None,
+                             sensitive_features=groups[features])
+            scores_mf = MetricFrame(metrics={"auc": _auc}, y_true=y, y_pred=score, sensitive_features=groups[features])
+        observed = groups[features].value_counts()
+        assert set(engine) == {_slice(features, k) for k in observed.index}
+        for key, row in mf.by_group.iterrows():
+            name = _slice(features, key)
+            if name not in engine:  # an intersection cell that does not occur
+                continue
+            mask = np.logical_and.reduce([groups[f].to_numpy() == v for f, v in zip(features, key if isinstance(key, tuple) else (key,))])
+            assert engine[name].n == mask.sum()
+            for m in CONFUSION:
+                got = engine[name].metrics[m].value
+                if np.isnan(got):
+                    assert DENOMINATOR[m](y[mask], pred[mask]) == 0, (name, m)
+                else:
+                    assert got == pytest.approx(row[m], abs=1e-9), (name, m)
+            expected_auc = scores_mf.by_group.loc[key, "auc"]
+            got_auc = engine[name].metrics["auc"].value
+            assert (np.isnan(got_auc) and np.isnan(expected_auc)) or got_auc == pytest.approx(expected_auc, abs=1e-9)
+        # Disparities: fairlearn's between-group difference and ratio, where every group is defined.
+        for m in CONFUSION:
+            values = [g.metrics[m].value for g in part.groups]
+            if len(values) >= 2 and not np.isnan(values).any():
+                sub = mf.by_group[m].loc[[k for k in mf.by_group.index if _slice(features, k) in engine]]
+                assert part.disparities[m]["difference"].value == pytest.approx(sub.max() - sub.min(), abs=1e-9)
+                if sub.max() > 0:
+                    assert part.disparities[m]["ratio"].value == pytest.approx(sub.min() / sub.max(), abs=1e-9)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(classification_data())
+def test_points_equal_fairlearn(data):
+    y, pred, score, groups = data
+    report = group_metrics(y, pred, {c: groups[c].to_numpy() for c in groups}, score, resamples=0)
+    _assert_agrees(report, y, pred, score, groups)
+
+
+def test_calibration_error_matches_a_direct_computation():
+    rng = np.random.default_rng(3)
+    score = rng.random(5000)
+    y = (rng.random(5000) < score**1.5).astype(int)
+    groups = rng.choice(["g", "h"], 5000)
+    report = group_metrics(y, (score > 0.5).astype(int), {"G": groups}, score, ["ece"], resamples=0)
+    for g in report.partitions[0].groups:
+        mask = groups == g.slice.split("=")[1]
+        bins = np.minimum((score[mask] * 10).astype(int), 9)
+        expected = sum(abs(y[mask][bins == b].sum() - score[mask][bins == b].sum()) for b in range(10)) / mask.sum()
+        assert g.metrics["ece"].value == pytest.approx(expected, abs=1e-12)
+
+
+def test_intervals_are_reproducible_with_a_seed_and_change_without():
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 2, 500), rng.integers(0, 2, 500)
+    groups = {"G": rng.choice(["a", "b"], 500)}
+    a = group_metrics(y, p, groups, seed=7).to_json()
+    b = group_metrics(y, p, groups, seed=7).to_json()
+    c = group_metrics(y, p, groups, seed=8).to_json()
+    assert a == b and a != c
+
+
+def _population(rng, n, sex_rates):
+    """Rows whose labels and predictions come from known rates per group."""
+    sex = rng.choice(["F", "M"], n)
+    y = (rng.random(n) < 0.5).astype(int)
+    tpr = np.where(sex == "F", sex_rates["F"], sex_rates["M"])
+    pred = np.where(y == 1, rng.random(n) < tpr, rng.random(n) < 0.2).astype(int)
+    return y, pred, sex
+
+
+def test_95_percent_intervals_cover_the_true_value_about_95_percent_of_the_time():
+    rng = np.random.default_rng(2026)
+    rates = {"F": 0.7, "M": 0.8}
+    truth = {("tpr", "SEX=F"): 0.7, ("tpr", "SEX=M"): 0.8, ("selection_rate", "SEX=F"): 0.5 * 0.7 + 0.5 * 0.2,
+             ("fpr", "SEX=M"): 0.2}
+    trials = 400
+    hits = {k: 0 for k in truth}
+    diff_hits = 0
+    for _ in range(trials):
+        y, pred, sex = _population(rng, 2000, rates)
+        report = group_metrics(y, pred, {"SEX": sex}, metrics=["tpr", "fpr", "selection_rate"],
+                               resamples=1000, seed=int(rng.integers(1 << 31)))
+        groups = {g.slice: g for g in report.partitions[0].groups}
+        for (m, s), value in truth.items():
+            e = groups[s].metrics[m]
+            hits[(m, s)] += e.ci_low <= value <= e.ci_high
+        d = report.partitions[0].disparities["tpr"]["difference"]
+        diff_hits += d.ci_low <= 0.1 <= d.ci_high
+    for key, h in hits.items():
+        assert 0.92 <= h / trials <= 0.98, (key, h / trials)
+    assert 0.92 <= diff_hits / trials <= 0.98, diff_hits / trials
+
+
+def test_auc_interval_covers_the_population_auc():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(11)
+    true_auc = norm.cdf(1 / np.sqrt(2))  # positives ~ N(1, 1), negatives ~ N(0, 1)
+    hits, trials = 0, 300
+    for _ in range(trials):
+        y = (rng.random(1500) < 0.4).astype(int)
+        latent = rng.normal(y.astype(float), 1.0)
+        score = 1 / (1 + np.exp(-latent))  # monotone: AUC unchanged, scores in (0, 1)
+        report = group_metrics(y, (score > 0.5).astype(int), None, score, ["auc"], seed=int(rng.integers(1 << 31)))
+        e = report.partitions[0].groups[0].metrics["auc"]
+        hits += e.ci_low <= true_auc <= e.ci_high
+    assert 0.91 <= hits / trials <= 0.985, hits / trials
+
+
+def test_undefined_rate_has_undefined_interval():
+    y = np.array([0] * 50 + [1] * 50 + [0] * 100)
+    p = np.array([1, 0] * 100)
+    groups = {"G": np.array(["x"] * 100 + ["y"] * 100)}  # y has no positives
+    report = group_metrics(y, p, groups, metrics=["tpr", "fpr"])
+    g = {x.slice: x for x in report.partitions[0].groups}
+    assert np.isnan(g["G=y"].metrics["tpr"].value)
+    assert np.isnan(g["G=y"].metrics["tpr"].ci_low) and np.isnan(g["G=y"].metrics["tpr"].ci_high)
+    assert report.to_json()["partitions"]["G"]["groups"]["G=y"]["tpr"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert not np.isnan(g["G=y"].metrics["fpr"].value)
+
+
+def test_reference_group_comparisons():
+    groups = {"SEX": np.array(["Male"] * 100 + ["Female"] * 100)}
     p = np.r_[np.ones(60), np.zeros(40), np.ones(30), np.zeros(70)].astype(int)
-    rows = _rows(fairness_metrics(np.zeros(200, dtype=int), p, groups, ["selection_rate"]))
-    assert rows[("selection_rate_difference", "SEX")].value == pytest.approx(0.3)
-    assert rows[("selection_rate_ratio", "SEX")].value == pytest.approx(0.5)
+    report = group_metrics(np.zeros(200, dtype=int), p, groups, metrics=["selection_rate"], reference_groups={"SEX": "Male"})
+    vs = report.partitions[0].vs_reference["SEX=Female"]["selection_rate"]
+    assert vs["difference"].value == pytest.approx(-0.3)
+    assert vs["ratio"].value == pytest.approx(0.5)
+    assert vs["difference"].ci_low < -0.3 < vs["difference"].ci_high
+
+
+@pytest.mark.parametrize(
+    "y, p, message",
+    [
+        ([0, 1, 2], [0, 1, 1], "label must be binary 0/1, found value 2"),
+        ([0, 1, np.nan], [0, 1, 1], "label has 1 missing values"),
+        ([0, 1, 1], [0.0, np.nan, 1.0], "prediction has 1 missing values"),
+        (["no", "yes", "no"], [0, 1, 1], "label must be binary 0/1, got dtype"),
+        ([0, 1], [0, 1, 1], "prediction has 3 rows, label has 2"),
+    ],
+)
+def test_bad_labels_and_predictions_are_one_line(y, p, message):
+    with pytest.raises(DataError) as err:
+        group_metrics(np.array(y), np.array(p), {"G": np.array(["a"] * len(y))})
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_sensitive_value_is_an_error_not_a_group():
+    with pytest.raises(DataError, match="sensitive column 'G' has 1 missing values"):
+        group_metrics(np.array([0, 1]), np.array([0, 1]), {"G": np.array(["a", None], dtype=object)})

@@ -19,7 +19,7 @@ POLICY = Policy(
             required_suites=["performance", "fairness"],
             min_group_size=100,
             checks=[
-                Check(name="auc_floor", family="performance", metric="roc_auc", op=">=", threshold=0.8),
+                Check(name="auc_floor", family="performance", metric="auc", op=">=", threshold=0.8),
                 Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1),
             ],
         )
@@ -34,14 +34,14 @@ def _runs(*suites, status="ok"):
     )
 
 
-def _metrics(auc=0.9, tpr_gap=0.05, female_n=500):
+def _metrics(auc=0.9, tpr_gap=0.05, female_n=500, gap_ci=(math.nan, math.nan)):
     rows = [
-        ("r-performance", "performance", "roc_auc", "overall", auc, 1000),
-        ("r-fairness", "fairness", "tpr", "SEX=Male", 0.8, 500),
-        ("r-fairness", "fairness", "tpr", "SEX=Female", 0.8 - tpr_gap, female_n),
-        ("r-fairness", "fairness", "tpr_difference", "SEX", tpr_gap, 1000),
+        ("r-performance", "performance", "auc", "overall", auc, 1000, math.nan, math.nan),
+        ("r-fairness", "fairness", "tpr", "SEX=Male", 0.8, 500, math.nan, math.nan),
+        ("r-fairness", "fairness", "tpr", "SEX=Female", 0.8 - tpr_gap, female_n, math.nan, math.nan),
+        ("r-fairness", "fairness", "tpr_difference", "SEX", tpr_gap, 1000, *gap_ci),
     ]
-    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n"])
+    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n", "ci_low", "ci_high"])
 
 
 def _decide(system, runs, metrics):
@@ -95,3 +95,28 @@ def test_decision_identity_is_stable_and_digest_covers_the_outcome(system):
     c = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=0.2))
     assert a.decision_id == b.decision_id
     assert a.evidence_digest == b.evidence_digest != c.evidence_digest
+
+
+INTERVAL_POLICY = POLICY.model_copy(
+    update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={"checks": [
+        Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1, bound="interval"),
+    ]})}}
+)
+
+
+@pytest.mark.parametrize(
+    "gap, ci, verdict",
+    [
+        (0.05, (0.02, 0.08), "pass"),  # whole interval under the threshold
+        (0.15, (0.12, 0.18), "fail"),  # whole interval over it
+        (0.05, (0.01, 0.14), "insufficient_evidence"),  # point passes, interval too wide to decide
+        (0.12, (0.06, 0.17), "insufficient_evidence"),  # point fails, interval too wide to decide
+        (0.05, (math.nan, math.nan), "insufficient_evidence"),  # no interval to judge
+    ],
+)
+def test_interval_bounds(system, gap, ci, verdict):
+    d = decide(system, INTERVAL_POLICY, "7", "d.abcdefabcdef", _runs("performance", "fairness"), _metrics(tpr_gap=gap, gap_ci=ci))
+    assert d.verdict == verdict
+    [reason] = d.reasons
+    if not math.isnan(ci[0]):
+        assert (reason.ci_low, reason.ci_high) == ci

@@ -1,0 +1,40 @@
+"""Confusion-matrix metrics from per-group cell counts.
+
+Every formula works on an array whose last axis is the four cells (TN, FP, FN,
+TP), whatever the leading axes: one group, all groups, or all groups in every
+bootstrap resample. A rate whose denominator is zero is undefined (NaN), never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TN, FP, FN, TP = 0, 1, 2, 3
+
+
+def cell_counts(cell: np.ndarray, n_cells: int, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """(n_cells, 4) counts in one pass: the cell index is group * 4 + 2 * label + prediction."""
+    idx = cell * 4
+    idx += y_true.astype(np.int64, copy=False) * 2
+    idx += y_pred.astype(np.int64, copy=False)
+    return np.bincount(idx, minlength=n_cells * 4).reshape(n_cells, 4)
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+METRICS = {
+    "selection_rate": lambda c: ratio(c[..., FP] + c[..., TP], c.sum(-1)),
+    "tpr": lambda c: ratio(c[..., TP], c[..., TP] + c[..., FN]),
+    "fpr": lambda c: ratio(c[..., FP], c[..., FP] + c[..., TN]),
+    "fnr": lambda c: ratio(c[..., FN], c[..., TP] + c[..., FN]),
+    "precision": lambda c: ratio(c[..., TP], c[..., TP] + c[..., FP]),
+    "accuracy": lambda c: ratio(c[..., TP] + c[..., TN], c.sum(-1)),
+}
+# Whether a larger value is better; disparities and error rates are "lower is better".
+HIGHER_IS_BETTER = {"selection_rate": None, "tpr": True, "fpr": False, "fnr": False, "precision": True, "accuracy": True,
+                    "auc": True, "ece": False}
