@@ -111,7 +111,7 @@ class System(_Strict):
 
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness"]
+    family: Literal["performance", "fairness", "regression"]
     description: str
     metrics: list[str] = Field(min_length=1)
     calibration_bins: int = Field(10, ge=2)
@@ -120,6 +120,15 @@ class Suite(_Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     seed: int = 0
     reference_groups: dict[str, str] = Field(default_factory=dict, description="sensitive feature -> group compared against")
+    baseline_alias: str = Field("champion", description="regression family: the MLflow alias of the model compared against")
+
+    @model_validator(mode="after")
+    def _regression_metrics(self) -> "Suite":
+        from rai_pipelines.evaluation.confusion import METRICS
+
+        if self.family == "regression" and (bad := [m for m in self.metrics if m not in METRICS]):
+            raise ValueError(f"the regression family compares confusion metrics {list(METRICS)}; {bad[0]!r} is not one")
+        return self
 
     @field_validator("metrics")
     @classmethod
@@ -153,10 +162,28 @@ class Check(_Strict):
     )
 
 
+class RegressionCheck(_Strict):
+    """No significant worsening against the baseline (champion) on the same rows."""
+
+    name: str = Field(pattern=_NAME)
+    metric: str = Field(description="a confusion metric ('accuracy') or a disparity ('tpr_difference')")
+    slice: str = Field("overall", description="'overall', a group ('SEX=Female') or, for a disparity, the feature ('SEX')")
+    tolerance: float = Field(ge=0, description="regressed only when the whole interval of the change is worse than this")
+
+    @field_validator("metric")
+    @classmethod
+    def _has_direction(cls, v: str) -> str:
+        from rai_pipelines.evaluation.paired import lower_is_better
+
+        lower_is_better(v)  # raises for a metric with no harmful direction
+        return v
+
+
 class Tier(_Strict):
     required_suites: list[str] = Field(min_length=1)
     min_group_size: int = Field(ge=1)
     checks: list[Check]
+    regression: list[RegressionCheck] = Field(default_factory=list)
     waiver_approvers: list[str] = Field(default_factory=list)
 
 

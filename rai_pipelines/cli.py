@@ -198,6 +198,42 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _fmt(e) -> str:
+    if e.value != e.value:  # NaN
+        return "undefined"
+    return f"{e.value:.3f}" if e.ci_low != e.ci_low else f"{e.value:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+
+
+def cmd_fairness(args) -> int:
+    from rai_pipelines.data.sources import read_table
+    from rai_pipelines.evaluation.fairness import frame_inputs, group_metrics
+
+    reference = {}
+    for item in args.reference or []:
+        feature, sep, group = item.partition("=")
+        if not sep:
+            raise UsageError(f"--reference {item!r}: expected FEATURE=GROUP, e.g. --reference SEX=Male")
+        reference[feature] = group
+    frame = read_table(args.data)
+    y, p, groups, score = frame_inputs(frame, args.label, args.pred, args.sensitive, args.score, str(args.data))
+    report = group_metrics(
+        y, p, groups, score, resamples=args.boot, seed=args.seed, confidence=args.confidence, reference_groups=reference
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+        return 0
+    ci = f"{report.confidence:.0%} bootstrap intervals, {report.resamples} resamples, seed {report.seed}" if report.resamples else "no intervals"
+    _say(f"{args.data}: {report.n} rows; {ci}")
+    for part in report.partitions:
+        _say(f"\n{part.name}")
+        width = max(len(g.slice) for g in part.groups)
+        for g in part.groups:
+            _say(f"  {g.slice:<{width}}  n={g.n:<8} " + "  ".join(f"{m}={_fmt(e)}" for m, e in g.metrics.items()))
+        for m, kinds in part.disparities.items():
+            _say(f"  {m} difference {_fmt(kinds['difference'])}  ratio {_fmt(kinds['ratio'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -225,6 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-version", required=True)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_gate)
+
+    s = sub.add_parser("fairness", help="group metrics with bootstrap intervals on any CSV or Parquet file")
+    s.add_argument("--data", required=True, type=Path)
+    s.add_argument("--label", required=True, help="binary 0/1 label column")
+    s.add_argument("--pred", required=True, help="binary 0/1 prediction column")
+    s.add_argument("--score", help="probability column (adds auc and ece)")
+    s.add_argument("--sensitive", required=True, action="append", help="sensitive feature column (repeat for an intersection)")
+    s.add_argument("--reference", action="append", help="FEATURE=GROUP to compare every group against")
+    s.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000, 0 for none)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--confidence", type=float, default=0.95)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_fairness)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")

@@ -30,6 +30,7 @@ from rai_pipelines.warehouse import Warehouse
 from rai_pipelines.digest import canonical_json
 
 RECIPE_TAG = "rai.recipe"
+CHAMPION = "champion"
 
 
 def register_demo_models(client: MlflowClient, settings: Settings, system: System, store: DatasetStore, say) -> list[str]:
@@ -55,6 +56,10 @@ def register_demo_models(client: MlflowClient, settings: Settings, system: Syste
             lineage.finish_run(client, run, ok=True)
             existing[recipe.name] = mv.version
             say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
+    if registry.by_alias(client, system.model.registered_model, CHAMPION) is None:
+        # The baseline in production before any gate has run; the gate moves it from here.
+        client.set_registered_model_alias(system.model.registered_model, CHAMPION, existing[RECIPES[0].name])
+        say(f"champion alias -> v{existing[RECIPES[0].name]} ({RECIPES[0].name})")
     return [existing[r.name] for r in RECIPES]
 
 

@@ -16,9 +16,11 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from rai_pipelines.catalog import Check, Policy, System
+from rai_pipelines.catalog import Check, Policy, RegressionCheck, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.digest import sha256_json
+from rai_pipelines.evaluation.families import BASELINE_METRIC
+from rai_pipelines.evaluation.paired import lower_is_better, regressed
 from rai_pipelines.warehouse import Warehouse
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
@@ -115,6 +117,33 @@ def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
     return Reason(check.name, status, f"{described}, {why} {check.op} {check.threshold}", **base)
 
 
+def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: str) -> Reason:
+    """A change (candidate - champion) regresses only when its whole interval is worse than the tolerance."""
+    regression = metrics[metrics.family == "regression"]
+    marker = regression[regression.metric == BASELINE_METRIC]
+    if marker.empty:
+        return Reason(check.name, UNASSESSED, "no comparison with the champion has run on this dataset version")
+    champion = marker.value.iloc[0]
+    if math.isnan(champion):
+        return Reason(check.name, PASS, "no model version holds the champion alias: nothing to regress against")
+    if str(int(champion)) == candidate:
+        return Reason(check.name, PASS, f"v{candidate} is the champion")
+    found = regression[(regression.metric == f"{check.metric}_change") & (regression.slice == check.slice)]
+    if found.empty:
+        return Reason(check.name, UNASSESSED, f"no change of {check.metric!r} on slice {check.slice!r} in the champion comparison")
+    row = found.iloc[0]
+    worse = "an increase" if lower_is_better(check.metric) else "a decrease"
+    described = (
+        f"{check.metric}[{check.slice}] changed by {row.value:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}] vs champion "
+        f"v{int(champion)}; regressed only if the whole interval is {worse} beyond {check.tolerance}"
+    )
+    base = dict(observed=float(row.value), threshold=check.tolerance, ci_low=float(row.ci_low), ci_high=float(row.ci_high))
+    verdict = regressed(float(row.ci_low), float(row.ci_high), check.metric, check.tolerance)
+    if verdict is None:
+        return Reason(check.name, INSUFFICIENT, f"{check.metric}[{check.slice}]: the change has no interval", **base)
+    return Reason(check.name, FAIL if verdict else PASS, described, **base)
+
+
 def decide(system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
     tier = policy.tiers[system.risk_tier]
@@ -134,6 +163,8 @@ def decide(system: System, policy: Policy, model_version: str, dataset_version: 
             reasons.append(Reason(check.name, UNASSESSED, f"no usable {check.family} evaluation"))
             continue
         reasons.append(_judge(check, usable, tier.min_group_size))
+    for check in tier.regression:
+        reasons.append(_judge_regression(check, usable, str(model_version)))
     verdict = next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
     decided_at = datetime.now(timezone.utc)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version()]

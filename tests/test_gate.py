@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from rai_pipelines.catalog import Check, Policy, Tier
+from rai_pipelines.catalog import Check, Policy, RegressionCheck, Tier
 from rai_pipelines.gate import decide
 
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
@@ -120,3 +120,35 @@ def test_interval_bounds(system, gap, ci, verdict):
     [reason] = d.reasons
     if not math.isnan(ci[0]):
         assert (reason.ci_low, reason.ci_high) == ci
+
+
+REGRESSION_POLICY = POLICY.model_copy(
+    update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={
+        "required_suites": ["champion_comparison"],
+        "checks": [],
+        "regression": [RegressionCheck(name="no_eo_regression", metric="tpr_difference", slice="SEX", tolerance=0.02)],
+    })}}
+)
+
+
+def _comparison(champion, change=(0.05, 0.03, 0.07)):
+    rows = [("r-champion_comparison", "regression", "baseline_version", "overall", champion, 1000, math.nan, math.nan)]
+    if change is not None:
+        rows.append(("r-champion_comparison", "regression", "tpr_difference_change", "SEX", *change[:1], 1000, *change[1:]))
+    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n", "ci_low", "ci_high"])
+
+
+@pytest.mark.parametrize(
+    "champion, change, verdict, detail",
+    [
+        (3.0, (0.05, 0.03, 0.07), "fail", "changed by +0.0500"),
+        (3.0, (0.02, -0.01, 0.05), "pass", "regressed only if the whole interval is an increase beyond 0.02"),
+        (7.0, (0.0, 0.0, 0.0), "pass", "v7 is the champion"),
+        (math.nan, None, "pass", "no model version holds the champion alias"),
+        (3.0, None, "unassessed", "no change of 'tpr_difference'"),
+    ],
+)
+def test_regression_against_the_champion(system, champion, change, verdict, detail):
+    d = decide(system, REGRESSION_POLICY, "7", "d.abcdefabcdef", _runs("champion_comparison"), _comparison(champion, change))
+    assert d.verdict == verdict
+    assert detail in d.reasons[-1].detail

@@ -102,7 +102,7 @@ class Report:
         }
 
 
-def _binary(name: str, values) -> np.ndarray:
+def binary_array(name: str, values) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind == "b":
         return arr.astype(np.int8)
@@ -136,7 +136,7 @@ def _estimates(point: np.ndarray, boot: np.ndarray | None, confidence: float) ->
             for v, lo, hi in zip(point, low, high)]
 
 
-def _disparity(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def disparity(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Max - min and min / max over the groups present, along the last axis."""
     v = np.where(present, values, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -164,8 +164,8 @@ def group_metrics(
     calibration_bins: int = 10,
 ) -> Report:
     """Group metrics with bootstrap intervals (resamples=0 for points only)."""
-    y = _binary("label", y_true)
-    p = _binary("prediction", y_pred)
+    y = binary_array("label", y_true)
+    p = binary_array("prediction", y_pred)
     n = len(y)
     if len(p) != n:
         raise DataError(f"prediction has {len(p)} rows, label has {n}; they must be the same rows")
@@ -244,8 +244,8 @@ def group_metrics(
         part = Partition(index.partition_name(axes), groups)
         if axes:
             for m in wanted:
-                d, r = _disparity(points[m], present)
-                bd, br = _disparity(boots[m], present) if boots[m] is not None else (None, None)
+                d, r = disparity(points[m], present)
+                bd, br = disparity(boots[m], present) if boots[m] is not None else (None, None)
                 part.disparities[m] = {
                     "difference": _estimates(np.atleast_1d(d), None if bd is None else bd[:, None], confidence)[0],
                     "ratio": _estimates(np.atleast_1d(r), None if br is None else br[:, None], confidence)[0],
@@ -277,8 +277,8 @@ def frame_inputs(frame: pd.DataFrame, label: str, pred: str, sensitive: list[str
         if col not in frame.columns:
             raise DataError(f"{where}: column {col!r} not found; columns are {list(frame.columns)[:20]}")
     try:
-        y = _binary(f"{where}: label column {label!r}", frame[label].to_numpy())
-        p = _binary(f"{where}: prediction column {pred!r}", frame[pred].to_numpy())
+        y = binary_array(f"{where}: label column {label!r}", frame[label].to_numpy())
+        p = binary_array(f"{where}: prediction column {pred!r}", frame[pred].to_numpy())
         s = None if score is None else _scores(frame[score].to_numpy(), len(frame))
     except DataError as exc:
         raise DataError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None

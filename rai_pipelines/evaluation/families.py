@@ -2,28 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.data.validation import group_labels
 from rai_pipelines.evaluation.fairness import group_metrics
 from rai_pipelines.evaluation.performance import performance_metrics
+from rai_pipelines.evaluation.paired import change_rows, paired_changes
 from rai_pipelines.evaluation.rows import MetricRow
 
+BASELINE_METRIC = "baseline_version"
 
-def compute(system: System, suite: Suite, frame: pd.DataFrame, predictions: pd.DataFrame) -> list[MetricRow]:
+
+@dataclass(frozen=True)
+class Baseline:
+    """The model a candidate is compared against, with its predictions on the same rows."""
+
+    version: str
+    predictions: pd.DataFrame
+
+
+def compute(
+    system: System, suite: Suite, frame: pd.DataFrame, predictions: pd.DataFrame, baseline: Baseline | None = None
+) -> list[MetricRow]:
     y = frame[system.data.label].to_numpy()
     p = predictions["prediction"].to_numpy()
     score = predictions["score"].to_numpy()
     options = dict(resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
+    groups = group_labels(system, frame)
+    sensitive = {c: groups[c].to_numpy() for c in groups.columns}
     if suite.family == "performance":
         return performance_metrics(y, p, score, suite.metrics, calibration_bins=suite.calibration_bins, **options)
     if suite.family == "fairness":
-        groups = group_labels(system, frame)
         report = group_metrics(
-            y, p, {c: groups[c].to_numpy() for c in groups.columns}, score, suite.metrics,
+            y, p, sensitive, score, suite.metrics,
             intersections=suite.intersections, reference_groups=suite.reference_groups,
             calibration_bins=suite.calibration_bins, **options,
         )
         return report.rows("fairness")
+    if suite.family == "regression":
+        # The marker row says what was compared against: NaN when there is no baseline.
+        marker = MetricRow("regression", BASELINE_METRIC, "overall", float(baseline.version) if baseline else float("nan"), len(y))
+        if baseline is None:
+            return [marker]
+        changes = paired_changes(
+            y, p, baseline.predictions["prediction"].to_numpy(), sensitive, suite.metrics,
+            intersections=suite.intersections, **options,
+        )
+        return [marker, *change_rows(changes)]
     raise ValueError(f"suite {suite.name!r}: no engine for family {suite.family!r}")

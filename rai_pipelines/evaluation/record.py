@@ -18,16 +18,19 @@ from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.families import compute
+from rai_pipelines.evaluation.families import Baseline, compute
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.modeling.registry import ModelVersion
 from rai_pipelines.warehouse import Warehouse
 
 
-def evaluation_id(system: System, suite: Suite, model: ModelVersion, dataset: DatasetVersion) -> str:
-    return sha256_json(
-        [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version()]
-    )[:24]
+def evaluation_id(
+    system: System, suite: Suite, model: ModelVersion, dataset: DatasetVersion, baseline: ModelVersion | None = None
+) -> str:
+    identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version()]
+    if suite.family == "regression":  # a new champion is a new comparison
+        identity.append([baseline.version, baseline.artifact_sha256] if baseline else None)
+    return sha256_json(identity)[:24]
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,10 @@ def evaluate(
     warehouse: Warehouse,
     provenance: Provenance = Provenance(),
     force: bool = False,
+    baseline: ModelVersion | None = None,
+    baseline_predictions: pd.DataFrame | None = None,
 ) -> Outcome:
-    run_id = evaluation_id(system, suite, model, dataset)
+    run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := _existing(warehouse, run_id)) is not None:
         return done
     started = datetime.now(timezone.utc)
@@ -87,6 +92,7 @@ def evaluate(
         "rai.code_version": code_version(),
         "dagster.run_id": provenance.dagster_run_id,
         "dagster.partition": provenance.partition,
+        **({"rai.baseline_version": baseline.version} if baseline else {}),
     }
     run = lineage.start_run(client, experiment_id, f"{suite.name} v{model.version} {dataset.label}", tags)
     base = {
@@ -105,7 +111,7 @@ def evaluate(
         "code_version": code_version(),
     }
     try:
-        rows = compute(system, suite, frame, predictions)
+        rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None)
         lineage.log_evaluation(
             client,
             run,

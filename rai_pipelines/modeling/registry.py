@@ -69,6 +69,14 @@ def get(client: MlflowClient, name: str, version: str) -> ModelVersion:
         raise UsageError(f"model {name!r} has no version {version!r}; registered versions: {known}") from None
 
 
+def by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version holding `alias` (e.g. the champion), or None when no version holds it."""
+    try:
+        return _wrap(client, client.get_model_version_by_alias(name, alias))
+    except MlflowException:
+        return None
+
+
 def _wrap(client: MlflowClient, mv) -> ModelVersion:
     return ModelVersion(
         name=mv.name,

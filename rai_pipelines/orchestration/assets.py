@@ -152,6 +152,11 @@ def system_assets(catalog: Catalog, system: System) -> list:
             model_version_, dataset_key = _dims(context)
             version, frame, mv = _load_inputs(system, state, mlflow, model_version_, dataset_key)
             preds = _predictions(system, state, mlflow, mv, version, frame)
+            baseline = baseline_preds = None
+            if suite.family == "regression":
+                baseline = registry.by_alias(mlflow.client(), system.model.registered_model, suite.baseline_alias)
+                if baseline is not None:
+                    baseline_preds = _predictions(system, state, mlflow, baseline, version, frame)
             outcome = evaluate(
                 system=system,
                 suite=suite,
@@ -164,6 +169,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 warehouse=state.warehouse(),
                 provenance=Provenance(context.run.run_id, str(context.partition_key)),
                 force=config.force,
+                baseline=baseline,
+                baseline_predictions=baseline_preds,
             )
             exp = mlflow.experiment(system.name)
             headline = {

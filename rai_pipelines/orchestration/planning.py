@@ -43,9 +43,13 @@ def pending_evaluations(
         return [m.version for m in model_versions], []
     dataset, _ = store.load(system, latest)
     done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
+    suites = catalog.suites_for(system)
+    baselines = {
+        s.name: registry.by_alias(client, system.model.registered_model, s.baseline_alias) for s in suites if s.family == "regression"
+    }
     requests = []
     for mv in model_versions:
-        ids = [evaluation_id(system, s, mv, dataset) for s in catalog.suites_for(system)]
+        ids = [evaluation_id(system, s, mv, dataset, baselines.get(s.name)) for s in suites]
         if not set(ids) <= done:
             requests.append(EvaluationRequest(mv.version, latest, f"evaluate:{mv.version}:{latest}:{sha256_json(ids)[:16]}"))
     return [m.version for m in model_versions], requests
