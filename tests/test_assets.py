@@ -33,9 +33,9 @@ def _materialize(w, selection, partition_key, run_config=None):
     )
 
 
-EVALUATION = dg.AssetSelection.assets(
-    ["acs_employment", "predictions"], ["acs_employment", "performance_evaluation"],
-    ["acs_employment", "fairness_evaluation"], ["acs_employment", "release_gate"],
+# What the evaluate job selects: predictions, every suite's evaluation and the gate.
+EVALUATION = dg.AssetSelection.groups("acs_employment") - dg.AssetSelection.assets(
+    ["acs_employment", "dataset_version"], ["acs_employment", "model_version"]
 )
 
 
@@ -72,12 +72,15 @@ def test_evaluation_is_one_mlflow_run_with_dataset_input_and_lineage(world, mlfl
 
     wh = Warehouse(settings.warehouse_dir)
     runs = wh.frame("select suite, status, dagster_run_id, mlflow_run_id, dataset_digest from evaluation_runs order by suite")
-    assert runs.suite.tolist() == ["fairness", "performance"]
+    assert runs.suite.tolist() == ["champion_comparison", "fairness", "performance"]
     assert (runs.status == "ok").all() and (runs.dagster_run_id == result.run_id).all()
     assert (runs.dataset_digest == w["version"].digest).all()
     assert run_id in set(runs.mlflow_run_id)
-    perf = wh.frame("select metric, value from metrics where family = 'performance'").set_index("metric").value
-    assert 0.5 < perf["roc_auc"] <= 1
+    perf = wh.frame("select metric, value, ci_low, ci_high from metrics where family = 'performance'").set_index("metric")
+    assert 0.5 < perf.value["auc"] <= 1
+    assert (perf.ci_low <= perf.value).all() and (perf.value <= perf.ci_high).all()
+    fair = wh.frame("select count(*) c from metrics where family = 'fairness' and ci_low is null and value is not null")
+    assert fair.c[0] == 0  # every defined group metric carries its interval
     gate = wh.frame("select verdict, policy_version from gate_decisions")
     assert len(gate) == 1 and gate.verdict[0] in {"pass", "fail", "insufficient_evidence"}
 

@@ -40,7 +40,7 @@ def test_skewed_model_is_measurably_less_fair(demo_home):
 
 def test_every_evaluation_is_one_mlflow_run_with_its_dataset_digest(demo_home):
     runs = _query(demo_home, "select run_id, mlflow_run_id, dataset_digest from evaluation_runs where status = 'ok'")
-    assert len(runs) == 6  # 3 model versions x 2 suites on the first night
+    assert len(runs) == 9  # 3 model versions x 3 suites on the first night
     client = MlflowClient(tracking_uri=f"sqlite:///{demo_home}/mlflow/mlflow.db")
     for row in runs.itertuples():
         run = client.get_run(row.mlflow_run_id)

@@ -106,7 +106,7 @@ def test_launchpad_run_evaluates_and_gates(settings, acs, register_model, webser
 
     wh = Warehouse(settings.warehouse_dir)
     runs = wh.frame("select suite, dagster_run_id, dagster_partition from evaluation_runs where status = 'ok'")
-    assert set(runs.suite) == {"performance", "fairness"}
+    assert set(runs.suite) == set(acs.suites)
     assert (runs.dagster_run_id == run_id).all()
     gate = wh.frame("select model_version, dataset_version, verdict from gate_decisions")
     assert gate.to_dict("records")[0]["dataset_version"] == version.key

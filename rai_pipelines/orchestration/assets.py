@@ -34,13 +34,32 @@ def _dims(context: dg.AssetExecutionContext) -> tuple[str, str]:
     return key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
 
 
-def _metrics_markdown(outcome: Outcome, limit: int = 60) -> str:
-    lines = ["| metric | slice | value | n |", "|---|---|---|---|"]
-    for r in outcome.rows[:limit]:
-        lines.append(f"| {r.metric} | {r.slice} | {r.value:.4f} | {r.n} |")
-    if len(outcome.rows) > limit:
-        lines.append(f"| … | {len(outcome.rows) - limit} more rows in MLflow / the warehouse | | |")
-    return "\n".join(lines)
+def _cell(r) -> str:
+    if not r.defined:
+        return "undefined"
+    if r.ci_low is None or r.ci_low != r.ci_low:
+        return f"{r.value:.3f}"
+    return f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+
+
+def _metrics_markdown(outcome: Outcome) -> str:
+    """Group metrics as a slice x metric table with intervals, then disparities; the rest is in MLflow."""
+    groups = [r for r in outcome.rows if ("=" in r.slice or r.slice == "overall") and not r.metric.endswith("_vs_reference")]
+    spread = [r for r in outcome.rows if "=" not in r.slice and r.slice != "overall"]
+    parts = []
+    for title, rows in (("groups", groups), ("between groups", spread)):
+        if not rows:
+            continue
+        metrics = list(dict.fromkeys(r.metric for r in rows))
+        slices = list(dict.fromkeys(r.slice for r in rows))
+        cell = {(r.slice, r.metric): r for r in rows}
+        n = {r.slice: r.n for r in rows}
+        lines = [f"**{title}** (value [95% interval])", "", "| slice | n | " + " | ".join(metrics) + " |",
+                 "|---" * (len(metrics) + 2) + "|"]
+        for sl in slices:
+            lines.append(f"| {sl} | {n[sl]} | " + " | ".join(_cell(cell[(sl, m)]) if (sl, m) in cell else "" for m in metrics) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def _load_inputs(system: System, state: StateResource, mlflow: MlflowResource, model_version: str, dataset_key: str):
