@@ -88,3 +88,15 @@ def test_evaluate_through_dagster_reuses_unchanged_work(demo_home):
     assert proc.returncode == 0, proc.stderr
     assert "acs_employment v1 on" in proc.stdout and "ok" in proc.stdout
     assert _query(demo_home, "select count(*) as n from evaluation_runs").n[0] == before
+
+
+def test_nightly_evaluation_records_intervals_for_every_group_metric(demo_home):
+    missing = _query(
+        demo_home,
+        """select family, metric, slice from metrics
+           where family in ('performance', 'fairness') and value is not null and not isnan(value)
+             and (ci_low is null or ci_high is null or isnan(ci_low))""",
+    )
+    assert missing.empty, missing.head()
+    groups = _query(demo_home, "select count(*) as n from metrics where family = 'fairness' and slice like 'SEX=%&RAC1P=%'")
+    assert groups.n[0] > 0
