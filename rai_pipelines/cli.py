@@ -234,6 +234,33 @@ def cmd_fairness(args) -> int:
     return 0
 
 
+def cmd_drift(args) -> int:
+    from rai_pipelines.data.sources import read_table
+    from rai_pipelines.drift.engine import dataset_drift
+    from rai_pipelines.errors import DataError
+
+    reference, current = read_table(args.reference), read_table(args.current)
+    try:
+        report = dataset_drift(reference, current, label=args.label, prediction=args.prediction)
+    except DataError as exc:
+        raise DataError(f"{args.current}: {exc}") from None
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+        return 0
+    _say(f"reference {args.reference} ({report.n_reference} rows) vs current {args.current} ({report.n_current} rows)")
+    width = max(len(c.column) for c in report.columns)
+    for c in report.columns:
+        if c.drifted is None:
+            _say(f"  {c.column:<{width}}  {c.kind:<11} not assessed: {c.error}")
+        else:
+            _say(f"  {c.column:<{width}}  {c.kind:<11} {c.method:<13} {c.statistic:.4g} (threshold {c.threshold})"
+                 f"  {'DRIFT' if c.drifted else 'ok'}{'  [' + c.role + ']' if c.role != 'feature' else ''}")
+    verdict = "DRIFT" if report.dataset_drift else "no drift"
+    _say(f"dataset: {len(report.drifted_columns)}/{len(report.assessed)} columns drifted "
+         f"(share {report.share:.2f}, threshold {report.drift_share_threshold}): {verdict}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -274,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--confidence", type=float, default=0.95)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_fairness)
+
+    s = sub.add_parser("drift", help="Evidently-compatible drift verdicts between two CSV or Parquet files")
+    s.add_argument("--reference", required=True, type=Path)
+    s.add_argument("--current", required=True, type=Path)
+    s.add_argument("--label", help="label column (reported as label drift)")
+    s.add_argument("--prediction", help="prediction column (reported as prediction drift)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_drift)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")
