@@ -109,11 +109,14 @@ class System(_Strict):
         return v
 
 
+DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
+
+
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness", "regression"]
+    family: Literal["performance", "fairness", "regression", "data_quality", "drift"]
     description: str
-    metrics: list[str] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=list)
     calibration_bins: int = Field(10, ge=2)
     intersections: bool = True
     bootstrap_resamples: int = Field(1000, ge=0, description="0 disables intervals")
@@ -121,6 +124,27 @@ class Suite(_Strict):
     seed: int = 0
     reference_groups: dict[str, str] = Field(default_factory=dict, description="sensitive feature -> group compared against")
     baseline_alias: str = Field("champion", description="regression family: the MLflow alias of the model compared against")
+    expectations: list[dict[str, dict]] = Field(
+        default_factory=list, description="data_quality family: [{expect_..._name: {kwargs}}], Great Expectations' own names"
+    )
+    drift_share: float = Field(0.5, gt=0, le=1, description="drift family: dataset drift when this share of columns drifts")
+    report_sample_rows: int = Field(20000, ge=1000, description="drift family: rows per window in Evidently's HTML report")
+
+    @property
+    def per_dataset(self) -> bool:
+        return self.family in DATASET_FAMILIES
+
+    @model_validator(mode="after")
+    def _family_fields(self) -> "Suite":
+        if not self.per_dataset and not self.metrics:
+            raise ValueError(f"a {self.family} suite needs at least one metric")
+        if self.family == "data_quality":
+            if not self.expectations:
+                raise ValueError("a data_quality suite needs at least one expectation")
+            for item in self.expectations:
+                if len(item) != 1 or not next(iter(item)).startswith("expect_"):
+                    raise ValueError(f"each expectation is one {{expect_name: {{arguments}}}} mapping, got {item!r}")
+        return self
 
     @model_validator(mode="after")
     def _regression_metrics(self) -> "Suite":
@@ -184,6 +208,9 @@ class Tier(_Strict):
     min_group_size: int = Field(ge=1)
     checks: list[Check]
     regression: list[RegressionCheck] = Field(default_factory=list)
+    drift: Literal["ignore", "warn", "block"] = Field(
+        "warn", description="what dataset drift on the evaluated dataset version does to the verdict"
+    )
     waiver_approvers: list[str] = Field(default_factory=list)
 
 
@@ -215,6 +242,13 @@ class Catalog(BaseModel):
 
     def suites_for(self, system: System) -> list[Suite]:
         return [self.suites[s] for s in system.suites]
+
+    def evaluation_suites(self, system: System) -> list[Suite]:
+        """Suites run per model version x dataset version."""
+        return [s for s in self.suites_for(system) if not s.per_dataset]
+
+    def dataset_suite(self, system: System, family: str) -> Suite | None:
+        return next((s for s in self.suites_for(system) if s.family == family), None)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -148,7 +148,7 @@ def cmd_evaluate(args) -> int:
     status = 0
     for v in targets:
         launch.register_model_partition(instance, system, v)
-        error = launch.execute(defs, instance, launch.evaluate_request(system, v, dataset, args.force))
+        error = launch.execute(defs, instance, launch.evaluate_request(catalog, system, v, dataset, args.force))
         verdict = wh.frame(
             "select verdict from gate_decisions where system=? and model_version=? and dataset_version=? order by decided_at desc limit 1",
             [system.name, v, dataset],

@@ -18,7 +18,8 @@ def test_real_catalog_declares_the_acs_system(catalog):
     assert acs.data.sensitive_features["SEX"].groups == {"Male": ["1"], "Female": ["2"]}
     assert acs.data.production.replay.periods == [2016, 2017, 2018]
     assert acs.risk_tier in catalog.policy.tiers
-    assert [s.name for s in catalog.suites_for(acs)] == ["performance", "fairness", "champion_comparison"]
+    assert [s.name for s in catalog.evaluation_suites(acs)] == ["performance", "fairness", "champion_comparison"]
+    assert catalog.dataset_suite(acs, "data_quality").name == "acs_data_quality"
 
 
 def test_policy_version_is_a_content_hash(catalog):

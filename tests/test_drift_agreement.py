@@ -52,7 +52,7 @@ KINDS = {"continuous": NUMERIC, "integer_age": NUMERIC, "low_card": NUMERIC, "th
          "binary_num": NUMERIC, "category": CATEGORICAL, "binary_cat": CATEGORICAL, "with_nulls": NUMERIC}
 
 
-@pytest.mark.parametrize("n_ref", [150, 1000, 1001, 4000])
+@pytest.mark.parametrize("n_ref", [150, 1000, 1001, 2500, 4000])
 @pytest.mark.parametrize("n_cur", [120, 2500])
 @pytest.mark.parametrize("shift", [0, 1])
 def test_every_column_matches_evidently(n_ref, n_cur, shift):

@@ -212,7 +212,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
 
         return _evaluation
 
-    evaluations = [evaluation_asset(s) for s in catalog.suites_for(system)]
+    evaluations = [evaluation_asset(s) for s in catalog.evaluation_suites(system)]
 
     @dg.asset(
         key=[*prefix, "release_gate"],

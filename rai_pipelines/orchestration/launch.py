@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timezone
 
 import dagster as dg
 
-from rai_pipelines.catalog import System
+from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.orchestration.jobs import SystemJobs
 from rai_pipelines.orchestration.partitions import SystemPartitions
 
@@ -75,8 +75,8 @@ def register_model_partition(instance: dg.DagsterInstance, system: System, versi
         instance.add_dynamic_partitions(name, [version])
 
 
-def evaluate_request(system: System, model_version: str, dataset_key: str, force: bool = False) -> dg.RunRequest:
-    ops = {f"{system.name}__{suite}_evaluation": {"config": {"force": force}} for suite in system.suites}
+def evaluate_request(catalog: Catalog, system: System, model_version: str, dataset_key: str, force: bool = False) -> dg.RunRequest:
+    ops = {f"{system.name}__{suite.name}_evaluation": {"config": {"force": force}} for suite in catalog.evaluation_suites(system)}
     return dg.RunRequest(
         job_name=SystemJobs(system.name).evaluate_name,
         partition_key=SystemPartitions(system.name).evaluation_key(model_version, dataset_key),

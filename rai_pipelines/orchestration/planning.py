@@ -43,7 +43,7 @@ def pending_evaluations(
         return [m.version for m in model_versions], []
     dataset, _ = store.load(system, latest)
     done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
-    suites = catalog.suites_for(system)
+    suites = catalog.evaluation_suites(system)
     baselines = {
         s.name: registry.by_alias(client, system.model.registered_model, s.baseline_alias) for s in suites if s.family == "regression"
     }
