@@ -142,13 +142,13 @@ def cmd_evaluate(args) -> int:
             raise UsageError(f"{system.model.registered_model!r} has no registered versions; register one or run `rai demo`")
     defs, instance = _dagster(settings)
     launch.register_dataset_partition(instance, system, dataset)
-    error = launch.execute(defs, instance, dg.RunRequest(partition_key=dataset), f"{system.name}__ingest_dataset_version")
-    if error:
-        raise RaiError(f"evaluate: dataset version {dataset}: {error}")
+    ingest = launch.execute(defs, instance, dg.RunRequest(partition_key=dataset), f"{system.name}__ingest_dataset_version")
+    if not ingest.ok:
+        raise RaiError(f"evaluate: dataset version {dataset}: {ingest.error}")
     status = 0
     for v in targets:
         launch.register_model_partition(instance, system, v)
-        error = launch.execute(defs, instance, launch.evaluate_request(catalog, system, v, dataset, args.force))
+        error = launch.execute(defs, instance, launch.evaluate_request(catalog, system, v, dataset, args.force)).error
         verdict = wh.frame(
             "select verdict from gate_decisions where system=? and model_version=? and dataset_version=? order by decided_at desc limit 1",
             [system.name, v, dataset],
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("demo", help="run the embedded default end to end on real data")
-    s.add_argument("--nights", type=int, default=7, help="production nights to replay (default 7)")
+    s.add_argument("--nights", type=int, default=12, help="production nights to replay (default 12: 2016-2018)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("ui", help="Dagster webserver + daemon (and the MLflow UI) on this state")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import dagster as dg
+import numpy as np
 from mlflow import MlflowClient
 
 from rai_pipelines import lineage
@@ -63,6 +64,23 @@ def register_demo_models(client: MlflowClient, settings: Settings, system: Syste
     return [existing[r.name] for r in RECIPES]
 
 
+def _night_findings(warehouse: Warehouse, system: str, dataset_version: str) -> str:
+    quality = warehouse.frame(
+        "select count(*) as n, count(*) filter (where success) as ok from quality_results where system = ? and dataset_version = ?",
+        [system, dataset_version],
+    )
+    drift = warehouse.frame(
+        """select count(*) filter (where drifted is not null) as n, list(column_name) filter (where drifted) as cols
+           from drift_results where system = ? and dataset_version = ?""",
+        [system, dataset_version],
+    )
+    q = f"quality {int(quality.ok[0])}/{int(quality.n[0])} expectations met" if quality.n[0] else "quality not checked"
+    found = drift.cols[0]
+    cols = list(found) if drift.n[0] and isinstance(found, (list, tuple, np.ndarray)) else []
+    d = (f"drift in {len(cols)}/{int(drift.n[0])} columns" + (f" ({', '.join(cols)})" if cols else "")) if drift.n[0] else "drift not assessed"
+    return f"{q}, {d}"
+
+
 @dataclass
 class DemoSummary:
     nights: int
@@ -78,16 +96,19 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
     store = DatasetStore(settings.snapshot_dir)
     register_demo_models(client, settings, system, store, say)
 
-    ok = failed = 0
+    ok = failed = blocked = 0
 
     def run(request: dg.RunRequest, job_name: str | None = None) -> None:
-        nonlocal ok, failed
-        error = launch.execute(defs, instance, request, job_name)
-        if error is None:
+        nonlocal ok, failed, blocked
+        outcome = launch.execute(defs, instance, request, job_name)
+        if outcome.ok:
             ok += 1
+        elif outcome.blocked:
+            blocked += 1
+            say(f"  {request.partition_key}: {outcome.error}; not evaluated")
         else:
             failed += 1
-            say(f"  run failed: {request.job_name or job_name} {request.partition_key}: {error}")
+            say(f"  run failed: {request.job_name or job_name} {request.partition_key}: {outcome.error}")
 
     ref = store.snapshot(system, reference_window(system))[0]
     launch.register_dataset_partition(instance, system, ref.key)
@@ -95,7 +116,8 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
     say(f"reference window {ref.key}: {ref.rows} rows")
 
     # A second `rai demo` on the same state continues the replay where the last one stopped.
-    replayed = Warehouse(settings.warehouse_dir).frame(
+    warehouse = Warehouse(settings.warehouse_dir)
+    replayed = warehouse.frame(
         "select count(*) as n from dataset_versions where system = ? and kind = 'production'", [system.name]
     ).n.iloc[0]
     start = system.data.production.replay.start_date + timedelta(days=int(replayed))
@@ -108,7 +130,9 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
         for request in requests:
             run(request)
         evaluations = sum(r.job_name.endswith("__evaluate") for r in requests)
-        say(f"night {night}: batch {', '.join(r.partition_key for r in ingested)}, {evaluations} evaluation runs")
+        for request in ingested:
+            say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
+                f"{evaluations} evaluation runs")
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
     return DemoSummary(nights, ok, failed, time.perf_counter() - started)

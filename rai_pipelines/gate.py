@@ -19,11 +19,13 @@ import pandas as pd
 from rai_pipelines.catalog import Check, Policy, RegressionCheck, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.digest import sha256_json
+from rai_pipelines.drift.record import latest_drift
 from rai_pipelines.evaluation.families import BASELINE_METRIC
 from rai_pipelines.evaluation.paired import lower_is_better, regressed
 from rai_pipelines.warehouse import Warehouse
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
+WARNING = "warning"  # shown with the decision, does not change the verdict
 SEVERITY = [FAIL, UNASSESSED, INSUFFICIENT, PASS]
 _OPS = {">=": operator.ge, "<=": operator.le}
 
@@ -144,7 +146,24 @@ def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: 
     return Reason(check.name, FAIL if verdict else PASS, described, **base)
 
 
-def decide(system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame) -> Decision:
+def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
+    """The drift outcome of the evaluated dataset version, as the tier wants it used."""
+    if mode == "ignore":
+        return None
+    if drift is None or drift.empty:
+        return Reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "no drift result for this dataset version")
+    share, drifted = float(drift.share_drifted.iloc[0]), bool(drift.dataset_drift.iloc[0])
+    columns = ", ".join(drift[drift.drifted.fillna(False).astype(bool)].column_name) or "none"
+    detail = f"{share:.0%} of columns drifted against the reference ({columns})"
+    if not drifted:
+        return Reason("dataset_drift", PASS, f"no dataset drift: {detail}", observed=share)
+    return Reason("dataset_drift", FAIL if mode == "block" else WARNING, f"dataset drift: {detail}", observed=share)
+
+
+def decide(
+    system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
+    drift: pd.DataFrame | None = None,
+) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
     tier = policy.tiers[system.risk_tier]
     reasons: list[Reason] = []
@@ -165,6 +184,8 @@ def decide(system: System, policy: Policy, model_version: str, dataset_version: 
         reasons.append(_judge(check, usable, tier.min_group_size))
     for check in tier.regression:
         reasons.append(_judge_regression(check, usable, str(model_version)))
+    if (drift_reason := _judge_drift(tier.drift, drift)) is not None:
+        reasons.append(drift_reason)
     verdict = next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
     decided_at = datetime.now(timezone.utc)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version()]
@@ -197,7 +218,8 @@ def decide_from_warehouse(system: System, policy: Policy, model_version: str, wa
     params = [system.name, str(model_version), dataset_version]
     runs = warehouse.frame(f"select * from evaluation_runs where {scope}", params)
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
-    return decide(system, policy, model_version, dataset_version, runs, metrics)
+    drift = latest_drift(warehouse, system.name, dataset_version)
+    return decide(system, policy, model_version, dataset_version, runs, metrics, drift)
 
 
 def record(decision: Decision, warehouse: Warehouse) -> None:

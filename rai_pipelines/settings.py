@@ -4,7 +4,7 @@
 instance, the MLflow store, the warehouse and evidence. `RAI_PROFILE` picks a
 file from `resources/` (default `local`) that says which Dagster instance
 config, MLflow store and executor to use; values may reference environment
-variables as `${NAME}`.
+variables as `${NAME}` (required) or `${NAME:-default}`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from rai_pipelines.errors import CatalogError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")  # ${NAME} or ${NAME:-default}
 
 
 def project_dir() -> Path:
@@ -43,6 +43,8 @@ class Settings:
     mlflow_artifact_root: str
     mlflow_ui_url: str
     executor: str
+    alert_webhook_url: str = ""
+    alert_file: str = ""
 
     @property
     def catalog_dir(self) -> Path:
@@ -67,7 +69,9 @@ class Settings:
 
 def _expand(value: str, where: Path, env: dict[str, str]) -> str:
     def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, default = match.group(1), match.group(2)
+        if name not in env and default is not None:
+            return default
         if name not in env:
             raise CatalogError(
                 f"{where}: needs environment variable {name}; set it or choose another RAI_PROFILE"
@@ -99,6 +103,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             mlflow_artifact_root=_expand(mlflow["artifact_root"], path, env),
             mlflow_ui_url=_expand(mlflow.get("ui_url", ""), path, env),
             executor=raw.get("executor", "in_process"),
+            alert_webhook_url=_expand(raw.get("alerts", {}).get("webhook_url", ""), path, env),
+            alert_file=_expand(raw.get("alerts", {}).get("file", ""), path, env),
         )
     except KeyError as exc:
         raise CatalogError(f"{path}: missing field {exc.args[0]!r}; see resources/local.yaml") from None

@@ -49,7 +49,7 @@ def test_sensor_registers_new_versions_and_requests_missing_evaluations(settings
     assert all(r.run_key for r in requests)
 
     # Once version 1 is evaluated, only version 2 is still pending.
-    assert launch.execute(defs, instance, next(r for r in requests if r.partition_key.keys_by_dimension[MODEL_DIM] == "1")) is None
+    assert launch.execute(defs, instance, next(r for r in requests if r.partition_key.keys_by_dimension[MODEL_DIM] == "1")).ok
     assert _evaluations(launch.tick_sensor(defs, instance, acs)) == [("2", version.key)]
 
     # A new registry version becomes a partition and gets its evaluation.
@@ -65,6 +65,6 @@ def test_nightly_schedule_ingests_that_nights_batch(settings, instance, acs):
     [request] = launch.tick_schedule(defs, instance, acs, night)
     assert request.partition_key.startswith("2016-03.")
     assert instance.has_dynamic_partition(SystemPartitions(acs.name).dataset.name, request.partition_key)
-    assert launch.execute(defs, instance, request, f"{acs.name}__ingest_dataset_version") is None
+    assert launch.execute(defs, instance, request, f"{acs.name}__ingest_dataset_version").ok
     wh = Warehouse(settings.warehouse_dir)
     assert versions.latest_production(wh, acs.name) == request.partition_key

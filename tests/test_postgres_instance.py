@@ -44,8 +44,8 @@ def test_materialization_is_stored_in_postgres(fresh_database, settings, acs, mo
         defs = build_defs()
         version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, reference_window(acs))
         launch.register_dataset_partition(instance, acs, version.key)
-        error = launch.execute(defs, instance, dg.RunRequest(partition_key=version.key), "acs_employment__ingest_dataset_version")
-        assert error is None
+        outcome = launch.execute(defs, instance, dg.RunRequest(partition_key=version.key), "acs_employment__ingest_dataset_version")
+        assert outcome.ok, outcome.error
 
     # Read back through a plain SQL connection: the run and its materialization are in PostgreSQL.
     with psycopg2.connect(dbname=fresh_database, **PG) as conn, conn.cursor() as cur:

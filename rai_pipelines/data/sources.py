@@ -66,7 +66,7 @@ def production_windows(system: System) -> list[Window]:
     for period in replay.periods:
         for b in range(replay.batches_per_period):
             night = replay.start_date + timedelta(days=len(windows))
-            windows.append(Window(PRODUCTION, f"{period}-{b + 1:02d}", period, b, night))
+            windows.append(Window(PRODUCTION, f"{period}-b{b + 1:02d}", period, b, night))
     return windows
 
 

@@ -14,13 +14,18 @@ import pandas as pd
 from rai_pipelines import gate
 from rai_pipelines.catalog import Catalog, Suite, System
 from rai_pipelines.code_version import code_version
+from rai_pipelines.alerts import Alert
 from rai_pipelines.data import versions
+from rai_pipelines.data.sources import reference_window
+from rai_pipelines.drift.record import drift_for_version
+from rai_pipelines.errors import DataError
+from rai_pipelines.quality import record as quality
 from rai_pipelines.evaluation.record import Outcome, Provenance, evaluate
 from rai_pipelines.lineage import RunRef, run_url
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.predictions import aligned, score
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
-from rai_pipelines.orchestration.resources import MlflowResource, StateResource
+from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
 
 
 class EvaluationConfig(dg.Config):
@@ -62,7 +67,16 @@ def _metrics_markdown(outcome: Outcome) -> str:
     return "\n\n".join(parts)
 
 
-def _load_inputs(system: System, state: StateResource, mlflow: MlflowResource, model_version: str, dataset_key: str):
+def _load_inputs(catalog: Catalog, system: System, state: StateResource, mlflow: MlflowResource, model_version: str, dataset_key: str):
+    if catalog.dataset_suite(system, "data_quality") is not None:
+        verdict = quality.passed(state.warehouse(), system.name, dataset_key)
+        if verdict is not True:
+            # Fail closed: a version that failed, or never ran, its quality check is not evaluated.
+            raise DataError(
+                f"dataset version {dataset_key} of {system.name} "
+                f"{'failed' if verdict is False else 'has no result for'} its data-quality check; "
+                "evaluations are blocked (see the quality_results view)"
+            )
     version, frame = state.datasets().load(system, dataset_key)
     mv = registry.get(mlflow.client(), system.model.registered_model, model_version)
     return version, frame, mv
@@ -143,7 +157,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
     )
     def predictions(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
-        version, frame, mv = _load_inputs(system, state, mlflow, model_version_, dataset_key)
+        version, frame, mv = _load_inputs(catalog, system, state, mlflow, model_version_, dataset_key)
         preds = _predictions(system, state, mlflow, mv, version, frame)
         return dg.MaterializeResult(
             metadata={
@@ -169,7 +183,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource, mlflow: MlflowResource
         ) -> dg.MaterializeResult:
             model_version_, dataset_key = _dims(context)
-            version, frame, mv = _load_inputs(system, state, mlflow, model_version_, dataset_key)
+            version, frame, mv = _load_inputs(catalog, system, state, mlflow, model_version_, dataset_key)
             preds = _predictions(system, state, mlflow, mv, version, frame)
             baseline = baseline_preds = None
             if suite.family == "regression":
@@ -213,6 +227,59 @@ def system_assets(catalog: Catalog, system: System) -> list:
         return _evaluation
 
     evaluations = [evaluation_asset(s) for s in catalog.evaluation_suites(system)]
+    drift_suite = catalog.dataset_suite(system, "drift")
+
+    @dg.asset(
+        key=[*prefix, "drift"],
+        partitions_def=parts.dataset,
+        deps=[dataset_version],
+        group_name=group,
+        code_version=f"{code_version()}-{drift_suite.digest[:12]}" if drift_suite else code_version(),
+        kinds={"evidently", "mlflow"},
+        description=(
+            "This dataset version against the reference window: per-column Evidently-compatible drift on the full "
+            "data, label drift, dataset verdict; Evidently's HTML report attached to the MLflow run. Runs nightly after "
+            "the version passes its data-quality check."
+        ),
+    )
+    def drift(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource, alerts: AlertResource) -> dg.MaterializeResult:
+        version, frame = state.datasets().load(system, context.partition_key)
+        reference, reference_frame = state.datasets().snapshot(system, reference_window(system))
+        if drift_suite is None or version.digest == reference.digest:
+            return dg.MaterializeResult(metadata={"compared": False, "why": "no drift suite, or this is the reference window"})
+        outcome = drift_for_version(
+            system=system, suite=drift_suite, reference=reference, reference_frame=reference_frame, version=version,
+            frame=frame, client=mlflow.client(), experiment_id=mlflow.experiment(system.name), warehouse=state.warehouse(),
+            provenance=Provenance(context.run.run_id, context.partition_key),
+        )
+        report = outcome.report
+        link = run_url(mlflow.ui_url, outcome.mlflow_run)
+        label = report.by_role("label")
+        if report.drifted_columns:
+            alerts.channel().send(Alert(
+                "dataset_drift" if report.dataset_drift else "column_drift", system.name, version.key,
+                f"{len(report.drifted_columns)} of {len(report.assessed)} columns drifted against {reference.label}"
+                + (" (dataset drift)" if report.dataset_drift else "") + (", label drift" if label is not None and label.drifted else ""),
+                [f"{c.column}: {c.method} {c.statistic:.4f} (threshold {c.threshold})" for c in report.columns if c.drifted], link,
+            ))
+        table = ["| column | method | statistic | threshold | drifted |", "|---|---|---|---|---|"] + [
+            f"| {c.column} | {c.method or ''} | {'' if c.statistic is None else f'{c.statistic:.4f}'} | {c.threshold or ''} | "
+            f"{'not assessed: ' + c.error if c.drifted is None else ('**yes**' if c.drifted else 'no')} |"
+            for c in report.columns
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "share_drifted": dg.MetadataValue.float(report.share),
+                "dataset_drift": bool(report.dataset_drift),
+                "drifted_columns": ", ".join(report.drifted_columns) or "none",
+                "label_drift": bool(label.drifted) if label is not None and label.drifted is not None else False,
+                "columns": dg.MetadataValue.md("\n".join(table)),
+                "evidently_report_matches_full_data": not outcome.report_mismatches,
+                "evidently_report_mismatched_columns": ", ".join(outcome.report_mismatches) or "none",
+                "mlflow_run": dg.MetadataValue.url(link),
+            },
+            data_version=dg.DataVersion(outcome.run_id),
+        )
 
     @dg.asset(
         key=[*prefix, "release_gate"],
@@ -246,4 +313,4 @@ def system_assets(catalog: Catalog, system: System) -> list:
             data_version=dg.DataVersion(decision.decision_id),
         )
 
-    return [dataset_version, model_version, predictions, *evaluations, release_gate]
+    return [dataset_version, model_version, predictions, *evaluations, release_gate, drift]

@@ -26,13 +26,16 @@ class SystemJobs:
     def build(self) -> list[dg.UnresolvedAssetJobDefinition]:
         s = self.system
         return [
-            dg.define_asset_job(self.ingest_name, selection=dg.AssetSelection.assets([s, "dataset_version"]),
-                                description="Snapshot and register one dataset version."),
+            dg.define_asset_job(
+                self.ingest_name,
+                selection=dg.AssetSelection.assets([s, "dataset_version"], [s, "drift"]),
+                description="Snapshot, validate (blocking data-quality check) and register one dataset version, then its drift.",
+            ),
             dg.define_asset_job(self.register_name, selection=dg.AssetSelection.assets([s, "model_version"]),
                                 description="Verify and register one model version from the MLflow registry."),
             dg.define_asset_job(
                 self.evaluate_name,
-                selection=dg.AssetSelection.groups(s) - dg.AssetSelection.assets([s, "dataset_version"], [s, "model_version"]),
+                selection=dg.AssetSelection.groups(s) - dg.AssetSelection.assets([s, "dataset_version"], [s, "model_version"], [s, "drift"]),
                 description="Predictions, every suite's evaluation and the release gate for one model version x dataset version.",
                 tags={"rai/system": s},
             ),

@@ -4,6 +4,7 @@ This is what `rai demo` and `rai evaluate` use so that a shell user goes
 through the same definitions, partitions and run requests as the daemon.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
 import dagster as dg
@@ -15,11 +16,22 @@ from rai_pipelines.orchestration.partitions import SystemPartitions
 
 # In-process runs log every event to the console by default; the shell user
 # wants the summary, and the full event log stays in the instance (rai ui).
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> str | None:
-    """Run a request in-process; returns None on success, else the failing step's error in one line."""
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    error: str | None = None  # the failing step's error, in one line
+    blocked: bool = False  # stopped by a failed blocking asset check, by design
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> RunOutcome:
+    """Run a request in-process on the instance, as the daemon's launcher would."""
     job = defs.resolve_job_def(job_name or request.job_name)
     result = job.execute_in_process(
         instance=instance,
@@ -29,14 +41,22 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
         raise_on_error=False,
     )
     if result.success:
-        return None
+        return RunOutcome(result.run_id)
+    failed_checks = [
+        e.asset_check_evaluation_data.asset_check_key.name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+    ]
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             while error.cause is not None and "DagsterExecutionStepExecutionError" in (error.cls_name or ""):
                 error = error.cause
-            return f"step {event.step_key} failed: {error.message.strip().splitlines()[-1]}"
-    return f"run {result.run_id} failed"
+            message = error.message.strip().splitlines()[-1]
+            if "DagsterAssetCheckFailedError" in (error.cls_name or "") and failed_checks:
+                return RunOutcome(result.run_id, f"blocked by failed check(s) {', '.join(failed_checks)}", blocked=True)
+            return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}")
+    return RunOutcome(result.run_id, f"run {result.run_id} failed")
 
 
 def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:

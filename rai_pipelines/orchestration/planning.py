@@ -15,6 +15,7 @@ from rai_pipelines.data.sources import window_for_night
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
+from rai_pipelines.quality import record as quality
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -41,6 +42,8 @@ def pending_evaluations(
     latest = versions.latest_production(warehouse, system.name)
     if latest is None:
         return [m.version for m in model_versions], []
+    if catalog.dataset_suite(system, "data_quality") is not None and quality.passed(warehouse, system.name, latest) is not True:
+        return [m.version for m in model_versions], []  # blocked until the version passes its data-quality check
     dataset, _ = store.load(system, latest)
     done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
     suites = catalog.evaluation_suites(system)

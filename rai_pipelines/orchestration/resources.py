@@ -6,6 +6,7 @@ import dagster as dg
 from mlflow import MlflowClient
 
 from rai_pipelines import lineage
+from rai_pipelines.alerts import AlertChannel
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.modeling.predictions import PredictionStore
 from rai_pipelines.settings import Settings
@@ -41,6 +42,16 @@ class StateResource(dg.ConfigurableResource):
         return PredictionStore(f"{self.home}/predictions")
 
 
+class AlertResource(dg.ConfigurableResource):
+    """Where alerts for failed quality checks and drift verdicts go (see rai_pipelines.alerts)."""
+
+    webhook_url: str = ""
+    file: str = ""
+
+    def channel(self) -> AlertChannel:
+        return AlertChannel(webhook_url=self.webhook_url, file=self.file)
+
+
 def resources_for(settings: Settings) -> dict:
     return {
         "mlflow": MlflowResource(
@@ -49,4 +60,5 @@ def resources_for(settings: Settings) -> dict:
             ui_url=settings.mlflow_ui_url,
         ),
         "state": StateResource(home=str(settings.home)),
+        "alerts": AlertResource(webhook_url=settings.alert_webhook_url, file=settings.alert_file),
     }

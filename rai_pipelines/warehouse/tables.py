@@ -73,6 +73,52 @@ TABLES: dict[str, pa.Schema] = {
             ("code_version", pa.string()),
         ]
     ),
+    "quality_results": pa.schema(
+        [
+            ("check_id", pa.string()),
+            ("system", pa.string()),
+            ("dataset_version", pa.string()),
+            ("dataset_digest", pa.string()),
+            ("suite", pa.string()),
+            ("suite_digest", pa.string()),
+            ("expectation", pa.string()),
+            ("column_name", pa.string()),
+            ("success", pa.bool_()),
+            ("observed", pa.string()),
+            ("kwargs", pa.string()),
+            ("suite_passed", pa.bool_()),
+            ("checked_at", _TS),
+            ("mlflow_run_id", pa.string()),
+            ("dagster_run_id", pa.string()),
+            ("code_version", pa.string()),
+        ]
+    ),
+    "drift_results": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("system", pa.string()),
+            ("dataset_version", pa.string()),
+            ("window", pa.string()),
+            ("reference_version", pa.string()),
+            ("column_name", pa.string()),
+            ("kind", pa.string()),
+            ("role", pa.string()),
+            ("method", pa.string()),
+            ("statistic", pa.float64()),
+            ("threshold", pa.float64()),
+            ("drifted", pa.bool_()),
+            ("n_reference", pa.int64()),
+            ("n_current", pa.int64()),
+            ("error", pa.string()),
+            ("share_drifted", pa.float64()),
+            ("dataset_drift", pa.bool_()),
+            ("report_matches_full_data", pa.bool_()),
+            ("mlflow_run_id", pa.string()),
+            ("dagster_run_id", pa.string()),
+            ("recorded_at", _TS),
+            ("code_version", pa.string()),
+        ]
+    ),
 }
 
 # A view shows a fact only once its evaluation's run record says ok: the run

@@ -1,0 +1,65 @@
+"""Asset checks: the data-quality suite on every dataset version, blocking."""
+
+import warnings
+
+import dagster as dg
+
+from rai_pipelines.alerts import Alert
+from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.evaluation.record import Provenance
+from rai_pipelines.lineage import run_url
+from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
+from rai_pipelines.quality.record import check_dataset
+
+
+def data_quality_check(catalog: Catalog, system: System) -> dg.AssetChecksDefinition | None:
+    suite = catalog.dataset_suite(system, "data_quality")
+    if suite is None:
+        return None
+
+    with warnings.catch_warnings():
+        # Partitioned asset checks are "preview" in Dagster 1.13; they are what
+        # makes the check run per dataset version.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _build(system, suite)
+
+
+def _build(system: System, suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey([system.name, "dataset_version"]),
+        name="data_quality",
+        blocking=True,
+        partitions_def=SystemPartitions(system.name).dataset,
+        description=f"Great Expectations suite '{suite.name}': {suite.description.strip()}",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, state: StateResource, mlflow: MlflowResource, alerts: AlertResource
+    ) -> dg.AssetCheckResult:
+        version, frame = state.datasets().load(system, context.partition_key)
+        outcome = check_dataset(
+            system=system, suite=suite, version=version, frame=frame, client=mlflow.client(),
+            experiment_id=mlflow.experiment(system.name), warehouse=state.warehouse(),
+            provenance=Provenance(context.run.run_id, context.partition_key),
+        )
+        link = run_url(mlflow.ui_url, outcome.mlflow_run)
+        failed = outcome.result.failed
+        if failed:
+            # Sent here because Dagster OSS's run-failure sensor ignores failed checks (#29896).
+            alerts.channel().send(Alert(
+                "data_quality_failed", system.name, version.key,
+                f"{len(failed)} of {len(outcome.result.outcomes)} expectations failed; evaluations of this version are blocked",
+                [f"{o.expectation}({o.column or ''}): observed {o.observed[:200]}" for o in failed], link,
+            ))
+        return dg.AssetCheckResult(
+            passed=outcome.result.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failed_expectations": dg.MetadataValue.int(len(failed)),
+                "expectations": dg.MetadataValue.int(len(outcome.result.outcomes)),
+                "results": dg.MetadataValue.md(outcome.result.markdown()),
+                "mlflow_run": dg.MetadataValue.url(link),
+            },
+        )
+
+    return _check
