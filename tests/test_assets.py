@@ -8,6 +8,7 @@ import pytest
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import production_windows
 from rai_pipelines.orchestration.assets import system_assets
+from rai_pipelines.orchestration.checks import data_quality_check
 from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import resources_for
 from rai_pipelines.warehouse import Warehouse
@@ -21,9 +22,12 @@ def world(settings, catalog, acs, register_model):
     version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, production_windows(acs)[0])
     instance.add_dynamic_partitions(parts.dataset.name, [version.key])
     instance.add_dynamic_partitions(parts.model.name, [mv.version])
-    assets = system_assets(catalog, acs)
+    assets = [*system_assets(catalog, acs), data_quality_check(catalog, acs)]
     resources = resources_for(settings)
-    return dict(mv=mv, instance=instance, parts=parts, version=version, assets=assets, resources=resources)
+    world = dict(mv=mv, instance=instance, parts=parts, version=version, assets=assets, resources=resources)
+    # Ingest first: evaluations refuse a dataset version without a passed data-quality check.
+    assert _materialize(world, dg.AssetSelection.assets(["acs_employment", "dataset_version"]), version.key).success
+    return world
 
 
 def _materialize(w, selection, partition_key, run_config=None):
@@ -35,7 +39,7 @@ def _materialize(w, selection, partition_key, run_config=None):
 
 # What the evaluate job selects: predictions, every suite's evaluation and the gate.
 EVALUATION = dg.AssetSelection.groups("acs_employment") - dg.AssetSelection.assets(
-    ["acs_employment", "dataset_version"], ["acs_employment", "model_version"]
+    ["acs_employment", "dataset_version"], ["acs_employment", "model_version"], ["acs_employment", "drift"]
 )
 
 
@@ -45,6 +49,8 @@ def test_dataset_version_data_version_is_the_content_digest(world):
     mat = result.asset_materializations_for_node("acs_employment__dataset_version")[0]
     assert mat.tags["dagster/data_version"] == w["version"].digest
     assert mat.metadata["rows"].value == w["version"].rows
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["failed_expectations"].value == 0
 
 
 def test_evaluation_is_one_mlflow_run_with_dataset_input_and_lineage(world, mlflow_client, settings):

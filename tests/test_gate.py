@@ -18,6 +18,7 @@ POLICY = Policy(
         "high": Tier(
             required_suites=["performance", "fairness"],
             min_group_size=100,
+            drift="ignore",
             checks=[
                 Check(name="auc_floor", family="performance", metric="auc", op=">=", threshold=0.8),
                 Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1),
@@ -152,3 +153,24 @@ def test_regression_against_the_champion(system, champion, change, verdict, deta
     d = decide(system, REGRESSION_POLICY, "7", "d.abcdefabcdef", _runs("champion_comparison"), _comparison(champion, change))
     assert d.verdict == verdict
     assert detail in d.reasons[-1].detail
+
+
+def _drift(share, dataset_drift):
+    return pd.DataFrame({"column_name": ["RELP", "AGEP"], "drifted": [True, dataset_drift], "share_drifted": [share, share],
+                         "dataset_drift": [dataset_drift, dataset_drift]})
+
+
+@pytest.mark.parametrize(
+    "mode, drift, verdict, status",
+    [
+        ("warn", _drift(1.0, True), "pass", "warning"),  # shown, verdict unchanged
+        ("block", _drift(1.0, True), "fail", "fail"),
+        ("block", _drift(0.5, False), "pass", "pass"),
+        ("block", None, "unassessed", "unassessed"),  # fail closed without a drift result
+    ],
+)
+def test_drift_outcome_in_the_decision(system, mode, drift, verdict, status):
+    policy = POLICY.model_copy(update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={"drift": mode})}})
+    d = decide(system, policy, "7", "d.abcdefabcdef", _runs("performance", "fairness"), _metrics(), drift)
+    assert d.verdict == verdict
+    assert d.reasons[-1].check == "dataset_drift" and d.reasons[-1].status == status
