@@ -4,8 +4,6 @@ import dagster as dg
 import pytest
 
 from rai_pipelines.data import versions
-from rai_pipelines.data.snapshots import DatasetStore
-from rai_pipelines.data.sources import production_windows
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
@@ -38,32 +36,30 @@ def test_sensor_registers_new_versions_and_requests_missing_evaluations(settings
     assert sorted(r.partition_key for r in requests if r.job_name.endswith("__register_model_version")) == ["1", "2"]
     assert _evaluations(requests) == []
 
-    # A night's batch arrives: every version is requested on it.
-    wh = Warehouse(settings.warehouse_dir)
-    version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, production_windows(acs)[0])
-    versions.record(wh, version)
-    launch.register_dataset_partition(instance, acs, version.key)
+    # A night's batch arrives (ingested, quality-checked): every version is requested on it.
+    [ingest] = launch.tick_schedule(defs, instance, acs, acs.data.production.replay.start_date)
+    assert launch.execute(defs, instance, ingest, f"{acs.name}__ingest_dataset_version").ok
     requests = launch.tick_sensor(defs, instance, acs)
-    assert _evaluations(requests) == [("1", version.key), ("2", version.key)]
+    assert _evaluations(requests) == [("1", ingest.partition_key), ("2", ingest.partition_key)]
     assert not [r for r in requests if r.job_name.endswith("__register_model_version")]  # already known
     assert all(r.run_key for r in requests)
 
     # Once version 1 is evaluated, only version 2 is still pending.
     assert launch.execute(defs, instance, next(r for r in requests if r.partition_key.keys_by_dimension[MODEL_DIM] == "1")).ok
-    assert _evaluations(launch.tick_sensor(defs, instance, acs)) == [("2", version.key)]
+    assert _evaluations(launch.tick_sensor(defs, instance, acs)) == [("2", ingest.partition_key)]
 
     # A new registry version becomes a partition and gets its evaluation.
     register_model("skewed_sample_gbm", rows=2000)
     requests = launch.tick_sensor(defs, instance, acs)
     assert "3" in instance.get_dynamic_partitions(parts.model.name)
-    assert ("3", version.key) in _evaluations(requests)
+    assert ("3", ingest.partition_key) in _evaluations(requests)
 
 
 def test_nightly_schedule_ingests_that_nights_batch(settings, instance, acs):
     defs = build_defs()
     night = acs.data.production.replay.start_date.replace(day=acs.data.production.replay.start_date.day + 2)
     [request] = launch.tick_schedule(defs, instance, acs, night)
-    assert request.partition_key.startswith("2016-03.")
+    assert request.partition_key.startswith("2016-b03.")
     assert instance.has_dynamic_partition(SystemPartitions(acs.name).dataset.name, request.partition_key)
     assert launch.execute(defs, instance, request, f"{acs.name}__ingest_dataset_version").ok
     wh = Warehouse(settings.warehouse_dir)

@@ -39,12 +39,14 @@ def test_production_profile_reads_its_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://mlflow@127.0.0.1:5432/mlflow")
     monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", "s3://rai-artifacts")
     monkeypatch.setenv("MLFLOW_UI_URL", "https://mlflow.example.org")
+    monkeypatch.setenv("RAI_ALERT_WEBHOOK_URL", "https://hooks.example.org/rai")
     s = load_settings()
     assert s.mlflow_tracking_uri.startswith("postgresql://")
     assert s.dagster_instance_template == ROOT / "deploy" / "dagster.yaml"
     defs = build_defs()
     dg.Definitions.validate_loadable(defs)
     assert defs.resources["mlflow"].tracking_uri == "postgresql://mlflow@127.0.0.1:5432/mlflow"
+    assert defs.resources["alerts"].webhook_url == "https://hooks.example.org/rai"
 
 
 def test_production_profile_without_its_environment_is_one_line(monkeypatch, tmp_path):
