@@ -261,6 +261,45 @@ def cmd_drift(args) -> int:
     return 0
 
 
+def cmd_waiver(args) -> int:
+    from datetime import datetime, timezone
+
+    from rai_pipelines import waivers
+    from rai_pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    wh = Warehouse(settings.warehouse_dir)
+    if args.action == "request":
+        catalog = _catalog(settings)
+        try:
+            expires = datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise UsageError(f"waiver: --expires {args.expires!r} is not a date; use YYYY-MM-DD") from None
+        _resolve_model_version(settings, catalog.system(args.system), args.model_version)
+        done = waivers.request(wh, catalog, args.system, args.check, args.model_version, args.reason, args.by,
+                               expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc))
+    elif args.action == "approve":
+        done = waivers.approve(wh, _catalog(settings), args.waiver_id, args.by)
+    elif args.action == "revoke":
+        done = waivers.revoke(wh, args.waiver_id, args.by, args.reason)
+    else:
+        found = waivers.current(wh, args.system)
+        if args.json:
+            print(json.dumps([w.to_json() for w in found], indent=1))
+        else:
+            for w in found:
+                _say(f"{w.waiver_id}  {w.status:<9} {w.scope}  by {w.requested_by}"
+                     f"{', approved by ' + w.approved_by if w.approved_by else ''}, expires {w.expires_at:%Y-%m-%d}: {w.reason}")
+            if not found:
+                _say("(no waivers)")
+        return 0
+    if args.json:
+        print(json.dumps(done.to_json(), indent=1))
+    else:
+        _say(f"{done.waiver_id}: {done.status} ({done.scope}, expires {done.expires_at:%Y-%m-%d})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -309,6 +348,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prediction", help="prediction column (reported as prediction drift)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_drift)
+
+    s = sub.add_parser("waiver", help="the exception process: request, approve, revoke, list (1 when refused)")
+    wsub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    w = wsub.add_parser("request", help="ask for a check to be waived for one model version")
+    w.add_argument("system")
+    w.add_argument("--check", required=True, help="a check name from the system's policy tier")
+    w.add_argument("--model-version", required=True)
+    w.add_argument("--reason", required=True)
+    w.add_argument("--by", required=True, help="the requester")
+    w.add_argument("--expires", required=True, help="YYYY-MM-DD (UTC)")
+    w = wsub.add_parser("approve", help="approve a requested waiver (not by its requester; only by a policy approver)")
+    w.add_argument("waiver_id")
+    w.add_argument("--by", required=True)
+    w = wsub.add_parser("revoke", help="revoke a waiver")
+    w.add_argument("waiver_id")
+    w.add_argument("--by", required=True)
+    w.add_argument("--reason", required=True)
+    w = wsub.add_parser("list", help="every waiver and its current state")
+    w.add_argument("system", nargs="?")
+    for w in wsub.choices.values():
+        w.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_waiver)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")

@@ -3,7 +3,9 @@
 Verdicts, most severe first: `fail` (a check is definitely violated),
 `unassessed` (a required evaluation is missing or errored),
 `insufficient_evidence` (a group too small to judge, or an undefined value),
-`pass`. Only `pass` releases; every other verdict blocks (fail closed).
+`pass`. Only `pass` releases; every other verdict blocks (fail closed). A
+check covered by an approved, unexpired waiver counts as `waived`, shown with
+the waiver in the decision, and does not block.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -22,10 +24,12 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
 from rai_pipelines.evaluation.families import BASELINE_METRIC
 from rai_pipelines.evaluation.paired import lower_is_better, regressed
+from rai_pipelines import waivers as waiver_process
 from rai_pipelines.warehouse import Warehouse
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
 WARNING = "warning"  # shown with the decision, does not change the verdict
+WAIVED = "waived"  # a failed or insufficient check covered by an approved, unexpired waiver
 SEVERITY = [FAIL, UNASSESSED, INSUFFICIENT, PASS]
 _OPS = {">=": operator.ge, "<=": operator.le}
 
@@ -163,6 +167,7 @@ def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
 def decide(
     system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
     drift: pd.DataFrame | None = None,
+    waivers: dict | None = None,
 ) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
     tier = policy.tiers[system.risk_tier]
@@ -186,9 +191,17 @@ def decide(
         reasons.append(_judge_regression(check, usable, str(model_version)))
     if (drift_reason := _judge_drift(tier.drift, drift)) is not None:
         reasons.append(drift_reason)
+    applied = []
+    for i, r in enumerate(reasons):
+        w = (waivers or {}).get(r.check)
+        # Only a judged outcome can be waived; an evaluation that never ran stays unassessed.
+        if w is not None and r.status in (FAIL, INSUFFICIENT):
+            reasons[i] = replace(r, status=WAIVED, detail=f"{r.detail} -- waived by {w.waiver_id} ({w.approved_by}, until {w.expires_at:%Y-%m-%d}): {w.reason}")
+            applied.append(w.to_json())
     verdict = next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
     decided_at = datetime.now(timezone.utc)
-    identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version()]
+    identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version(),
+                sorted(w["waiver_id"] for w in applied)]
     return Decision(
         decision_id=sha256_json(identity)[:24],
         system=system.name,
@@ -200,6 +213,7 @@ def decide(
         reasons=reasons,
         evaluation_run_ids=sorted(usable_runs),
         decided_at=decided_at,
+        waivers_applied=applied,
     )
 
 
@@ -219,7 +233,8 @@ def decide_from_warehouse(system: System, policy: Policy, model_version: str, wa
     runs = warehouse.frame(f"select * from evaluation_runs where {scope}", params)
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     drift = latest_drift(warehouse, system.name, dataset_version)
-    return decide(system, policy, model_version, dataset_version, runs, metrics, drift)
+    return decide(system, policy, model_version, dataset_version, runs, metrics, drift,
+                  waiver_process.applicable(warehouse, system.name, str(model_version)))
 
 
 def record(decision: Decision, warehouse: Warehouse) -> None:

@@ -119,6 +119,28 @@ TABLES: dict[str, pa.Schema] = {
             ("code_version", pa.string()),
         ]
     ),
+    # Append-only history of the exception process: one row per request,
+    # approval or revocation; the current state is the latest row per waiver.
+    "waivers": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("waiver_id", pa.string()),
+            ("system", pa.string()),
+            ("check_name", pa.string()),
+            ("model_version", pa.string()),
+            ("scope", pa.string()),
+            ("reason", pa.string()),
+            ("requested_by", pa.string()),
+            ("approved_by", pa.string()),
+            ("action", pa.string()),
+            ("actor", pa.string()),
+            ("note", pa.string()),
+            ("created_at", _TS),
+            ("event_at", _TS),
+            ("expires_at", _TS),
+            ("status", pa.string()),
+        ]
+    ),
 }
 
 # A view shows a fact only once its evaluation's run record says ok: the run
