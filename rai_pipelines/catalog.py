@@ -100,6 +100,7 @@ class System(_Strict):
     data: DataSpec
     model: ModelSource
     suites: list[str] = Field(min_length=1)
+    known_limitations: list[str] = Field(default_factory=list, description="shown on the model card")
 
     @field_validator("suites")
     @classmethod
@@ -203,8 +204,15 @@ class RegressionCheck(_Strict):
         return v
 
 
+EVIDENCE_FIELDS = ("card", "decision", "evaluation_report", "metrics", "quality_results", "drift_report", "policy",
+                   "waivers", "dataset_digest", "model_artifact_digest", "mlflow_runs")
+
+
 class Tier(_Strict):
     required_suites: list[str] = Field(min_length=1)
+    evidence_fields: list[Literal[EVIDENCE_FIELDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(EVIDENCE_FIELDS), description="what a release's evidence bundle must contain"
+    )
     min_group_size: int = Field(ge=1)
     checks: list[Check]
     regression: list[RegressionCheck] = Field(default_factory=list)

@@ -55,6 +55,7 @@ def _mlflow_client(settings):
 
 def cmd_demo(args) -> int:
     from rai_pipelines.demo import run_demo
+    from rai_pipelines.modeling import registry
     from rai_pipelines.warehouse import Warehouse
 
     settings = _settings()
@@ -70,11 +71,16 @@ def cmd_demo(args) -> int:
     )
     counts = wh.frame("select count(*) as runs, count(distinct dataset_version) as datasets from evaluation_runs where status = 'ok'")
     _say(f"\n{int(counts.runs[0])} evaluations on {int(counts.datasets[0])} dataset versions, "
-         f"{summary.runs_ok} Dagster runs in {summary.seconds:.0f} s")
-    _say("latest release decision per model version:")
+         f"{summary.runs_ok + summary.runs_blocked} Dagster runs ({summary.runs_blocked} stopped by a blocking check) "
+         f"in {summary.seconds:.0f} s")
+    champion = registry.by_alias(_mlflow_client(settings), catalog.system("acs_employment").model.registered_model, "champion")
+    _say(f"latest release decision per model version (champion: v{champion.version if champion else '-'}):")
     for row in decisions.itertuples():
-        failing = [r["check"] for r in json.loads(row.reasons) if r["status"] != "pass"]
-        _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else ""))
+        reasons = json.loads(row.reasons)
+        failing = [r["check"] for r in reasons if r["status"] not in ("pass", "warning", "waived")]
+        waived = [r["check"] for r in reasons if r["status"] == "waived"]
+        _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else "")
+             + (f"  waived: {', '.join(waived)}" if waived else ""))
     _say(f"\nnext: rai query \"select system, model_version, verdict from gate_decisions\"; rai ui")
     return 0
 
@@ -148,7 +154,9 @@ def cmd_evaluate(args) -> int:
     status = 0
     for v in targets:
         launch.register_model_partition(instance, system, v)
-        error = launch.execute(defs, instance, launch.evaluate_request(catalog, system, v, dataset, args.force)).error
+        outcome = launch.execute(defs, instance, launch.evaluate_request(catalog, system, v, dataset, args.force))
+        # A release stopped by the gate's blocking check is an answer, not a failed step.
+        error = None if outcome.ok or (outcome.blocked and "release_approved" in outcome.error) else outcome.error
         verdict = wh.frame(
             "select verdict from gate_decisions where system=? and model_version=? and dataset_version=? order by decided_at desc limit 1",
             [system.name, v, dataset],
@@ -300,6 +308,40 @@ def cmd_waiver(args) -> int:
     return 0
 
 
+def cmd_evidence(args) -> int:
+    from rai_pipelines.evidence import keys
+    from rai_pipelines.evidence.bundle import verify
+
+    settings = _settings()
+    if args.action == "verify":
+        public = keys.load_public(args.public_key or keys.public_path(settings.home))
+        problems = verify(args.bundle, public)
+        if args.json:
+            print(json.dumps({"bundle": str(args.bundle), "intact": not problems, "problems": problems}, indent=1))
+        elif problems:
+            for p in problems:
+                print(f"{args.bundle}: {p}", file=sys.stderr)
+        else:
+            _say(f"{args.bundle}: intact, signed by {keys.fingerprint(public)}")
+        return 1 if problems else 0
+    from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.evidence.release import build
+    from rai_pipelines.warehouse import Warehouse
+
+    catalog = _catalog(settings)
+    system = catalog.system(args.system)
+    _resolve_model_version(settings, system, args.model_version)
+    evidence, built = build(catalog, system, args.model_version, _mlflow_client(settings), Warehouse(settings.warehouse_dir),
+                            DatasetStore(settings.snapshot_dir), settings.home, args.out, _say)
+    if args.json:
+        print(json.dumps({"path": str(built.path), "sha256": built.sha256, "completeness": built.completeness,
+                          "missing": built.missing, "verdict": evidence.decision.verdict}, indent=1))
+    else:
+        _say(f"{built.path}: {len(built.manifest['files'])} files, verdict {evidence.decision.verdict}, "
+             f"evidence completeness {built.completeness:.0%}{' (missing ' + ', '.join(built.missing) + ')' if built.missing else ''}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -370,6 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     for w in wsub.choices.values():
         w.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_waiver)
+
+    s = sub.add_parser("evidence", help="signed evidence bundles: build one, or verify one (1 when tampered or incomplete)")
+    esub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    e = esub.add_parser("bundle", help="card, decision, metrics, quality, drift, policy and waivers in a signed zip")
+    e.add_argument("system")
+    e.add_argument("--model-version", required=True)
+    e.add_argument("--out", required=True, type=Path)
+    e.add_argument("--json", action="store_true")
+    e = esub.add_parser("verify", help="check every file against the signed manifest")
+    e.add_argument("bundle", type=Path)
+    e.add_argument("--public-key", type=Path, help="the signer's PEM public key (default: this state's key)")
+    e.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_evidence)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")

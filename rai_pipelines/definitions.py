@@ -6,7 +6,7 @@ import dagster as dg
 
 from rai_pipelines.catalog import Catalog, System, load_catalog
 from rai_pipelines.orchestration.assets import system_assets
-from rai_pipelines.orchestration.checks import data_quality_check
+from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
 from rai_pipelines.orchestration.jobs import SystemJobs
 from rai_pipelines.orchestration.resources import resources_for
 from rai_pipelines.orchestration.schedules import nightly_schedule
@@ -16,10 +16,10 @@ from rai_pipelines.settings import load_settings
 
 def system_defs(catalog: Catalog, system: System) -> dg.Definitions:
     ingest, register, evaluate = SystemJobs(system.name).build()
-    check = data_quality_check(catalog, system)
+    checks = [c for c in (data_quality_check(catalog, system), release_approved_check(system)) if c is not None]
     return dg.Definitions(
         assets=system_assets(catalog, system),
-        asset_checks=[check] if check else [],
+        asset_checks=checks,
         jobs=[ingest, register, evaluate],
         sensors=[registry_sensor(catalog, system, register, evaluate)],
         schedules=[nightly_schedule(system, ingest)],

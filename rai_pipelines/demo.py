@@ -10,25 +10,30 @@ the daemon would, on the persistent instance under $RAI_HOME.
 from __future__ import annotations
 
 import time
+import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import numpy as np
 from mlflow import MlflowClient
 
-from rai_pipelines import lineage
+from rai_pipelines import lineage, waivers
 from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.data import versions
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
+from rai_pipelines.digest import canonical_json
 from rai_pipelines.errors import RaiError
+from rai_pipelines.evidence import keys
+from rai_pipelines.evidence.bundle import verify
+from rai_pipelines.evidence.release import build as build_evidence
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.predictions import FEATURES_TAG
 from rai_pipelines.modeling.training import RECIPES, train
 from rai_pipelines.orchestration import launch
 from rai_pipelines.settings import Settings
 from rai_pipelines.warehouse import Warehouse
-from rai_pipelines.digest import canonical_json
 
 RECIPE_TAG = "rai.recipe"
 CHAMPION = "champion"
@@ -85,7 +90,7 @@ def _night_findings(warehouse: Warehouse, system: str, dataset_version: str) -> 
 class DemoSummary:
     nights: int
     runs_ok: int
-    runs_failed: int
+    runs_blocked: int  # stopped by a blocking check (data quality, release gate), by design
     seconds: float
 
 
@@ -103,9 +108,8 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
         outcome = launch.execute(defs, instance, request, job_name)
         if outcome.ok:
             ok += 1
-        elif outcome.blocked:
+        elif outcome.blocked:  # a data-quality failure or a gate that did not pass: by design, not a failure
             blocked += 1
-            say(f"  {request.partition_key}: {outcome.error}; not evaluated")
         else:
             failed += 1
             say(f"  run failed: {request.job_name or job_name} {request.partition_key}: {outcome.error}")
@@ -135,4 +139,48 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
                 f"{evaluations} evaluation runs")
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
-    return DemoSummary(nights, ok, failed, time.perf_counter() - started)
+    _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, store, warehouse, say)
+    return DemoSummary(nights, ok, blocked, time.perf_counter() - started)
+
+
+REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"
+
+
+def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, store, warehouse, say) -> None:
+    """The exception process and the audit trail, end to end on the demo's own results."""
+    latest = versions.latest_production(warehouse, system.name)
+    skewed = registry.versions(client, system.model.registered_model)[-1]
+    say(f"\nwaiver: {REQUESTER} asks to waive `calibration` for v{skewed.version} while a recalibrated model is built")
+    pending = [w for w in waivers.current(warehouse, system.name) if w.model_version == skewed.version and w.check_name == "calibration"
+               and w.status in (waivers.REQUESTED, waivers.APPROVED)]
+    w = pending[0] if pending else waivers.request(
+        warehouse, catalog, system.name, "calibration", skewed.version, "recalibration ships next sprint; fairness checks still apply",
+        REQUESTER, datetime.now(timezone.utc) + timedelta(days=30))
+    if w.status == waivers.REQUESTED:
+        try:
+            waivers.approve(warehouse, catalog, w.waiver_id, REQUESTER)
+        except waivers.WaiverRefused as refused:
+            say(f"  refused: {refused}")
+        w = waivers.approve(warehouse, catalog, w.waiver_id, APPROVER)
+    say(f"  {w.waiver_id} approved by {w.approved_by}, expires {w.expires_at:%Y-%m-%d}")
+    launch.execute(defs, instance, launch.evaluate_request(catalog, system, skewed.version, latest))  # re-gate: evaluations are reused
+
+    keys.load_or_create(settings.home, say)
+    say(f"evidence is signed with {keys.key_path(settings.home)}; verifiers use {keys.public_path(settings.home)}")
+    out_dir = settings.evidence_dir / system.name
+    for mv in registry.versions(client, system.model.registered_model):
+        evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, store, settings.home,
+                                         out_dir / f"v{mv.version}-latest.zip", say)
+        public = keys.load_public(keys.public_path(settings.home))
+        intact = not verify(built.path, public)
+        waived = ", ".join(a["check"] for a in evidence.decision.waivers_applied)
+        say(f"evidence v{mv.version}: {built.path.name} verdict {evidence.decision.verdict}"
+            f"{' (waived: ' + waived + ')' if waived else ''}, completeness {built.completeness:.0%}, "
+            f"verify {'intact' if intact else 'REJECTED'}")
+    tampered = out_dir / "v1-tampered.zip"
+    with zipfile.ZipFile(out_dir / "v1-latest.zip") as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, data.replace(b"PASS", b"PASS (edited)") if item.filename == "card.md" else data)
+    problems = verify(tampered, keys.load_public(keys.public_path(settings.home)))
+    say(f"evidence v1, edited copy {tampered.name}: verify {'REJECTED: ' + '; '.join(problems) if problems else 'intact (!)'}")

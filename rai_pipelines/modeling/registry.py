@@ -104,3 +104,18 @@ def load(client: MlflowClient, mv: ModelVersion):
                 "refusing to load a possibly tampered model"
             )
         return sio.load(path, trusted=TRUSTED_TYPES)
+
+
+def record_decision(client: MlflowClient, mv: ModelVersion, verdict: str, decision_id: str) -> None:
+    """Tag the model version with its latest release decision."""
+    client.set_model_version_tag(mv.name, mv.version, "rai.gate.verdict", verdict)
+    client.set_model_version_tag(mv.name, mv.version, "rai.gate.decision_id", decision_id)
+
+
+def promote(client: MlflowClient, mv: ModelVersion, alias: str = "champion") -> bool:
+    """Move `alias` to a passing version newer than the current holder; never backwards."""
+    holder = by_alias(client, mv.name, alias)
+    if holder is not None and int(holder.version) >= int(mv.version):
+        return False
+    client.set_registered_model_alias(mv.name, alias, mv.version)
+    return True

@@ -8,6 +8,8 @@ model_version  ──┘
 
 import json
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
@@ -19,6 +21,7 @@ from rai_pipelines.data import versions
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
+from rai_pipelines.evidence.release import build as build_evidence
 from rai_pipelines.quality import record as quality
 from rai_pipelines.evaluation.record import Outcome, Provenance, evaluate
 from rai_pipelines.lineage import RunRef, run_url
@@ -293,11 +296,15 @@ def system_assets(catalog: Catalog, system: System) -> list:
             "model version's evaluations on this dataset version. Fails closed."
         ),
     )
-    def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+    def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key)
         gate.record(decision, warehouse)
+        client = mlflow.client()
+        mv = registry.get(client, system.model.registered_model, model_version_)
+        registry.record_decision(client, mv, decision.verdict, decision.decision_id)
+        promoted = decision.verdict == gate.PASS and registry.promote(client, mv)
         table = "\n".join(
             ["| check | status | detail |", "|---|---|---|"] + [f"| {r.check} | {r.status} | {r.detail} |" for r in decision.reasons]
         )
@@ -309,8 +316,37 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 "risk_tier": decision.risk_tier,
                 "reasons": dg.MetadataValue.md(table),
                 "evidence_digest": decision.evidence_digest,
+                "waivers_applied": ", ".join(w["waiver_id"] for w in decision.waivers_applied) or "none",
+                "champion_alias_moved_here": promoted,
             },
             data_version=dg.DataVersion(decision.decision_id),
         )
 
-    return [dataset_version, model_version, predictions, *evaluations, release_gate, drift]
+    @dg.asset(
+        key=[*prefix, "release_evidence"],
+        partitions_def=parts.evaluation,
+        deps=[release_gate],
+        group_name=group,
+        code_version=code_version(),
+        kinds={"mlflow"},
+        description="Signed evidence bundle (card, decision, metrics, quality, drift, policy, waivers) of a released "
+                    "model version. Materializes only when the blocking release_approved check on the gate passes.",
+    )
+    def release_evidence(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        model_version_, dataset_key = _dims(context)
+        out = state.evidence_dir() / system.name / f"v{model_version_}" / f"{dataset_key}.zip"
+        evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(), state.datasets(),
+                                         Path(state.home), out, context.log.info)
+        return dg.MaterializeResult(
+            metadata={
+                "bundle": dg.MetadataValue.path(str(built.path)),
+                "sha256": built.sha256,
+                "completeness": dg.MetadataValue.float(built.completeness),
+                "missing_evidence": ", ".join(built.missing) or "none",
+                "decision_id": evidence.decision.decision_id,
+                "card": dg.MetadataValue.md(evidence.card.markdown[:20000]),
+            },
+            data_version=dg.DataVersion(built.sha256[:16]),
+        )
+
+    return [dataset_version, model_version, predictions, *evaluations, release_gate, release_evidence, drift]

@@ -8,7 +8,7 @@ from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.evaluation.record import Provenance
 from rai_pipelines.lineage import run_url
-from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
 from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
 from rai_pipelines.quality.record import check_dataset
 
@@ -61,5 +61,33 @@ def _build(system: System, suite) -> dg.AssetChecksDefinition:
                 "mlflow_run": dg.MetadataValue.url(link),
             },
         )
+
+    return _check
+
+
+def release_approved_check(system: System) -> dg.AssetChecksDefinition:
+    """Blocking: nothing downstream of the gate (the release evidence) materializes unless it passed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+
+        @dg.asset_check(
+            asset=dg.AssetKey([system.name, "release_gate"]),
+            name="release_approved",
+            blocking=True,
+            partitions_def=SystemPartitions(system.name).evaluation,
+            description="Passes only when the release decision is pass (approved waivers included); fails closed otherwise.",
+        )
+        def _check(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
+            key = context.partition_key
+            model_version, dataset_key = key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
+            found = state.warehouse().frame(
+                "select verdict, decision_id from gate_decisions where system = ? and model_version = ? and dataset_version = ? "
+                "order by decided_at desc limit 1", [system.name, model_version, dataset_key])
+            verdict = found.verdict.iloc[0] if not found.empty else "unassessed"
+            return dg.AssetCheckResult(
+                passed=verdict == "pass",
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"verdict": verdict, "decision_id": found.decision_id.iloc[0] if not found.empty else "none"},
+            )
 
     return _check

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from mlflow import MlflowClient
 
@@ -40,6 +42,9 @@ class StateResource(dg.ConfigurableResource):
 
     def predictions(self) -> PredictionStore:
         return PredictionStore(f"{self.home}/predictions")
+
+    def evidence_dir(self) -> Path:
+        return Path(self.home) / "evidence"
 
 
 class AlertResource(dg.ConfigurableResource):

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from rai_pipelines.atomic import atomic_path
 from rai_pipelines.errors import RaiError
+from rai_pipelines.warehouse.kpis import KPIS_SQL
 from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
 
 _READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
@@ -64,6 +65,7 @@ class Warehouse:
                 )
             else:
                 con.execute(f"create view {table} as select * from _{table}_facts")
+        con.execute(KPIS_SQL)
         return con
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:

@@ -141,6 +141,20 @@ TABLES: dict[str, pa.Schema] = {
             ("status", pa.string()),
         ]
     ),
+    "evidence_bundles": pa.schema(
+        [
+            ("bundle_id", pa.string()),
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("decision_id", pa.string()),
+            ("verdict", pa.string()),
+            ("path", pa.string()),
+            ("sha256", pa.string()),
+            ("completeness", pa.float64()),
+            ("missing", pa.string()),
+            ("created_at", _TS),
+        ]
+    ),
 }
 
 # A view shows a fact only once its evaluation's run record says ok: the run

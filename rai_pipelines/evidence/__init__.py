@@ -1,0 +1,1 @@
+"""Audit evidence: model/system cards from live evidence, signed evidence bundles, and their verification."""

@@ -1,0 +1,154 @@
+"""The model/system card, generated from live evidence for one release decision.
+
+Markdown for reviewers in a repository, HTML for people. Every string that
+comes from users or data (catalog text, column and group names, reasons) is
+escaped in both: Jinja2 autoescaping for HTML, and HTML-escaping plus table
+pipe escaping for Markdown, which is often rendered as HTML too.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+
+import jinja2
+import pandas as pd
+
+from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.gate import Decision
+
+_MD = """# Model card: {{ system.title|md }}
+
+**System** `{{ system.name|md }}` · **risk tier** {{ system.risk_tier }} · **owner** {{ system.owner|md }}
+**Model** {{ model.name|md }} v{{ model.version }} (`{{ model.recipe|md }}`, artifact sha256 `{{ model.artifact_sha256 }}`)
+**Decision** {{ decision.verdict|upper }} · `{{ decision.decision_id }}` · policy `{{ decision.policy_version }}` · {{ decision.decided_at }}
+
+## Intended use
+{{ system.intended_use|md }}
+
+## Out of scope
+{{ system.out_of_scope_use|md }}
+
+## Release decision: {{ decision.verdict }}
+| check | status | detail |
+|---|---|---|
+{% for r in decision.reasons %}| {{ r.check|md }} | {{ r.status }} | {{ r.detail|md }} |
+{% endfor %}
+## Waivers applied
+{% for w in decision.waivers_applied %}- `{{ w.waiver_id }}` {{ w.scope|md }}: {{ w.reason|md }} (requested by {{ w.requested_by|md }}, approved by {{ w.approved_by|md }}, expires {{ w.expires_at }})
+{% else %}None.
+{% endfor %}
+## Datasheet
+| | |
+|---|---|
+| dataset version | `{{ data.key|md }}` |
+| digest (sha256) | `{{ data.digest }}` |
+| rows | {{ data.rows }} |
+| source | {{ data.source|md }} |
+| window | {{ data.window|md }} |
+| sensitive features | {{ data.sensitive|md }} |
+| data quality | {{ data.quality|md }} |
+
+## Metrics with 95% intervals
+| family | metric | slice | value | interval | n |
+|---|---|---|---|---|---|
+{% for m in metrics %}| {{ m.family }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value }} | {{ m.interval }} | {{ m.n }} |
+{% endfor %}
+## Drift against the reference
+{% if drift %}| column | method | statistic | threshold | drifted |
+|---|---|---|---|---|
+{% for d in drift %}| {{ d.column_name|md }} | {{ d.method|md }} | {{ d.statistic }} | {{ d.threshold }} | {{ d.drifted }} |
+{% endfor %}{% else %}No drift result for this dataset version.
+{% endif %}
+## Known limitations
+{% for l in limitations %}- {{ l|md }}
+{% endfor %}"""
+
+_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Model card: {{ system.title }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.pass{color:#176b2c}.fail{color:#b00020}.waived{color:#8a5a00}</style></head><body>
+<h1>Model card: {{ system.title }}</h1>
+<p><b>System</b> <code>{{ system.name }}</code> · <b>risk tier</b> {{ system.risk_tier }} · <b>owner</b> {{ system.owner }}<br>
+<b>Model</b> {{ model.name }} v{{ model.version }} (<code>{{ model.recipe }}</code>, artifact sha256 <code>{{ model.artifact_sha256 }}</code>)<br>
+<b>Decision</b> <span class="{{ decision.verdict }}">{{ decision.verdict|upper }}</span> · <code>{{ decision.decision_id }}</code> · policy <code>{{ decision.policy_version }}</code> · {{ decision.decided_at }}</p>
+<h2>Intended use</h2><p>{{ system.intended_use }}</p><h2>Out of scope</h2><p>{{ system.out_of_scope_use }}</p>
+<h2>Release decision: {{ decision.verdict }}</h2><table><tr><th>check</th><th>status</th><th>detail</th></tr>
+{% for r in decision.reasons %}<tr><td>{{ r.check }}</td><td class="{{ r.status }}">{{ r.status }}</td><td>{{ r.detail }}</td></tr>{% endfor %}</table>
+<h2>Waivers applied</h2>{% if decision.waivers_applied %}<ul>{% for w in decision.waivers_applied %}<li><code>{{ w.waiver_id }}</code> {{ w.scope }}: {{ w.reason }} (requested by {{ w.requested_by }}, approved by {{ w.approved_by }}, expires {{ w.expires_at }})</li>{% endfor %}</ul>{% else %}<p>None.</p>{% endif %}
+<h2>Datasheet</h2><table>
+<tr><th>dataset version</th><td><code>{{ data.key }}</code></td></tr><tr><th>digest (sha256)</th><td><code>{{ data.digest }}</code></td></tr>
+<tr><th>rows</th><td>{{ data.rows }}</td></tr><tr><th>source</th><td>{{ data.source }}</td></tr><tr><th>window</th><td>{{ data.window }}</td></tr>
+<tr><th>sensitive features</th><td>{{ data.sensitive }}</td></tr><tr><th>data quality</th><td>{{ data.quality }}</td></tr></table>
+<h2>Metrics with 95% intervals</h2><table><tr><th>family</th><th>metric</th><th>slice</th><th>value</th><th>interval</th><th>n</th></tr>
+{% for m in metrics %}<tr><td>{{ m.family }}</td><td>{{ m.metric }}</td><td>{{ m.slice }}</td><td>{{ m.value }}</td><td>{{ m.interval }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
+<h2>Drift against the reference</h2>{% if drift %}<table><tr><th>column</th><th>method</th><th>statistic</th><th>threshold</th><th>drifted</th></tr>
+{% for d in drift %}<tr><td>{{ d.column_name }}</td><td>{{ d.method }}</td><td>{{ d.statistic }}</td><td>{{ d.threshold }}</td><td>{{ d.drifted }}</td></tr>{% endfor %}</table>{% else %}<p>No drift result for this dataset version.</p>{% endif %}
+<h2>Known limitations</h2><ul>{% for l in limitations %}<li>{{ l }}</li>{% endfor %}</ul></body></html>"""
+
+
+def _md_escape(value) -> str:
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+_md_env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=False)
+_md_env.filters["md"] = _md_escape
+_html_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+@dataclass(frozen=True)
+class Card:
+    markdown: str
+    html: str
+
+
+def _fmt(x) -> str:
+    return "undefined" if x is None or x != x else f"{x:.4f}"
+
+
+def card_context(
+    catalog: Catalog, system: System, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
+    quality: pd.DataFrame, drift: pd.DataFrame,
+) -> dict:
+    sensitive = "; ".join(f"{f} ({spec.title}): {', '.join(spec.groups)}" for f, spec in system.data.sensitive_features.items())
+    if quality.empty:
+        q = "not checked"
+    else:
+        failed = quality[~quality.success.astype(bool)]
+        q = f"{len(quality) - len(failed)}/{len(quality)} expectations met" + (
+            f"; failed: {', '.join(failed.expectation + '(' + failed.column_name.fillna('') + ')')}" if len(failed) else "")
+    shown = metrics[(metrics.slice == "overall") | (~metrics.metric.str.endswith("_vs_reference") & metrics.metric.isin(
+        ["selection_rate", "tpr", "fpr", "accuracy", "auc", "ece", "tpr_difference", "selection_rate_difference",
+         "tpr_difference_change", "selection_rate_difference_change", "accuracy_change"]))]
+    rows = [
+        {"family": r.family, "metric": r.metric, "slice": r.slice, "value": _fmt(r.value),
+         "interval": "" if r.ci_low is None or r.ci_low != r.ci_low else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]", "n": int(r.n)}
+        for r in shown.sort_values(["family", "metric", "slice"]).itertuples()
+    ]
+    limitations = list(system.known_limitations)
+    small = metrics[(metrics.family == "fairness") & (metrics.slice.str.contains("=")) &
+                    (metrics.n < catalog.policy.tiers[system.risk_tier].min_group_size)].slice.unique()
+    if len(small):
+        limitations.append(f"Groups below the policy's minimum size on this batch: {', '.join(sorted(small))}.")
+    drifted = drift[drift.drifted.fillna(False).astype(bool)].column_name.tolist() if not drift.empty else []
+    if drifted:
+        limitations.append(f"Columns drifting against the reference on this batch: {', '.join(drifted)}.")
+    d = decision.to_dict()
+    return {
+        "system": system.model_dump(), "model": model, "decision": d, "data": dataset, "metrics": rows,
+        "drift": [
+            {"column_name": r.column_name, "method": r.method or "not assessed", "statistic": _fmt(r.statistic),
+             "threshold": r.threshold, "drifted": r.drifted} for r in drift.itertuples()
+        ],
+        "limitations": limitations,
+        "quality": q,
+        **{"data": {**dataset, "sensitive": sensitive, "quality": q}},
+    }
+
+
+def render(context: dict) -> Card:
+    return Card(_md_env.from_string(_MD).render(**context), _html_env.from_string(_HTML).render(**context))
+
+
+def context_json(context: dict) -> str:
+    return json.dumps(context, indent=1, default=str)

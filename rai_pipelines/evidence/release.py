@@ -1,0 +1,109 @@
+"""Evidence for one release decision, gathered from the warehouse and MLflow:
+the card, and the signed bundle recorded in `evidence_bundles`."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from rai_pipelines import gate, waivers
+from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.drift.record import latest_drift
+from rai_pipelines.evidence import keys
+from rai_pipelines.evidence.bundle import BuiltBundle, write_bundle
+from rai_pipelines.evidence.card import Card, card_context, render
+from rai_pipelines.modeling import registry
+from rai_pipelines.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Evidence:
+    decision: gate.Decision
+    card: Card
+    files: dict[str, bytes]
+    present: dict[str, bool]
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode()
+
+
+def gather(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
+           datasets: DatasetStore) -> Evidence:
+    mv = registry.get(client, system.model.registered_model, model_version)
+    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse)
+    gate.record(decision, warehouse)
+    ids = decision.evaluation_run_ids or [""]
+    marks = ",".join("?" * len(ids))
+    runs = warehouse.frame(f"select * from evaluation_runs where run_id in ({marks})", ids)
+    metrics = warehouse.frame(f"select * from metrics where run_id in ({marks}) order by family, metric, slice", ids)
+    quality = warehouse.frame("select * from quality_results where system = ? and dataset_version = ? "
+                              "qualify checked_at = max(checked_at) over ()", [system.name, decision.dataset_version])
+    drift = latest_drift(warehouse, system.name, decision.dataset_version)
+    dataset = {"key": decision.dataset_version, "digest": "", "rows": "", "source": "", "window": ""}
+    if decision.dataset_version:
+        version, _ = datasets.load(system, decision.dataset_version)
+        dataset = {"key": version.key, "digest": version.digest, "rows": version.rows, "source": version.source,
+                   "window": f"{version.label} ({version.kind})"}
+    model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get("rai.recipe", ""), "artifact_sha256": mv.artifact_sha256,
+             "training_run": mv.run_id}
+    context = card_context(catalog, system, decision, model, dataset, metrics, quality, drift)
+    card = render(context)
+    history = warehouse.frame("select * from waivers where system = ? and model_version = ? order by event_at",
+                              [system.name, mv.version])
+    report = {
+        "decision_id": decision.decision_id, "model": model, "dataset": dataset, "policy_version": decision.policy_version,
+        "evaluation_runs": json.loads(runs.to_json(orient="records", date_format="iso")),
+    }
+    files = {
+        "card.md": card.markdown.encode(), "card.html": card.html.encode(),
+        "decision.json": json.dumps(decision.to_dict(), indent=1, default=str).encode(),
+        "evaluation_report.json": json.dumps(report, indent=1, default=str).encode(),
+        "metrics.csv": _csv(metrics), "quality_results.csv": _csv(quality), "drift_results.csv": _csv(drift),
+        "policy.yaml": next((catalog.root / "policies").glob("*.yaml")).read_bytes(),
+        "waivers.json": json.dumps({"applied": decision.waivers_applied,
+                                    "history": json.loads(history.to_json(orient="records", date_format="iso"))}, indent=1).encode(),
+    }
+    if not drift.empty and drift.mlflow_run_id.iloc[0]:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                html = Path(client.download_artifacts(drift.mlflow_run_id.iloc[0], "evidently_data_drift.html", tmp))
+                files["evidently_data_drift.html"] = html.read_bytes()
+            except Exception:  # noqa: BLE001 - the report is a convenience; drift_results.csv is the evidence
+                pass
+    present = {
+        "card": True, "decision": True, "policy": True, "waivers": True,
+        "evaluation_report": not runs.empty, "metrics": not metrics.empty, "quality_results": not quality.empty,
+        "drift_report": not drift.empty, "dataset_digest": bool(dataset["digest"]), "model_artifact_digest": bool(mv.artifact_sha256),
+        "mlflow_runs": not runs.empty and bool(runs.mlflow_run_id.astype(bool).all()),
+    }
+    return Evidence(decision, card, files, present)
+
+
+def build(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
+          datasets: DatasetStore, home: Path, out: Path, say=None) -> tuple[Evidence, BuiltBundle]:
+    evidence = gather(catalog, system, model_version, client, warehouse, datasets)
+    key = keys.load_or_create(home, say)
+    d = evidence.decision
+    header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,
+              "policy_version": d.policy_version, "dataset_version": d.dataset_version}
+    built = write_bundle(out, evidence.files, header, evidence.present,
+                         list(catalog.policy.tiers[system.risk_tier].evidence_fields), key, keys.fingerprint(key.public_key()))
+    bundle_id = sha256_json([built.sha256])[:16]
+    warehouse.write("evidence_bundles", system.name, bundle_id, [{
+        "bundle_id": bundle_id, "system": system.name, "model_version": d.model_version, "decision_id": d.decision_id,
+        "verdict": d.verdict, "path": str(out), "sha256": built.sha256, "completeness": built.completeness,
+        "missing": json.dumps(built.missing), "created_at": datetime.now(timezone.utc),
+    }])
+    return evidence, built

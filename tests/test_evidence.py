@@ -1,0 +1,100 @@
+"""Evidence bundles are tamper-evident, and cards escape every user string."""
+
+import zipfile
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from rai_pipelines.evidence.bundle import MANIFEST, SIGNATURE, verify, write_bundle
+from rai_pipelines.evidence.card import card_context, render
+from rai_pipelines.gate import Decision, Reason
+
+FILES = {"card.md": b"# card\nverdict PASS\n", "decision.json": b'{"verdict": "pass"}', "metrics.csv": b"metric,value\ntpr,0.8\n"}
+
+
+@pytest.fixture
+def signed(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    built = write_bundle(tmp_path / "bundle.zip", FILES, {"system": "s"}, {"card": True, "decision": True},
+                         ["card", "decision", "metrics"], key, "test-key")
+    return built, key
+
+
+def _rewrite(src, dst, change):
+    """Copy a zip, letting `change(name, data)` return new bytes, or None to drop the file."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = change(item.filename, zin.read(item.filename))
+            if data is not None:
+                zout.writestr(item.filename, data)
+    return dst
+
+
+def test_intact_bundle_verifies_and_records_completeness(signed):
+    built, key = signed
+    assert verify(built.path, key.public_key()) == []
+    assert built.completeness == pytest.approx(2 / 3) and built.missing == ["metrics"]
+    assert set(built.manifest["files"]) == set(FILES)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda n, d: d.replace(b"PASS", b"FAIL") if n == "card.md" else d, "modified file: card.md"),
+        (lambda n, d: None if n == "metrics.csv" else d, "missing file: metrics.csv"),
+        (lambda n, d: None if n == SIGNATURE else d, "MANIFEST.sig is missing"),
+        (lambda n, d: d.replace(b'"system": "s"', b'"system": "t"') if n == MANIFEST else d, "signature does not verify"),
+    ],
+)
+def test_each_tamper_is_rejected(signed, tmp_path, change, expected):
+    built, key = signed
+    tampered = _rewrite(built.path, tmp_path / "tampered.zip", change)
+    problems = verify(tampered, key.public_key())
+    assert any(expected in p for p in problems), problems
+
+
+def test_added_file_is_rejected(signed, tmp_path):
+    built, key = signed
+    tampered = tmp_path / "added.zip"
+    _rewrite(built.path, tampered, lambda n, d: d)
+    with zipfile.ZipFile(tampered, "a") as z:
+        z.writestr("extra.txt", b"slipped in")
+    assert "added file not in the manifest: extra.txt" in verify(tampered, key.public_key())
+
+
+def test_another_signers_key_is_rejected(signed):
+    built, _ = signed
+    assert any("signature does not verify" in p for p in verify(built.path, Ed25519PrivateKey.generate().public_key()))
+
+
+def test_not_a_zip_is_rejected(tmp_path, signed):
+    _, key = signed
+    (tmp_path / "x.zip").write_bytes(b"not a zip")
+    assert verify(tmp_path / "x.zip", key.public_key())[0].startswith("not a readable zip file")
+
+
+XSS = "<script>alert(1)</script>"
+
+
+def test_card_escapes_user_strings_in_html_and_markdown(catalog):
+    system = catalog.system("acs_employment")
+    spec = system.data.sensitive_features["SEX"].model_copy(update={"groups": {XSS: ["1"], "Female": ["2"]}})
+    hostile = system.model_copy(update={
+        "title": f"Employment {XSS}",
+        "data": system.data.model_copy(update={"sensitive_features": {**system.data.sensitive_features, "SEX": spec}}),
+    })
+    decision = Decision("d1", system.name, "3", "2016-b01.abc", "high", "p1", "fail",
+                        [Reason(f"check {XSS}", "fail", f"group SEX={XSS} failed")], ["r1"], datetime.now(timezone.utc),
+                        [{"waiver_id": "w-1", "scope": "calibration", "reason": XSS, "requested_by": "a", "approved_by": "b", "expires_at": "x"}])
+    metrics = pd.DataFrame([{"family": "fairness", "metric": "tpr", "slice": f"SEX={XSS}", "value": 0.8, "ci_low": 0.7,
+                             "ci_high": 0.9, "n": 500}])
+    drift = pd.DataFrame([{"column_name": XSS, "method": "jensenshannon", "statistic": 0.2, "threshold": 0.1, "drifted": True}])
+    quality = pd.DataFrame([{"expectation": "expect_x", "column_name": XSS, "success": False}])
+    context = card_context(catalog, hostile, decision, {"name": "m", "version": "3", "recipe": XSS, "artifact_sha256": "a"},
+                           {"key": "k", "digest": "d", "rows": 1, "source": XSS, "window": "w"}, metrics, quality, drift)
+    card = render(context)
+    assert XSS not in card.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in card.html
+    assert XSS not in card.markdown and "&lt;script&gt;" in card.markdown
+    assert "<script>" not in card.html  # not even a broken one
