@@ -251,6 +251,11 @@ class Catalog(BaseModel):
     def suites_for(self, system: System) -> list[Suite]:
         return [self.suites[s] for s in system.suites]
 
+    @property
+    def suite_digests(self) -> dict[str, str]:
+        """Current definition of every suite: evaluations run with another are stale."""
+        return {name: suite.digest for name, suite in self.suites.items()}
+
     def evaluation_suites(self, system: System) -> list[Suite]:
         """Suites run per model version x dataset version."""
         return [s for s in self.suites_for(system) if not s.per_dataset]

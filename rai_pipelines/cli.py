@@ -178,7 +178,7 @@ def cmd_gate(args) -> int:
     system = catalog.system(args.system)
     mv = _resolve_model_version(settings, system, args.model_version)
     wh = Warehouse(settings.warehouse_dir)
-    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, wh)
+    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, wh, suite_digests=catalog.suite_digests)
     gate.record(decision, wh)  # every decision CI asked for is kept, unassessed ones included
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))

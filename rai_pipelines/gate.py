@@ -1,7 +1,8 @@
 """The release gate: a system's risk tier applied to its evaluations.
 
 Verdicts, most severe first: `fail` (a check is definitely violated),
-`unassessed` (a required evaluation is missing or errored),
+`unassessed` (a required evaluation is missing, errored, or stale: run with
+an older suite definition or older code),
 `insufficient_evidence` (a group too small to judge, or an undefined value),
 `pass`. Only `pass` releases; every other verdict blocks (fail closed). A
 check covered by an approved, unexpired waiver counts as `waived`, shown with
@@ -168,6 +169,7 @@ def decide(
     system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
     drift: pd.DataFrame | None = None,
     waivers: dict | None = None,
+    suite_digests: dict[str, str] | None = None,
 ) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
     tier = policy.tiers[system.risk_tier]
@@ -175,12 +177,18 @@ def decide(
     usable_runs: list[str] = []
     for suite in tier.required_suites:
         mine = runs[runs.suite == suite].sort_values("finished_at")
-        if mine.empty:
+        latest = mine.iloc[-1] if not mine.empty else None
+        if latest is None:
             reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} has not run on this dataset version"))
-        elif mine.status.iloc[-1] != "ok":
-            reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} errored: {mine.error.iloc[-1]}"))
+        elif latest.status != "ok":
+            reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} errored: {latest.error}"))
+        elif suite_digests is not None and (latest.suite_digest != suite_digests.get(suite) or latest.code_version != code_version()):
+            # Results of an older suite definition or older code do not speak for the current ones.
+            reasons.append(Reason(f"suite:{suite}", UNASSESSED,
+                                  f"required suite {suite!r} is stale: evaluated with suite {latest.suite_digest[:12]} and code "
+                                  f"{latest.code_version}, current are {str(suite_digests.get(suite))[:12]} and {code_version()}; re-evaluate"))
         else:
-            usable_runs.append(mine.run_id.iloc[-1])
+            usable_runs.append(latest.run_id)
     usable = metrics[metrics.run_id.isin(usable_runs)]
     for check in tier.checks:
         if check.family not in set(usable.family):
@@ -217,7 +225,10 @@ def decide(
     )
 
 
-def decide_from_warehouse(system: System, policy: Policy, model_version: str, warehouse: Warehouse, dataset_version: str | None = None) -> Decision:
+def decide_from_warehouse(
+    system: System, policy: Policy, model_version: str, warehouse: Warehouse, dataset_version: str | None = None,
+    suite_digests: dict[str, str] | None = None,
+) -> Decision:
     """Decide on one dataset version, by default the one this model version was last evaluated on.
 
     A model version never evaluated gets `unassessed` (with dataset_version "").
@@ -234,7 +245,7 @@ def decide_from_warehouse(system: System, policy: Policy, model_version: str, wa
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     drift = latest_drift(warehouse, system.name, dataset_version)
     return decide(system, policy, model_version, dataset_version, runs, metrics, drift,
-                  waiver_process.applicable(warehouse, system.name, str(model_version)))
+                  waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests)
 
 
 def record(decision: Decision, warehouse: Warehouse) -> None:

@@ -174,3 +174,21 @@ def test_drift_outcome_in_the_decision(system, mode, drift, verdict, status):
     d = decide(system, policy, "7", "d.abcdefabcdef", _runs("performance", "fairness"), _metrics(), drift)
     assert d.verdict == verdict
     assert d.reasons[-1].check == "dataset_drift" and d.reasons[-1].status == status
+
+
+
+def test_stale_evaluation_is_unassessed(system):
+    from rai_pipelines.code_version import code_version
+
+    runs = _runs("performance", "fairness").assign(suite_digest="old-digest", code_version=code_version())
+    current = {"performance": "old-digest", "fairness": "new-digest"}
+    d = decide(system, POLICY, "7", "d.abcdefabcdef", runs, _metrics(), suite_digests=current)
+    assert d.verdict == "unassessed"
+    [stale] = [r for r in d.reasons if r.check.startswith("suite:") and r.status == "unassessed"]
+    assert stale.check == "suite:fairness" and "stale" in stale.detail
+    fresh = decide(system, POLICY, "7", "d.abcdefabcdef", runs.assign(suite_digest=["old-digest", "new-digest"]), _metrics(),
+                   suite_digests=current)
+    assert fresh.verdict == "pass"
+    older_code = decide(system, POLICY, "7", "d.abcdefabcdef", runs.assign(suite_digest=["old-digest", "new-digest"],
+                        code_version="0.0.1+old"), _metrics(), suite_digests=current)
+    assert older_code.verdict == "unassessed"

@@ -42,7 +42,7 @@ def _csv(frame: pd.DataFrame) -> bytes:
 def gather(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
            datasets: DatasetStore) -> Evidence:
     mv = registry.get(client, system.model.registered_model, model_version)
-    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse)
+    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse, suite_digests=catalog.suite_digests)
     gate.record(decision, warehouse)
     ids = decision.evaluation_run_ids or [""]
     marks = ",".join("?" * len(ids))

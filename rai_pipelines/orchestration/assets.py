@@ -299,7 +299,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
     def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
         warehouse = state.warehouse()
-        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key)
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests)
         gate.record(decision, warehouse)
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, model_version_)
