@@ -81,7 +81,7 @@ def cmd_demo(args) -> int:
         waived = [r["check"] for r in reasons if r["status"] == "waived"]
         _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else "")
              + (f"  waived: {', '.join(waived)}" if waived else ""))
-    _say(f"\nnext: rai query \"select system, model_version, verdict from gate_decisions\"; rai ui")
+    _say("\nnext: rai query \"select system, model_version, verdict from gate_decisions\"; rai ui")
     return 0
 
 

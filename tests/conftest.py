@@ -97,3 +97,27 @@ def demo_home(tmp_path_factory) -> Path:
     proc = run_rai("demo", "--nights", "1", home=home, check=True)
     (home / "demo-stdout.txt").write_text(proc.stdout)
     return home
+
+
+@pytest.fixture
+def local_production(tmp_path, acs, monkeypatch):
+    """A copy of the project whose system reads production data from a local Parquet file.
+
+    Returns (real production frame with labels, path to write the test's version to, project root)."""
+    import shutil
+
+    import yaml
+
+    from rai_pipelines.data.sources import read_table, resolve
+
+    root = tmp_path / "project"
+    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
+        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
+    production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels)), on="id")
+    path = root / "assets" / "systems" / "acs_employment.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["data"]["production"]["source"] = {"path": str(tmp_path / "production.parquet")}
+    raw["data"]["production"].pop("labels")
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("RAI_PROJECT_DIR", str(root))
+    return production, tmp_path / "production.parquet", root

@@ -15,9 +15,17 @@ from rai_pipelines.warehouse import Warehouse
 
 
 @pytest.fixture
-def world(settings, catalog, acs, register_model):
+def world(settings, catalog, acs, register_model, mlflow_client):
     mv = register_model()
-    instance = dg.DagsterInstance.ephemeral()
+    # The version in production: without a champion, the first pass would promote this
+    # version and so change its own champion comparison between runs.
+    mlflow_client.set_registered_model_alias(mv.name, "champion", mv.version)
+    # Closed at the end: an unclosed instance leaves Dagster's context-global state storage dangling.
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield from _world(settings, catalog, acs, mv, instance)
+
+
+def _world(settings, catalog, acs, mv, instance):
     parts = SystemPartitions(acs.name)
     version, _ = DatasetStore(settings.snapshot_dir).snapshot(acs, production_windows(acs)[0])
     instance.add_dynamic_partitions(parts.dataset.name, [version.key])
@@ -27,7 +35,7 @@ def world(settings, catalog, acs, register_model):
     world = dict(mv=mv, instance=instance, parts=parts, version=version, assets=assets, resources=resources)
     # Ingest first: evaluations refuse a dataset version without a passed data-quality check.
     assert _materialize(world, dg.AssetSelection.assets(["acs_employment", "dataset_version"]), version.key).success
-    return world
+    yield world
 
 
 def _materialize(w, selection, partition_key, run_config=None):

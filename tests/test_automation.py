@@ -24,11 +24,12 @@ def _evaluations(requests):
     )
 
 
-def test_sensor_registers_new_versions_and_requests_missing_evaluations(settings, instance, acs, register_model):
+def test_sensor_registers_new_versions_and_requests_missing_evaluations(settings, instance, acs, register_model, mlflow_client):
     defs = build_defs()
     parts = SystemPartitions(acs.name)
-    register_model(rows=2000)
+    first = register_model(rows=2000)
     register_model("gradient_boosting", rows=2000)
+    mlflow_client.set_registered_model_alias(first.name, "champion", first.version)  # the version in production
 
     # No dataset version yet: partitions and registration runs, nothing to evaluate.
     requests = launch.tick_sensor(defs, instance, acs)

@@ -1,32 +1,14 @@
 """Bad input through the command line: one clear line, exit 1, nothing half-written."""
 
-import shutil
-
-import pandas as pd
 import pytest
-import yaml
 
-from rai_pipelines.data.sources import read_table, resolve
-
-from .conftest import ROOT, run_rai
+from .conftest import run_rai
 
 
 @pytest.fixture
-def project(tmp_path, acs, monkeypatch):
-    """A copy of the project whose one system reads its production data from a local file."""
-    root = tmp_path / "project"
-    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
-    production = read_table(resolve(acs.data.production.source)).merge(
-        read_table(resolve(acs.data.production.labels)), on="id"
-    )
-    path = root / "assets" / "systems" / "acs_employment.yaml"
-    raw = yaml.safe_load(path.read_text())
-    raw["data"]["production"]["source"] = {"path": str(tmp_path / "production.parquet")}
-    raw["data"]["production"].pop("labels")
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("RAI_PROJECT_DIR", str(root))
-    return production, tmp_path / "production.parquet"
+def project(local_production):
+    production, path, _ = local_production
+    return production, path
 
 
 @pytest.mark.parametrize(

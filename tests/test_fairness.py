@@ -4,7 +4,6 @@ reports undefined rates as undefined, and its intervals cover the truth."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn.metrics import (
     MetricFrame,

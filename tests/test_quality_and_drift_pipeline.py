@@ -2,23 +2,18 @@
 alerts reach a real webhook on loopback."""
 
 import json
-import shutil
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 import pytest
-import yaml
-from mlflow import MlflowClient
 
 from rai_pipelines.alerts import Alert, AlertChannel
-from rai_pipelines.data.sources import read_table, resolve
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
 from rai_pipelines.warehouse import Warehouse
 
-from .conftest import ROOT
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -104,20 +99,11 @@ def test_nightly_drift_finds_the_real_2017_drift(webhook, settings, instance, ac
 
 
 @pytest.fixture
-def bad_project(tmp_path, acs, monkeypatch):
-    """A copy of the project whose production data has impossible ages in 2016's batches."""
-    root = tmp_path / "project"
-    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
-    production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels)), on="id")
-    production.loc[production.index[:500], "AGEP"] = 150.0  # valid dtype, fails the range expectation
-    production.to_parquet(tmp_path / "production.parquet")
-    path = root / "assets" / "systems" / "acs_employment.yaml"
-    raw = yaml.safe_load(path.read_text())
-    raw["data"]["production"]["source"] = {"path": str(tmp_path / "production.parquet")}
-    raw["data"]["production"].pop("labels")
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("RAI_PROJECT_DIR", str(root))
+def bad_project(local_production):
+    """Production data with impossible ages in 2016's first batch: valid dtype, fails the range expectation."""
+    production, path, root = local_production
+    production.loc[production.index[:500], "AGEP"] = 150.0
+    production.to_parquet(path)
     return root
 
 

@@ -3,7 +3,6 @@ expiry, revocation, and its effect on the gate."""
 
 from datetime import datetime, timedelta, timezone
 
-import pandas as pd
 import pytest
 
 from rai_pipelines import waivers

@@ -25,7 +25,7 @@ from rai_pipelines.evaluation import scores as sc
 from rai_pipelines.evaluation.bootstrap import percentile_interval, resample_counts
 from rai_pipelines.evaluation.confusion import METRICS as CONFUSION_METRICS
 from rai_pipelines.evaluation.confusion import cell_counts
-from rai_pipelines.evaluation.groups import GroupIndex, encode
+from rai_pipelines.evaluation.groups import encode
 from rai_pipelines.evaluation.rows import MetricRow
 
 SCORE_METRICS = ("auc", "ece")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from rai_pipelines import gate, waivers
+from rai_pipelines import gate
 from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.digest import sha256_json

@@ -6,7 +6,6 @@ model_version  ──┘
 """
 
 
-import json
 
 from pathlib import Path
 
