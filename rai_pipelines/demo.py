@@ -177,10 +177,13 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
         say(f"evidence v{mv.version}: {built.path.name} verdict {evidence.decision.verdict}"
             f"{' (waived: ' + waived + ')' if waived else ''}, completeness {built.completeness:.0%}, "
             f"verify {'intact' if intact else 'REJECTED'}")
-    tampered = out_dir / "v1-tampered.zip"
-    with zipfile.ZipFile(out_dir / "v1-latest.zip") as src, zipfile.ZipFile(tampered, "w") as dst:
+    # An auditor's check that editing released evidence is caught: one line appended to the champion's card.
+    champion = registry.by_alias(client, system.model.registered_model, CHAMPION)
+    released = f"v{champion.version}" if champion else "v1"
+    tampered = out_dir / f"{released}-tampered.zip"
+    with zipfile.ZipFile(out_dir / f"{released}-latest.zip") as src, zipfile.ZipFile(tampered, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            dst.writestr(item, data.replace(b"PASS", b"PASS (edited)") if item.filename == "card.md" else data)
+            dst.writestr(item, data + b"\nEdited after release.\n" if item.filename == "card.md" else data)
     problems = verify(tampered, keys.load_public(keys.public_path(settings.home)))
-    say(f"evidence v1, edited copy {tampered.name}: verify {'REJECTED: ' + '; '.join(problems) if problems else 'intact (!)'}")
+    say(f"evidence {released}, edited copy {tampered.name}: verify {'REJECTED: ' + '; '.join(problems) if problems else 'intact (!)'}")

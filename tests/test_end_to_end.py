@@ -124,7 +124,8 @@ def test_waiver_story_and_signed_evidence(demo_home):
     for version in ("1", "2", "3"):
         proc = run_rai("evidence", "verify", str(bundles / f"v{version}-latest.zip"), home=demo_home)
         assert proc.returncode == 0, proc.stderr
-    tampered = run_rai("evidence", "verify", str(bundles / "v1-tampered.zip"), home=demo_home)
+    [edited] = bundles.glob("*-tampered.zip")
+    tampered = run_rai("evidence", "verify", str(edited), home=demo_home)
     assert tampered.returncode == 1 and "modified file: card.md" in tampered.stderr
     import zipfile
 
