@@ -283,6 +283,8 @@ def cmd_waiver(args) -> int:
             expires = datetime.fromisoformat(args.expires)
         except ValueError:
             raise UsageError(f"waiver: --expires {args.expires!r} is not a date; use YYYY-MM-DD") from None
+        if len(args.expires) == 10:  # a date alone: the waiver lasts through that day (UTC)
+            expires = expires.replace(hour=23, minute=59, second=59)
         _resolve_model_version(settings, catalog.system(args.system), args.model_version)
         done = waivers.request(wh, catalog, args.system, args.check, args.model_version, args.reason, args.by,
                                expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc))
@@ -454,9 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `rai query ... | head`: the reader has what it wanted
+    except BrokenPipeError:  # `rai query ... | head`: the reader stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 0
+        return 141  # as a shell reports SIGPIPE; never 0, so a piped `rai gate` cannot read as a pass
     except Exception as exc:  # noqa: BLE001 - unexpected: still one line unless --debug
         if debug:
             raise

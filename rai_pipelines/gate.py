@@ -157,6 +157,8 @@ def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
         return None
     if drift is None or drift.empty:
         return Reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "no drift result for this dataset version")
+    if pd.isna(drift.dataset_drift.iloc[0]):  # no column could be tested: no verdict to lean on
+        return Reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "drift was not assessed on any column")
     share, drifted = float(drift.share_drifted.iloc[0]), bool(drift.dataset_drift.iloc[0])
     columns = ", ".join(drift[drift.drifted.fillna(False).astype(bool)].column_name) or "none"
     detail = f"{share:.0%} of columns drifted against the reference ({columns})"

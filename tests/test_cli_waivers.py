@@ -31,13 +31,14 @@ def test_waiver_commands(settings, register_model, capsys):
                  "--reason", "r", "--by", "a", "--expires", "next week"]) == 2
 
 
-def test_evidence_bundle_for_a_never_evaluated_version_is_incomplete_but_verifiable(settings, register_model, capsys, tmp_path):
+def test_evidence_bundle_for_a_never_evaluated_version_is_incomplete(settings, register_model, capsys, tmp_path):
     mv = register_model(rows=2000)
     out = tmp_path / "bundle.zip"
     assert main(["evidence", "bundle", "acs_employment", "--model-version", mv.version, "--out", str(out), "--json"]) == 0
     capsys.readouterr()
     assert out.exists()
-    assert main(["evidence", "verify", str(out)]) == 0
+    assert main(["evidence", "verify", str(out)]) == 1  # signed and unmodified, but missing required evidence
+    assert "incomplete: the policy requires evidence it lacks" in capsys.readouterr().err
     assert main(["query", "select completeness, verdict from evidence_bundles", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["verdict"] == "unassessed" and row["completeness"] < 1

@@ -45,8 +45,10 @@ def test_production_profile_reads_its_environment(monkeypatch, tmp_path):
     assert s.dagster_instance_template == ROOT / "deploy" / "dagster.yaml"
     defs = build_defs()
     dg.Definitions.validate_loadable(defs)
-    assert defs.resources["mlflow"].tracking_uri == "postgresql://mlflow@127.0.0.1:5432/mlflow"
-    assert defs.resources["alerts"].webhook_url == "https://hooks.example.org/rai"
+    # Secrets from the environment reach the resources as EnvVar, which the Dagster UI does not display.
+    uri, hook = defs.resources["mlflow"].tracking_uri, defs.resources["alerts"].webhook_url
+    assert isinstance(uri, dg.EnvVar) and uri.get_value() == "postgresql://mlflow@127.0.0.1:5432/mlflow"
+    assert isinstance(hook, dg.EnvVar) and hook.get_value() == "https://hooks.example.org/rai"
 
 
 def test_production_profile_without_its_environment_is_one_line(monkeypatch, tmp_path):

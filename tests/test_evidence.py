@@ -17,9 +17,26 @@ FILES = {"card.md": b"# card\nverdict PASS\n", "decision.json": b'{"verdict": "p
 @pytest.fixture
 def signed(tmp_path):
     key = Ed25519PrivateKey.generate()
-    built = write_bundle(tmp_path / "bundle.zip", FILES, {"system": "s"}, {"card": True, "decision": True},
+    built = write_bundle(tmp_path / "bundle.zip", FILES, {"system": "s"}, {"card": True, "decision": True, "metrics": True},
                          ["card", "decision", "metrics"], key, "test-key")
     return built, key
+
+
+def test_incomplete_bundle_is_rejected(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    built = write_bundle(tmp_path / "b.zip", FILES, {}, {"card": True, "decision": True}, ["card", "decision", "metrics"], key, "k")
+    assert built.completeness == pytest.approx(2 / 3) and built.missing == ["metrics"]
+    assert verify(built.path, key.public_key()) == ["incomplete: the policy requires evidence it lacks: metrics"]
+
+
+def test_duplicate_entry_cannot_hide_a_forged_file(signed, tmp_path):
+    built, key = signed
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(built.path) as src, zipfile.ZipFile(forged, "w") as dst:
+        dst.writestr("card.md", b"# forged card\nverdict PASS\n")  # read first by most extractors
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+    assert verify(forged, key.public_key()) == ["duplicate entries in the zip: card.md"]
 
 
 def _rewrite(src, dst, change):
@@ -35,7 +52,7 @@ def _rewrite(src, dst, change):
 def test_intact_bundle_verifies_and_records_completeness(signed):
     built, key = signed
     assert verify(built.path, key.public_key()) == []
-    assert built.completeness == pytest.approx(2 / 3) and built.missing == ["metrics"]
+    assert built.completeness == 1.0 and built.missing == []
     assert set(built.manifest["files"]) == set(FILES)
 
 

@@ -208,3 +208,14 @@ def test_bad_labels_and_predictions_are_one_line(y, p, message):
 def test_missing_sensitive_value_is_an_error_not_a_group():
     with pytest.raises(DataError, match="sensitive column 'G' has 1 missing values"):
         group_metrics(np.array([0, 1]), np.array([0, 1]), {"G": np.array(["a", None], dtype=object)})
+
+
+def test_disparity_interval_does_not_drop_a_group_undefined_in_a_resample():
+    # Group b has a single positive: in many resamples its TPR is undefined. Those resamples must not
+    # report a spread over group a alone, so the interval is undefined, not a meaningless [0, 0.8].
+    y = np.r_[np.ones(500), np.zeros(500), [1], np.zeros(60)].astype(int)
+    p = np.r_[np.ones(400), np.zeros(100), np.zeros(500), [0], np.zeros(60)].astype(int)
+    groups = {"G": np.array(["a"] * 1000 + ["b"] * 61)}
+    d = group_metrics(y, p, groups, metrics=["tpr"]).partitions[0].disparities["tpr"]["difference"]
+    assert d.value == pytest.approx(0.8)
+    assert np.isnan(d.ci_low) and np.isnan(d.ci_high)

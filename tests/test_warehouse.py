@@ -83,3 +83,15 @@ def test_query_reads_views(tmp_path):
     wh = Warehouse(tmp_path)
     wh.write("evaluation_runs", "s", "run1", [_run("run1")])
     assert wh.query("select run_id, status from evaluation_runs").to_dict("records") == [{"run_id": "run1", "status": "ok"}]
+
+
+@pytest.mark.parametrize("sql", [
+    "explain analyze copy (select 42) to '/tmp/rai-should-not-exist.csv'",
+    "select * from read_text('/etc/passwd')",
+])
+def test_query_cannot_read_or_write_outside_the_warehouse(tmp_path, sql):
+    with pytest.raises(RaiError):
+        Warehouse(tmp_path).query(sql)
+    import os
+
+    assert not os.path.exists("/tmp/rai-should-not-exist.csv")

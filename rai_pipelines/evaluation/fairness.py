@@ -136,8 +136,13 @@ def _estimates(point: np.ndarray, boot: np.ndarray | None, confidence: float) ->
             for v, lo, hi in zip(point, low, high)]
 
 
-def disparity(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Max - min and min / max over the groups present, along the last axis."""
+def disparity(values: np.ndarray, present: np.ndarray, required: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Max - min and min / max over the groups present, along the last axis.
+
+    With `required` (the groups defined at the point estimate), a resample in
+    which any of them is undefined is undefined itself rather than a spread over
+    fewer groups, so the interval's undefined-share rule can see it.
+    """
     v = np.where(present, values, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         defined = (~np.isnan(v)).sum(-1)
@@ -145,6 +150,10 @@ def disparity(values: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.n
         lo = np.nanmin(np.where(defined[..., None] > 0, v, 0), axis=-1)
         diff = np.where(defined >= 2, hi - lo, np.nan)
         ratio = np.where((defined >= 2) & (hi > 0), lo / np.where(hi > 0, hi, 1), np.nan)
+    if required is not None:
+        lost = (np.isnan(v) & required).any(-1)
+        diff = np.where(lost, np.nan, diff)
+        ratio = np.where(lost, np.nan, ratio)
     return diff, ratio
 
 
@@ -245,7 +254,8 @@ def group_metrics(
         if axes:
             for m in wanted:
                 d, r = disparity(points[m], present)
-                bd, br = disparity(boots[m], present) if boots[m] is not None else (None, None)
+                defined_at_point = present & ~np.isnan(points[m])
+                bd, br = disparity(boots[m], present, defined_at_point) if boots[m] is not None else (None, None)
                 part.disparities[m] = {
                     "difference": _estimates(np.atleast_1d(d), None if bd is None else bd[:, None], confidence)[0],
                     "ratio": _estimates(np.atleast_1d(r), None if br is None else br[:, None], confidence)[0],

@@ -102,7 +102,10 @@ def paired_changes(
                 changes.append(Change(m, slices[i], float(point[i]), float(low[i]), float(high[i]), int(sizes[i])))
             if axes:
                 d_point = disparity(fn(confusion(c, 0)), present)[0] - disparity(fn(confusion(c, 1)), present)[0]
-                d_samples = disparity(fn(confusion(bc, 0)), present)[0] - disparity(fn(confusion(bc, 1)), present)[0]
+                required_a = present & ~np.isnan(fn(confusion(c, 0)))
+                required_b = present & ~np.isnan(fn(confusion(c, 1)))
+                d_samples = (disparity(fn(confusion(bc, 0)), present, required_a)[0]
+                             - disparity(fn(confusion(bc, 1)), present, required_b)[0])
                 lo, hi = percentile_interval(d_samples[:, None], confidence)
                 changes.append(Change(f"{m}_difference", index.partition_name(axes), float(d_point), float(lo[0]), float(hi[0]), int(sizes.sum())))
     return changes

@@ -5,7 +5,8 @@ Contents: the card (Markdown and HTML), the decision, an evaluation report
 report when MLflow has it), the policy file, waivers, and MANIFEST.json with
 the SHA-256 of every file, signed with Ed25519 (MANIFEST.sig). Verification
 fails on any modified, missing or added file, a manifest that does not match,
-or a signature that does not verify with the trusted public key.
+a signature that does not verify with the trusted public key, or evidence the
+policy requires that the bundle lacks (incomplete).
 """
 
 from __future__ import annotations
@@ -72,24 +73,41 @@ def verify(path: Path, public_key: Ed25519PublicKey) -> list[str]:
     except (OSError, zipfile.BadZipFile) as exc:
         return [f"not a readable zip file ({exc})"]
     with z:
-        names = set(z.namelist())
+        all_names = z.namelist()
+        # Two entries with one name: readers disagree on which is "the" file, so a forged one could hide.
+        duplicated = sorted({n for n in all_names if all_names.count(n) > 1})
+        if duplicated:
+            return [f"duplicate entries in the zip: {', '.join(duplicated)}"]
+        unsafe = [n for n in all_names if n.startswith(("/", "\\")) or ".." in n.split("/") or "\\" in n or "\0" in n]
+        if unsafe:
+            return [f"unsafe entry names: {', '.join(unsafe)}"]
+        names = set(all_names)
         if MANIFEST not in names or SIGNATURE not in names:
             return [f"{MANIFEST if MANIFEST not in names else SIGNATURE} is missing"]
-        manifest_bytes = z.read(MANIFEST)
-        problems = []
         try:
-            public_key.verify(base64.b64decode(z.read(SIGNATURE), validate=True), manifest_bytes)
-        except (InvalidSignature, ValueError):
-            problems.append("signature does not verify: the manifest was modified or signed with another key")
-        try:
-            listed = json.loads(manifest_bytes)["files"]
-        except (ValueError, KeyError):
-            return problems + ["manifest is not a valid bundle manifest"]
-        present = names - {MANIFEST, SIGNATURE}
-        problems += [f"missing file: {n}" for n in sorted(set(listed) - present)]
-        problems += [f"added file not in the manifest: {n}" for n in sorted(present - set(listed))]
-        problems += [
-            f"modified file: {n} (sha256 differs from the manifest)"
-            for n in sorted(set(listed) & present) if sha256_bytes(z.read(n)) != listed[n]
-        ]
+            manifest_bytes = z.read(MANIFEST)
+            problems = []
+            try:
+                public_key.verify(base64.b64decode(z.read(SIGNATURE), validate=True), manifest_bytes)
+            except (InvalidSignature, ValueError):
+                problems.append("signature does not verify: the manifest was modified or signed with another key")
+            try:
+                manifest = json.loads(manifest_bytes)
+                listed = manifest["files"]
+                missing_evidence = manifest.get("completeness", {}).get("missing", [])
+                if not isinstance(listed, dict):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return problems + ["manifest is not a valid bundle manifest"]
+            present = names - {MANIFEST, SIGNATURE}
+            problems += [f"missing file: {n}" for n in sorted(set(listed) - present)]
+            problems += [f"added file not in the manifest: {n}" for n in sorted(present - set(listed))]
+            problems += [
+                f"modified file: {n} (sha256 differs from the manifest)"
+                for n in sorted(set(listed) & present) if sha256_bytes(z.read(n)) != listed[n]
+            ]
+        except (zipfile.BadZipFile, OSError) as exc:  # e.g. a CRC error in an entry
+            return [f"corrupt zip entry ({exc})"]
+        if missing_evidence:
+            problems.append(f"incomplete: the policy requires evidence it lacks: {', '.join(missing_evidence)}")
         return problems

@@ -20,9 +20,9 @@ from rai_pipelines.gate import Decision
 
 _MD = """# Model card: {{ system.title|md }}
 
-**System** `{{ system.name|md }}` · **risk tier** {{ system.risk_tier }} · **owner** {{ system.owner|md }}
-**Model** {{ model.name|md }} v{{ model.version }} (`{{ model.recipe|md }}`, artifact sha256 `{{ model.artifact_sha256 }}`)
-**Decision** {{ decision.verdict|upper }} · `{{ decision.decision_id }}` · policy `{{ decision.policy_version }}` · {{ decision.decided_at }}
+**System** {{ system.name|md }} · **risk tier** {{ system.risk_tier|md }} · **owner** {{ system.owner|md }}
+**Model** {{ model.name|md }} v{{ model.version|md }} ({{ model.recipe|md }}, artifact sha256 {{ model.artifact_sha256|md }})
+**Decision** {{ decision.verdict|upper }} · {{ decision.decision_id|md }} · policy {{ decision.policy_version|md }} · {{ decision.decided_at|md }}
 
 ## Intended use
 {{ system.intended_use|md }}
@@ -30,21 +30,21 @@ _MD = """# Model card: {{ system.title|md }}
 ## Out of scope
 {{ system.out_of_scope_use|md }}
 
-## Release decision: {{ decision.verdict }}
+## Release decision: {{ decision.verdict|md }}
 | check | status | detail |
 |---|---|---|
-{% for r in decision.reasons %}| {{ r.check|md }} | {{ r.status }} | {{ r.detail|md }} |
+{% for r in decision.reasons %}| {{ r.check|md }} | {{ r.status|md }} | {{ r.detail|md }} |
 {% endfor %}
 ## Waivers applied
-{% for w in decision.waivers_applied %}- `{{ w.waiver_id }}` {{ w.scope|md }}: {{ w.reason|md }} (requested by {{ w.requested_by|md }}, approved by {{ w.approved_by|md }}, expires {{ w.expires_at }})
+{% for w in decision.waivers_applied %}- {{ w.waiver_id|md }} {{ w.scope|md }}: {{ w.reason|md }} (requested by {{ w.requested_by|md }}, approved by {{ w.approved_by|md }}, expires {{ w.expires_at|md }})
 {% else %}None.
 {% endfor %}
 ## Datasheet
 | | |
 |---|---|
-| dataset version | `{{ data.key|md }}` |
-| digest (sha256) | `{{ data.digest }}` |
-| rows | {{ data.rows }} |
+| dataset version | {{ data.key|md }} |
+| digest (sha256) | {{ data.digest|md }} |
+| rows | {{ data.rows|md }} |
 | source | {{ data.source|md }} |
 | window | {{ data.window|md }} |
 | sensitive features | {{ data.sensitive|md }} |
@@ -53,12 +53,12 @@ _MD = """# Model card: {{ system.title|md }}
 ## Metrics with 95% intervals
 | family | metric | slice | value | interval | n |
 |---|---|---|---|---|---|
-{% for m in metrics %}| {{ m.family }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value }} | {{ m.interval }} | {{ m.n }} |
+{% for m in metrics %}| {{ m.family|md }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value|md }} | {{ m.interval|md }} | {{ m.n|md }} |
 {% endfor %}
 ## Drift against the reference
 {% if drift %}| column | method | statistic | threshold | drifted |
 |---|---|---|---|---|
-{% for d in drift %}| {{ d.column_name|md }} | {{ d.method|md }} | {{ d.statistic }} | {{ d.threshold }} | {{ d.drifted }} |
+{% for d in drift %}| {{ d.column_name|md }} | {{ d.method|md }} | {{ d.statistic|md }} | {{ d.threshold|md }} | {{ d.drifted|md }} |
 {% endfor %}{% else %}No drift result for this dataset version.
 {% endif %}
 ## Known limitations
@@ -87,8 +87,12 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.pass{color:#176b2
 <h2>Known limitations</h2><ul>{% for l in limitations %}<li>{{ l }}</li>{% endfor %}</ul></body></html>"""
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]()|#<>!"})
+
+
 def _md_escape(value) -> str:
-    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+    # HTML-escape (Markdown is often rendered as HTML), then neutralise code spans, links and tables.
+    return html.escape(str(value), quote=True).replace("\n", " ").translate(_MD_SPECIAL)
 
 
 _md_env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=False)

@@ -40,9 +40,10 @@ def _csv(frame: pd.DataFrame) -> bytes:
 
 
 def gather(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
-           datasets: DatasetStore) -> Evidence:
+           datasets: DatasetStore, dataset_version: str | None = None) -> Evidence:
+    """Evidence of the decision on `dataset_version` (default: the newest this model version was evaluated on)."""
     mv = registry.get(client, system.model.registered_model, model_version)
-    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse, suite_digests=catalog.suite_digests)
+    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse, dataset_version, catalog.suite_digests)
     gate.record(decision, warehouse)
     ids = decision.evaluation_run_ids or [""]
     marks = ",".join("?" * len(ids))
@@ -92,8 +93,8 @@ def gather(catalog: Catalog, system: System, model_version: str, client: MlflowC
 
 
 def build(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
-          datasets: DatasetStore, home: Path, out: Path, say=None) -> tuple[Evidence, BuiltBundle]:
-    evidence = gather(catalog, system, model_version, client, warehouse, datasets)
+          datasets: DatasetStore, home: Path, out: Path, say=None, dataset_version: str | None = None) -> tuple[Evidence, BuiltBundle]:
+    evidence = gather(catalog, system, model_version, client, warehouse, datasets, dataset_version)
     key = keys.load_or_create(home, say)
     d = evidence.decision
     header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,

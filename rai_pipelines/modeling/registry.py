@@ -73,8 +73,11 @@ def by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None
     """The version holding `alias` (e.g. the champion), or None when no version holds it."""
     try:
         return _wrap(client, client.get_model_version_by_alias(name, alias))
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        # Only "no such alias/model" means no champion; a registry error must not read as one.
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def _wrap(client: MlflowClient, mv) -> ModelVersion:

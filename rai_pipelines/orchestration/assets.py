@@ -192,6 +192,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 baseline = registry.by_alias(mlflow.client(), system.model.registered_model, suite.baseline_alias)
                 if baseline is not None:
                     baseline_preds = _predictions(system, state, mlflow, baseline, version, frame)
+            exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
                 suite=suite,
@@ -200,14 +201,13 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 frame=frame,
                 predictions=preds,
                 client=mlflow.client(),
-                experiment_id=mlflow.experiment(system.name),
+                experiment_id=exp,
                 warehouse=state.warehouse(),
                 provenance=Provenance(context.run.run_id, str(context.partition_key)),
                 force=config.force,
                 baseline=baseline,
                 baseline_predictions=baseline_preds,
             )
-            exp = mlflow.experiment(system.name)
             headline = {
                 f"{r.metric}[{r.slice}]": dg.MetadataValue.float(r.value)
                 for r in outcome.rows
@@ -335,7 +335,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         model_version_, dataset_key = _dims(context)
         out = state.evidence_dir() / system.name / f"v{model_version_}" / f"{dataset_key}.zip"
         evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(), state.datasets(),
-                                         Path(state.home), out, context.log.info)
+                                         Path(state.home), out, context.log.info, dataset_key)
         return dg.MaterializeResult(
             metadata={
                 "bundle": dg.MetadataValue.path(str(built.path)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -57,13 +58,19 @@ class AlertResource(dg.ConfigurableResource):
         return AlertChannel(webhook_url=self.webhook_url, file=self.file)
 
 
+def _from_env(value: str, name: str):
+    """A value that came from an environment variable is passed as dg.EnvVar, which the
+    Dagster UI does not display: tracking URIs and webhook URLs can carry credentials."""
+    return dg.EnvVar(name) if value and os.environ.get(name) == value else value
+
+
 def resources_for(settings: Settings) -> dict:
     return {
         "mlflow": MlflowResource(
-            tracking_uri=settings.mlflow_tracking_uri,
+            tracking_uri=_from_env(settings.mlflow_tracking_uri, "MLFLOW_TRACKING_URI"),
             artifact_root=settings.mlflow_artifact_root,
             ui_url=settings.mlflow_ui_url,
         ),
         "state": StateResource(home=str(settings.home)),
-        "alerts": AlertResource(webhook_url=settings.alert_webhook_url, file=settings.alert_file),
+        "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }

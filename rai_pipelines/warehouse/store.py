@@ -24,7 +24,7 @@ from rai_pipelines.errors import RaiError
 from rai_pipelines.warehouse.kpis import KPIS_SQL
 from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
 
-_READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+_READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs its statement
 
 
 class Warehouse:
@@ -66,6 +66,11 @@ class Warehouse:
             else:
                 con.execute(f"create view {table} as select * from _{table}_facts")
         con.execute(KPIS_SQL)
+        # Reads only, and only under the warehouse: no read_text('/any/file'), no COPY TO, even for user SQL.
+        root = str(self.root.resolve()).replace("'", "''")
+        con.execute(f"set allowed_directories = ['{root}/']")
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
         return con
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
