@@ -15,6 +15,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from rai_pipelines.catalog import Suite
+from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.evaluation.rows import MetricRow
 
@@ -44,6 +46,26 @@ def dataset_input(version: DatasetVersion, context: str) -> DatasetInput:
         ),
         tags=[InputTag("mlflow.data.context", context)],
     )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a recorded run was launched from (Dagster run id and partition, when orchestrated)."""
+
+    dagster_run_id: str = ""
+    partition: str = ""
+
+    def run_tags(self, system: str, suite: Suite, **extra: str) -> dict[str, str]:
+        """The tags every rai MLflow run carries, plus the caller's own."""
+        return {
+            "rai.system": system,
+            "rai.suite": suite.name,
+            "rai.family": suite.family,
+            "rai.code_version": code_version(),
+            "dagster.run_id": self.dagster_run_id,
+            "dagster.partition": self.partition,
+            **extra,
+        }
 
 
 @dataclass(frozen=True)

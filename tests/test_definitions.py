@@ -14,9 +14,17 @@ from rai_pipelines.settings import load_settings
 from .conftest import ROOT
 
 
+def _validate(defs):
+    # Loading reads Dagster's context-global definitions-state storage; an instance
+    # garbage-collected by an earlier test (sensor contexts built from an instance ref
+    # create one) can leave it dangling, so load with a live instance in context.
+    with dg.DagsterInstance.ephemeral():
+        dg.Definitions.validate_loadable(defs)
+
+
 def test_definitions_validate_and_wire_every_system(settings, catalog):
     defs = build_defs()
-    dg.Definitions.validate_loadable(defs)
+    _validate(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     for system in catalog.systems:
         assert {f"{system}/dataset_version", f"{system}/model_version", f"{system}/release_gate"} <= keys
@@ -44,7 +52,7 @@ def test_production_profile_reads_its_environment(monkeypatch, tmp_path):
     assert s.mlflow_tracking_uri.startswith("postgresql://")
     assert s.dagster_instance_template == ROOT / "deploy" / "dagster.yaml"
     defs = build_defs()
-    dg.Definitions.validate_loadable(defs)
+    _validate(defs)
     # Secrets from the environment reach the resources as EnvVar, which the Dagster UI does not display.
     uri, hook = defs.resources["mlflow"].tracking_uri, defs.resources["alerts"].webhook_url
     assert isinstance(uri, dg.EnvVar) and uri.get_value() == "postgresql://mlflow@127.0.0.1:5432/mlflow"

@@ -21,12 +21,12 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from rai_pipelines import lineage
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.engine import CATEGORICAL, NUMERIC, DriftReport, dataset_drift
-from rai_pipelines.evaluation.record import Provenance
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -88,9 +88,7 @@ def drift_for_version(
 
     run = lineage.start_run(
         client, experiment_id, f"drift {version.label} vs {reference.label}",
-        {"rai.system": system.name, "rai.suite": suite.name, "rai.family": "drift", "rai.dataset_version": version.key,
-         "rai.reference_version": reference.key, "rai.code_version": code_version(),
-         "dagster.run_id": provenance.dagster_run_id, "dagster.partition": provenance.partition},
+        provenance.run_tags(system.name, suite, **{"rai.dataset_version": version.key, "rai.reference_version": reference.key}),
     )
     client.log_inputs(run.run_id, datasets=[lineage.dataset_input(reference, "reference"), lineage.dataset_input(version, "current")])
     now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)

@@ -14,6 +14,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from rai_pipelines import lineage
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
@@ -41,14 +42,6 @@ class Outcome:
     rows: list[MetricRow]
     skipped: bool
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where the evaluation was launched from (Dagster run id and partition, when orchestrated)."""
-
-    dagster_run_id: str = ""
-    partition: str = ""
 
 
 def _existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
@@ -80,20 +73,12 @@ def evaluate(
     if not force and (done := _existing(warehouse, run_id)) is not None:
         return done
     started = datetime.now(timezone.utc)
-    tags = {
-        "rai.system": system.name,
-        "rai.suite": suite.name,
-        "rai.family": suite.family,
-        "rai.evaluation_id": run_id,
-        "rai.model_name": model.name,
-        "rai.model_version": model.version,
-        "rai.dataset_version": dataset.key,
-        "rai.dataset_digest": dataset.digest,
-        "rai.code_version": code_version(),
-        "dagster.run_id": provenance.dagster_run_id,
-        "dagster.partition": provenance.partition,
+    tags = provenance.run_tags(
+        system.name, suite,
+        **{"rai.evaluation_id": run_id, "rai.model_name": model.name, "rai.model_version": model.version,
+           "rai.dataset_version": dataset.key, "rai.dataset_digest": dataset.digest},
         **({"rai.baseline_version": baseline.version} if baseline else {}),
-    }
+    )
     run = lineage.start_run(client, experiment_id, f"{suite.name} v{model.version} {dataset.label}", tags)
     base = {
         "run_id": run_id,

@@ -13,21 +13,21 @@ import dagster as dg
 import pandas as pd
 
 from rai_pipelines import gate
+from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import Catalog, Suite, System
 from rai_pipelines.code_version import code_version
-from rai_pipelines.alerts import Alert
 from rai_pipelines.data import versions
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
+from rai_pipelines.evaluation.record import Outcome, evaluate
 from rai_pipelines.evidence.release import build as build_evidence
-from rai_pipelines.quality import record as quality
-from rai_pipelines.evaluation.record import Outcome, Provenance, evaluate
-from rai_pipelines.lineage import RunRef, run_url
+from rai_pipelines.lineage import Provenance, RunRef, run_url
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.predictions import aligned, score
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
 from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
+from rai_pipelines.quality import record as quality
 
 
 class EvaluationConfig(dg.Config):

@@ -6,7 +6,7 @@ import dagster as dg
 
 from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.evaluation.record import Provenance
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.lineage import run_url
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
 from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource

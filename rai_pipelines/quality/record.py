@@ -13,11 +13,11 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from rai_pipelines import lineage
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.record import Provenance
 from rai_pipelines.quality.expectations import QualityResult, validate
 from rai_pipelines.warehouse import Warehouse
 
@@ -43,9 +43,7 @@ def check_dataset(
     result = validate(frame, suite, version.key)
     run = lineage.start_run(
         client, experiment_id, f"data_quality {version.label}",
-        {"rai.system": system.name, "rai.suite": suite.name, "rai.family": "data_quality", "rai.dataset_version": version.key,
-         "rai.dataset_digest": version.digest, "rai.code_version": code_version(), "dagster.run_id": provenance.dagster_run_id,
-         "dagster.partition": provenance.partition},
+        provenance.run_tags(system.name, suite, **{"rai.dataset_version": version.key, "rai.dataset_digest": version.digest}),
     )
     client.log_inputs(run.run_id, datasets=[lineage.dataset_input(version, "validation")])
     now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
