@@ -95,3 +95,75 @@ def test_query_cannot_read_or_write_outside_the_warehouse(tmp_path, sql):
     import os
 
     assert not os.path.exists("/tmp/rai-should-not-exist.csv")
+
+
+def _fill(wh, runs, metrics_per_run=3):
+    for i in range(runs):
+        wh.write("evaluation_runs", "s", f"run{i}", [_run(f"run{i}")])
+        wh.write("metrics", "s", f"run{i}", [{**_metric(f"run{i}", i + j / 10), "slice": f"g{j}"} for j in range(metrics_per_run)])
+
+
+def _all(wh):
+    return wh.frame("select run_id, slice, value from metrics order by run_id, slice").to_dict("records")
+
+
+def test_compaction_keeps_every_fact_once_and_later_writes_supersede_it(tmp_path, monkeypatch):
+    from rai_pipelines.warehouse import store
+
+    wh = Warehouse(tmp_path)
+    _fill(wh, 6)
+    before = _all(wh)
+    assert len(before) == 18
+    assert wh.compact() == {"evaluation_runs": 6, "metrics": 6}
+    assert (tmp_path / "metrics" / "_segments" / "00000001.json").exists()
+    assert _all(wh) == before  # the consumed loose files are still on disk, and not read twice
+    wh.write("metrics", "s", "run2", [_metric("run2", 99.0)])  # a forced re-run after compaction
+    after = _all(wh)
+    assert [r["value"] for r in after if r["run_id"] == "run2"] == [99.0]
+    assert len(after) == 16
+    wh.compact()
+    assert _all(wh) == after
+    monkeypatch.setattr(store, "GRACE", -1)  # everything consumed is now old enough to delete
+    wh.compact()
+    assert sorted(p.name for p in (tmp_path / "metrics").rglob("*.parquet")) == ["00000002.parquet"]
+    assert _all(wh) == after
+    assert wh.exists("metrics", "s", "run5") and not wh.exists("metrics", "s", "run6")
+
+
+def test_readers_compact_once_a_table_has_many_loose_files(tmp_path, monkeypatch):
+    from rai_pipelines.warehouse import store
+
+    monkeypatch.setattr(store, "COMPACT_AT", 5)
+    wh = Warehouse(tmp_path)
+    _fill(wh, 4)
+    wh.frame("select 1")
+    assert not (tmp_path / "metrics" / "_segments").exists()
+    _fill(wh, 5)
+    assert wh.frame("select count(*) c from metrics").c[0] == 15
+    assert (tmp_path / "metrics" / "_segments").exists()
+
+
+def test_a_second_compactor_waits_its_turn_and_readers_still_read(tmp_path):
+    wh = Warehouse(tmp_path)
+    _fill(wh, 2)
+    with wh._compaction_lock() as mine:
+        assert mine
+        assert Warehouse(tmp_path).compact() == {}
+        assert len(_all(Warehouse(tmp_path))) == 6
+
+
+def test_files_from_before_sequences_are_read_and_superseded(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wh = Warehouse(tmp_path)
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    legacy = tmp_path / "metrics" / "s" / "run1.parquet"
+    legacy.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([_metric("run1", 0.25)], schema=TABLES["metrics"]), legacy)
+    assert wh.exists("metrics", "s", "run1")
+    assert [r["value"] for r in _all(wh)] == [0.25]
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.75)])
+    assert [r["value"] for r in _all(wh)] == [0.75]
+    wh.compact()
+    assert [r["value"] for r in _all(wh)] == [0.75]
