@@ -191,6 +191,7 @@ class RegressionCheck(_Strict):
     """No significant worsening against the baseline (champion) on the same rows."""
 
     name: str = Field(pattern=_NAME)
+    family: Literal["performance", "fairness"] = Field(description="what the check protects; counted in that family's regression-rate KPI")
     metric: str = Field(description="a confusion metric ('accuracy') or a disparity ('tpr_difference')")
     slice: str = Field("overall", description="'overall', a group ('SEX=Female') or, for a disparity, the feature ('SEX')")
     tolerance: float = Field(ge=0, description="regressed only when the whole interval of the change is worse than this")

@@ -344,6 +344,19 @@ def cmd_evidence(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from rai_pipelines.report.trends import build
+    from rai_pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    report = build(_catalog(settings), Warehouse(settings.warehouse_dir), args.out, settings.mlflow_ui_url)
+    if args.json:
+        print(json.dumps({"path": str(report.path), "plots": report.plots, "seconds": report.seconds}, indent=1))
+    else:
+        _say(f"{report.path}: {report.plots} plots, built in {report.seconds['total']:.1f} s; open it in a browser (no network needed)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -427,6 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--public-key", type=Path, help="the signer's PEM public key (default: this state's key)")
     e.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_evidence)
+
+    s = sub.add_parser("report", help="governance reports from the warehouse")
+    rsub = s.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    r = rsub.add_parser("trends", help="self-contained HTML: KPI tiles, metric trends with intervals, drift, verdicts, lineage")
+    r.add_argument("--out", required=True, type=Path, help="directory to write index.html into")
+    r.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")

@@ -16,6 +16,7 @@ import math
 import operator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 
 import pandas as pd
 
@@ -45,6 +46,11 @@ class Reason:
     threshold: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    kind: str = "suite"  # suite | threshold | regression | drift
+    family: str | None = None
+    metric: str | None = None
+    slice: str | None = None
+    compared_with: str | None = None  # the champion version a regression check compared against
 
 
 @dataclass(frozen=True)
@@ -83,15 +89,16 @@ def _group_sizes(metrics: pd.DataFrame, features: list[str]) -> pd.Series:
 
 def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
     metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
+    reason = partial(Reason, kind="threshold", family=check.family, metric=metric, slice=check.slice)
     found = metrics[(metrics.family == check.family) & (metrics.metric == metric) & (metrics.slice == check.slice)]
     if found.empty:
-        return Reason(check.name, UNASSESSED, f"no {check.family} metric {metric!r} for slice {check.slice!r}")
+        return reason(check.name, UNASSESSED, f"no usable {check.family} metric {metric!r} for slice {check.slice!r}")
     if check.disparity:
         sizes = _group_sizes(metrics, check.slice.split("&"))
         small = sizes[sizes < min_group_size]
         if not small.empty:
             worst = small.idxmin()
-            return Reason(
+            return reason(
                 check.name,
                 INSUFFICIENT,
                 f"group {worst} has n={int(small.min())} < min_group_size={min_group_size}"
@@ -105,13 +112,13 @@ def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
         described += f" [{lo:.4f}, {hi:.4f}]"
     base = dict(observed=value, op=check.op, threshold=check.threshold, ci_low=None if math.isnan(lo) else lo, ci_high=None if math.isnan(hi) else hi)
     if math.isnan(value):
-        return Reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", **{**base, "observed": None})
+        return reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", **{**base, "observed": None})
     meets = _OPS[check.op]
     if check.bound == "point":
         status = PASS if meets(value, check.threshold) else FAIL
-        return Reason(check.name, status, f"{described}, required {check.op} {check.threshold}", **base)
+        return reason(check.name, status, f"{described}, required {check.op} {check.threshold}", **base)
     if math.isnan(lo):
-        return Reason(check.name, INSUFFICIENT, f"{described}: no confidence interval, and the policy judges the interval", **base)
+        return reason(check.name, INSUFFICIENT, f"{described}: no confidence interval, and the policy judges the interval", **base)
     # For '<=' the whole interval meets the threshold when its upper end does,
     # and lies wholly beyond it when its lower end does not; mirrored for '>='.
     near, far = (hi, lo) if check.op == "<=" else (lo, hi)
@@ -121,23 +128,25 @@ def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
         status, why = FAIL, "whole interval beyond"
     else:
         status, why = INSUFFICIENT, "interval too wide to decide:"
-    return Reason(check.name, status, f"{described}, {why} {check.op} {check.threshold}", **base)
+    return reason(check.name, status, f"{described}, {why} {check.op} {check.threshold}", **base)
 
 
 def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: str) -> Reason:
     """A change (candidate - champion) regresses only when its whole interval is worse than the tolerance."""
+    reason = partial(Reason, kind="regression", family=check.family, metric=check.metric, slice=check.slice)
     regression = metrics[metrics.family == "regression"]
     marker = regression[regression.metric == BASELINE_METRIC]
     if marker.empty:
-        return Reason(check.name, UNASSESSED, "no comparison with the champion has run on this dataset version")
+        return reason(check.name, UNASSESSED, "no comparison with the champion has run on this dataset version")
     champion = marker.value.iloc[0]
     if math.isnan(champion):
-        return Reason(check.name, PASS, "no model version holds the champion alias: nothing to regress against")
+        return reason(check.name, PASS, "no model version holds the champion alias: nothing to regress against")
     if str(int(champion)) == candidate:
-        return Reason(check.name, PASS, f"v{candidate} is the champion")
+        return reason(check.name, PASS, f"v{candidate} is the champion")
+    reason = partial(reason, compared_with=str(int(champion)))
     found = regression[(regression.metric == f"{check.metric}_change") & (regression.slice == check.slice)]
     if found.empty:
-        return Reason(check.name, UNASSESSED, f"no change of {check.metric!r} on slice {check.slice!r} in the champion comparison")
+        return reason(check.name, UNASSESSED, f"no change of {check.metric!r} on slice {check.slice!r} in the champion comparison")
     row = found.iloc[0]
     worse = "an increase" if lower_is_better(check.metric) else "a decrease"
     described = (
@@ -147,24 +156,57 @@ def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: 
     base = dict(observed=float(row.value), threshold=check.tolerance, ci_low=float(row.ci_low), ci_high=float(row.ci_high))
     verdict = regressed(float(row.ci_low), float(row.ci_high), check.metric, check.tolerance)
     if verdict is None:
-        return Reason(check.name, INSUFFICIENT, f"{check.metric}[{check.slice}]: the change has no interval", **base)
-    return Reason(check.name, FAIL if verdict else PASS, described, **base)
+        return reason(check.name, INSUFFICIENT, f"{check.metric}[{check.slice}]: the change has no interval", **base)
+    return reason(check.name, FAIL if verdict else PASS, described, **base)
 
 
 def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
     """The drift outcome of the evaluated dataset version, as the tier wants it used."""
+    reason = partial(Reason, kind="drift", family="drift", metric="share_drifted", slice="overall")
     if mode == "ignore":
         return None
     if drift is None or drift.empty:
-        return Reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "no drift result for this dataset version")
+        return reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "no drift result for this dataset version")
     if pd.isna(drift.dataset_drift.iloc[0]):  # no column could be tested: no verdict to lean on
-        return Reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "drift was not assessed on any column")
+        return reason("dataset_drift", UNASSESSED if mode == "block" else WARNING, "drift was not assessed on any column")
     share, drifted = float(drift.share_drifted.iloc[0]), bool(drift.dataset_drift.iloc[0])
     columns = ", ".join(drift[drift.drifted.fillna(False).astype(bool)].column_name) or "none"
     detail = f"{share:.0%} of columns drifted against the reference ({columns})"
     if not drifted:
-        return Reason("dataset_drift", PASS, f"no dataset drift: {detail}", observed=share)
-    return Reason("dataset_drift", FAIL if mode == "block" else WARNING, f"dataset drift: {detail}", observed=share)
+        return reason("dataset_drift", PASS, f"no dataset drift: {detail}", observed=share)
+    return reason("dataset_drift", FAIL if mode == "block" else WARNING, f"dataset drift: {detail}", observed=share)
+
+
+def judge_evaluation(system: System, policy: Policy, family: str, metrics: pd.DataFrame, model_version: str) -> list[Reason]:
+    """The tier's checks that read one evaluation family, judged on that evaluation alone.
+
+    Shown with the evaluation so an engineer sees which check it breaks; the
+    release decision itself judges every required suite together (`decide`)."""
+    tier = policy.tiers[system.risk_tier]
+    if family == "regression":
+        return [_judge_regression(c, metrics, str(model_version)) for c in tier.regression]
+    return [_judge(c, metrics, tier.min_group_size) for c in tier.checks if c.family == family]
+
+
+def worst(reasons: list[Reason]) -> str:
+    """The verdict these reasons add up to (waived and warning checks do not block)."""
+    return next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
+
+
+def reasons_markdown(reasons: list[Reason]) -> str:
+    """Checks as a Markdown table: status, observed value with its interval, and what the policy requires."""
+    def observed(r: Reason) -> str:
+        if r.observed is None:
+            return ""
+        return f"{r.observed:.4f}" + (f" [{r.ci_low:.4f}, {r.ci_high:.4f}]" if r.ci_low is not None else "")
+
+    def required(r: Reason) -> str:
+        if r.kind == "regression" and r.threshold is not None:
+            return f"change within {r.threshold} of the champion"
+        return f"{r.op} {r.threshold}" if r.op else ""
+
+    rows = [f"| {r.check} | **{r.status}** | {observed(r)} | {required(r)} | {r.detail.replace('|', '/')} |" for r in reasons]
+    return "\n".join(["| check | status | observed [95% interval] | required | detail |", "|---|---|---|---|---|", *rows])
 
 
 def decide(
@@ -193,9 +235,6 @@ def decide(
             usable_runs.append(latest.run_id)
     usable = metrics[metrics.run_id.isin(usable_runs)]
     for check in tier.checks:
-        if check.family not in set(usable.family):
-            reasons.append(Reason(check.name, UNASSESSED, f"no usable {check.family} evaluation"))
-            continue
         reasons.append(_judge(check, usable, tier.min_group_size))
     for check in tier.regression:
         reasons.append(_judge_regression(check, usable, str(model_version)))
@@ -208,7 +247,7 @@ def decide(
         if w is not None and r.status in (FAIL, INSUFFICIENT):
             reasons[i] = replace(r, status=WAIVED, detail=f"{r.detail} -- waived by {w.waiver_id} ({w.approved_by}, until {w.expires_at:%Y-%m-%d}): {w.reason}")
             applied.append(w.to_json())
-    verdict = next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
+    verdict = worst(reasons)
     decided_at = datetime.now(timezone.utc)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version(),
                 sorted(w["waiver_id"] for w in applied)]
@@ -267,3 +306,13 @@ def record(decision: Decision, warehouse: Warehouse) -> None:
             }
         ],
     )
+    warehouse.write("gate_checks", decision.system, decision.decision_id, [
+        {
+            "decision_id": decision.decision_id, "system": decision.system, "model_version": decision.model_version,
+            "dataset_version": decision.dataset_version, "check_name": r.check, "kind": r.kind, "family": r.family,
+            "metric": r.metric, "slice": r.slice, "status": r.status, "observed": r.observed, "op": r.op,
+            "threshold": r.threshold, "ci_low": r.ci_low, "ci_high": r.ci_high, "compared_with": r.compared_with,
+            "detail": r.detail, "decided_at": decision.decided_at,
+        }
+        for r in decision.reasons
+    ])

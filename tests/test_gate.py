@@ -127,7 +127,7 @@ REGRESSION_POLICY = POLICY.model_copy(
     update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={
         "required_suites": ["champion_comparison"],
         "checks": [],
-        "regression": [RegressionCheck(name="no_eo_regression", metric="tpr_difference", slice="SEX", tolerance=0.02)],
+        "regression": [RegressionCheck(name="no_eo_regression", family="fairness", metric="tpr_difference", slice="SEX", tolerance=0.02)],
     })}}
 )
 

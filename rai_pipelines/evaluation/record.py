@@ -93,6 +93,7 @@ def evaluate(
         "dagster_run_id": provenance.dagster_run_id,
         "dagster_partition": provenance.partition,
         "mlflow_run_id": run.run_id,
+        "mlflow_experiment_id": experiment_id,
         "code_version": code_version(),
     }
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import mlflow.sklearn
@@ -34,6 +35,7 @@ class ModelVersion:
     artifact_sha256: str
     aliases: tuple[str, ...]
     tags: dict[str, str]
+    registered_at: datetime
 
 
 def register(client: MlflowClient, name: str, run_id: str, model, tags: dict[str, str]) -> ModelVersion:
@@ -88,6 +90,7 @@ def _wrap(client: MlflowClient, mv) -> ModelVersion:
         artifact_sha256=mv.tags.get(ARTIFACT_DIGEST_TAG, ""),
         aliases=tuple(getattr(mv, "aliases", []) or []),
         tags=dict(mv.tags),
+        registered_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc),
     )
 
 
@@ -122,3 +125,14 @@ def promote(client: MlflowClient, mv: ModelVersion, alias: str = "champion") -> 
         return False
     client.set_registered_model_alias(mv.name, alias, mv.version)
     return True
+
+
+def record_version(warehouse, system: str, mv: ModelVersion) -> None:
+    """Add a model version to the warehouse's register (once): when it appeared, and what it is."""
+    if warehouse.exists("model_versions", system, mv.version):
+        return
+    warehouse.write("model_versions", system, mv.version, [{
+        "system": system, "model_name": mv.name, "model_version": mv.version, "artifact_sha256": mv.artifact_sha256,
+        "recipe": mv.tags.get("rai.recipe", ""), "mlflow_run_id": mv.run_id, "registered_at": mv.registered_at,
+        "recorded_at": datetime.now(timezone.utc),
+    }])

@@ -5,8 +5,7 @@ dataset_version ─┐
 model_version  ──┘
 """
 
-
-
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -130,15 +129,17 @@ def system_assets(catalog: Catalog, system: System) -> list:
         kinds={"mlflow", "sklearn"},
         description="A registered model version; materializing it verifies its artifact digest and that it loads safely.",
     )
-    def model_version(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
+    def model_version(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, context.partition_key)
         model = registry.load(client, mv)
+        registry.record_version(state.warehouse(), system.name, mv)
         run = client.get_run(mv.run_id)
         return dg.MaterializeResult(
             metadata={
                 "registered_model": mv.name,
                 "version": mv.version,
+                "registered_at": mv.registered_at.isoformat(),
                 "artifact_sha256": mv.artifact_sha256,
                 "estimator": type(model[-1]).__name__ if hasattr(model, "__getitem__") else type(model).__name__,
                 "recipe": mv.tags.get("rai.recipe", ""),
@@ -208,13 +209,18 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 baseline=baseline,
                 baseline_predictions=baseline_preds,
             )
+            # Numeric metadata: Dagster plots these across materializations.
             headline = {
                 f"{r.metric}[{r.slice}]": dg.MetadataValue.float(r.value)
                 for r in outcome.rows
                 if r.defined and (r.slice == "overall" or r.metric.endswith("_difference"))
             }
+            checks = gate.judge_evaluation(system, catalog.policy, suite.family,
+                                           pd.DataFrame([asdict(r) for r in outcome.rows]), model_version_)
             return dg.MaterializeResult(
                 metadata={
+                    "policy_verdict": gate.worst(checks) if checks else "no policy checks read this suite",
+                    "policy_checks": dg.MetadataValue.md(gate.reasons_markdown(checks)),
                     "evaluation_id": outcome.run_id,
                     "mlflow_run_id": outcome.mlflow_run_id,
                     "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
@@ -304,16 +310,17 @@ def system_assets(catalog: Catalog, system: System) -> list:
         mv = registry.get(client, system.model.registered_model, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
         promoted = decision.verdict == gate.PASS and registry.promote(client, mv)
-        table = "\n".join(
-            ["| check | status | detail |", "|---|---|---|"] + [f"| {r.check} | {r.status} | {r.detail} |" for r in decision.reasons]
-        )
+        statuses = [r.status for r in decision.reasons]
         return dg.MaterializeResult(
             metadata={
                 "verdict": decision.verdict,
+                "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
+                "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
+                "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
                 "decision_id": decision.decision_id,
                 "policy_version": decision.policy_version,
                 "risk_tier": decision.risk_tier,
-                "reasons": dg.MetadataValue.md(table),
+                "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
                 "evidence_digest": decision.evidence_digest,
                 "waivers_applied": ", ".join(w["waiver_id"] for w in decision.waivers_applied) or "none",
                 "champion_alias_moved_here": promoted,

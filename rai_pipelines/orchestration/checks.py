@@ -1,9 +1,11 @@
 """Asset checks: the data-quality suite on every dataset version, blocking."""
 
+import json
 import warnings
 
 import dagster as dg
 
+from rai_pipelines import gate
 from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.lineage import Provenance
@@ -81,13 +83,20 @@ def release_approved_check(system: System) -> dg.AssetChecksDefinition:
             key = context.partition_key
             model_version, dataset_key = key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
             found = state.warehouse().frame(
-                "select verdict, decision_id from gate_decisions where system = ? and model_version = ? and dataset_version = ? "
-                "order by decided_at desc limit 1", [system.name, model_version, dataset_key])
-            verdict = found.verdict.iloc[0] if not found.empty else "unassessed"
+                "select verdict, decision_id, reasons from gate_decisions where system = ? and model_version = ? "
+                "and dataset_version = ? order by decided_at desc limit 1", [system.name, model_version, dataset_key])
+            if found.empty:
+                return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                           metadata={"verdict": gate.UNASSESSED, "decision_id": "none"})
+            reasons = [gate.Reason(**r) for r in json.loads(found.reasons.iloc[0])]
             return dg.AssetCheckResult(
-                passed=verdict == "pass",
+                passed=found.verdict.iloc[0] == gate.PASS,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"verdict": verdict, "decision_id": found.decision_id.iloc[0] if not found.empty else "none"},
+                metadata={
+                    "verdict": found.verdict.iloc[0],
+                    "decision_id": found.decision_id.iloc[0],
+                    "checks": dg.MetadataValue.md(gate.reasons_markdown(reasons)),
+                },
             )
 
     return _check

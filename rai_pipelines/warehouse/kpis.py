@@ -1,5 +1,22 @@
 """The `kpis` view: governance KPIs per system and month, each with its
-numerator and denominator so a reader can recompute it."""
+numerator and denominator so a reader can recompute it.
+
+| kpi | numerator / denominator | period of |
+|---|---|---|
+| evaluation_coverage | (production dataset version x model version registered before it arrived) pairs with an assessed gate decision / all such pairs | dataset arrival |
+| system_coverage (system `*`) | systems whose latest production dataset version has an assessed decision / systems with a production dataset version | today |
+| gate_pass_rate, gate_fail_rate | decisions with that verdict / decisions | decision |
+| waiver_rate | decisions with a waiver applied / decisions | decision |
+| <family>_regression_rate | decisions where a <family> regression check against a different champion failed (or was waived) / decisions where one was judged | decision |
+| privacy_leakage_pass_rate | decisions whose privacy checks all passed / decisions with a judged privacy check | decision |
+| jailbreak_resilience | attacks resisted / attacks (from `attack_success_rate` on the overall slice) | evaluation |
+| hallucination_rate | hallucinated answers / answers (from `hallucination_rate` on the overall slice) | evaluation |
+| evidence_completeness | evidence fields present / bundles | bundle |
+| time_to_decision_hours | hours from registration to the first assessed decision, summed / model versions decided | registration |
+
+"Assessed" means any verdict but `unassessed`. Rows exist only where their
+evidence does: no safety evaluation, no jailbreak row.
+"""
 
 KPIS_SQL = """
 create view kpis as
@@ -7,20 +24,81 @@ with decisions as (
     select *, strftime(decided_at, '%Y-%m') as period,
            coalesce(waivers_applied, '[]') <> '[]' as waived
     from gate_decisions
+),
+assessed as (
+    select distinct system, model_version, dataset_version from gate_decisions where verdict <> 'unassessed'
+),
+pairs as (
+    select d.system, d.dataset_version, m.model_version, strftime(d.registered_at, '%Y-%m') as period
+    from dataset_versions d join model_versions m on m.system = d.system and m.registered_at <= d.registered_at
+    where d.kind = 'production'
+),
+latest_versions as (
+    select system, arg_max(dataset_version, registered_at) as dataset_version
+    from dataset_versions where kind = 'production' group by system
+),
+judged_checks as (
+    select *, strftime(decided_at, '%Y-%m') as period from gate_checks
+    where status in ('pass', 'fail', 'waived', 'insufficient_evidence')
+),
+regressions as (
+    select system, period, family, decision_id, bool_or(status in ('fail', 'waived')) as regressed
+    from judged_checks where kind = 'regression' and compared_with is not null and status <> 'insufficient_evidence'
+    group by all
+),
+privacy as (
+    select system, period, decision_id, bool_and(status = 'pass') as passed
+    from judged_checks where kind = 'threshold' and family = 'privacy' group by all
+),
+rates as (
+    select system, strftime(recorded_at, '%Y-%m') as period, metric, value, n
+    from metrics where slice = 'overall' and metric in ('attack_success_rate', 'hallucination_rate') and not isnan(value)
+),
+first_decisions as (
+    select system, model_version, min(decided_at) as decided_at
+    from gate_decisions where verdict <> 'unassessed' group by all
 )
-select 'gate_pass_rate' as kpi, system, period,
-       avg(case when verdict = 'pass' then 1.0 else 0.0 end) as value,
-       sum(case when verdict = 'pass' then 1 else 0 end)::double as numerator, count(*)::double as denominator
+select 'evaluation_coverage' as kpi, p.system, p.period,
+       avg(case when a.model_version is null then 0.0 else 1.0 end) as value,
+       count(a.model_version)::double as numerator, count(*)::double as denominator
+from pairs p left join assessed a using (system, model_version, dataset_version) group by p.system, p.period
+union all
+select 'system_coverage', '*', strftime(current_date, '%Y-%m'),
+       avg(case when covered then 1.0 else 0.0 end), count(*) filter (where covered)::double, count(*)::double
+from (select l.system, exists (select 1 from assessed a where a.system = l.system and a.dataset_version = l.dataset_version) as covered
+      from latest_versions l)
+having count(*) > 0
+union all
+select 'gate_pass_rate', system, period, avg(case when verdict = 'pass' then 1.0 else 0.0 end),
+       count(*) filter (where verdict = 'pass')::double, count(*)::double
 from decisions group by system, period
 union all
 select 'gate_fail_rate', system, period, avg(case when verdict = 'fail' then 1.0 else 0.0 end),
-       sum(case when verdict = 'fail' then 1 else 0 end)::double, count(*)::double
+       count(*) filter (where verdict = 'fail')::double, count(*)::double
 from decisions group by system, period
 union all
 select 'waiver_rate', system, period, avg(case when waived then 1.0 else 0.0 end),
-       sum(case when waived then 1 else 0 end)::double, count(*)::double
+       count(*) filter (where waived)::double, count(*)::double
 from decisions group by system, period
+union all
+select family || '_regression_rate', system, period, avg(case when regressed then 1.0 else 0.0 end),
+       count(*) filter (where regressed)::double, count(*)::double
+from regressions group by family, system, period
+union all
+select 'privacy_leakage_pass_rate', system, period, avg(case when passed then 1.0 else 0.0 end),
+       count(*) filter (where passed)::double, count(*)::double
+from privacy group by system, period
+union all
+select 'jailbreak_resilience', system, period, 1 - sum(value * n) / sum(n), round(sum(n - value * n)), sum(n)::double
+from rates where metric = 'attack_success_rate' group by system, period having sum(n) > 0
+union all
+select 'hallucination_rate', system, period, sum(value * n) / sum(n), round(sum(value * n)), sum(n)::double
+from rates where metric = 'hallucination_rate' group by system, period having sum(n) > 0
 union all
 select 'evidence_completeness', system, strftime(created_at, '%Y-%m'), avg(completeness), sum(completeness), count(*)::double
 from evidence_bundles group by system, strftime(created_at, '%Y-%m')
+union all
+select 'time_to_decision_hours', m.system, strftime(m.registered_at, '%Y-%m'),
+       avg(epoch(f.decided_at - m.registered_at) / 3600), sum(epoch(f.decided_at - m.registered_at) / 3600), count(*)::double
+from model_versions m join first_decisions f using (system, model_version) group by m.system, strftime(m.registered_at, '%Y-%m')
 """

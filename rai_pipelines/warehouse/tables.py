@@ -38,6 +38,7 @@ TABLES: dict[str, pa.Schema] = {
             ("dagster_partition", pa.string()),
             ("mlflow_run_id", pa.string()),
             ("code_version", pa.string()),
+            ("mlflow_experiment_id", pa.string()),
         ]
     ),
     "metrics": pa.schema(
@@ -71,6 +72,44 @@ TABLES: dict[str, pa.Schema] = {
             ("evidence_digest", pa.string()),
             ("evaluation_run_ids", pa.string()),
             ("code_version", pa.string()),
+        ]
+    ),
+    # One row per check of a gate decision (the decision's reasons as facts):
+    # which checks fail, how often, by family, without parsing JSON.
+    "gate_checks": pa.schema(
+        [
+            ("decision_id", pa.string()),
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("dataset_version", pa.string()),
+            ("check_name", pa.string()),
+            ("kind", pa.string()),
+            ("family", pa.string()),
+            ("metric", pa.string()),
+            ("slice", pa.string()),
+            ("status", pa.string()),
+            ("observed", pa.float64()),
+            ("op", pa.string()),
+            ("threshold", pa.float64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("compared_with", pa.string()),
+            ("detail", pa.string()),
+            ("decided_at", _TS),
+        ]
+    ),
+    # Model versions as the registry sensor first saw them: registered_at is
+    # MLflow's creation time, the start of "time to decision".
+    "model_versions": pa.schema(
+        [
+            ("system", pa.string()),
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            ("artifact_sha256", pa.string()),
+            ("recipe", pa.string()),
+            ("mlflow_run_id", pa.string()),
+            ("registered_at", _TS),
+            ("recorded_at", _TS),
         ]
     ),
     "quality_results": pa.schema(

@@ -1,0 +1,1 @@
+"""Governance trend report: warehouse queries, plotly figures, one self-contained HTML page."""
