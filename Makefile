@@ -20,6 +20,7 @@ demo: setup
 
 services:
 	scripts/ensure-services
+	scripts/ensure-browser
 
 test: setup services
 	$(BIN)/pytest

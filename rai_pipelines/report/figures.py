@@ -18,9 +18,8 @@ VERDICT_COLOURS = {
     "unassessed": "#9e9e9e",
     "fail": "#c62828",
 }
-_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=110, b=60), font=dict(size=12),
-               title=dict(y=0.995, yanchor="top", x=0, xanchor="left", pad=dict(t=8)),
-               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, yref="container"))
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=30, t=90, b=60), font=dict(size=12),
+               legend=dict(yanchor="top", y=1, xanchor="left", x=1.01))
 
 
 def _colour(model_version: str, versions: list[str]) -> str:
