@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def cmd_demo(args) -> int:
         waived = [r["check"] for r in reasons if r["status"] == "waived"]
         _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else "")
              + (f"  waived: {', '.join(waived)}" if waived else ""))
-    _say("\nnext: rai query \"select system, model_version, verdict from gate_decisions\"; rai ui")
+    _say("\nnext: rai report trends --out report/; rai query \"select * from kpis\"; rai ui")
     return 0
 
 
@@ -101,16 +102,28 @@ def cmd_ui(args) -> int:
         ))
         _say(f"MLflow UI: http://127.0.0.1:{args.mlflow_port}")
     _say(f"Dagster UI: http://127.0.0.1:{args.port} (webserver + daemon, DAGSTER_HOME={settings.dagster_home})")
+
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # On SIGTERM as on Ctrl-C: stop dagster dev (and with it the webserver and daemon) rather than orphan them.
+    signal.signal(signal.SIGTERM, _stop)
     try:
-        return subprocess.call(
+        procs.append(subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-w", str(settings.project / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)],
             env=env, cwd=settings.project,
-        )
+        ))
+        return procs[-1].wait()
     except KeyboardInterrupt:
         return 0
     finally:
         for p in procs:
             p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def _resolve_model_version(settings, system, version: str):

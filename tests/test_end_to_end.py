@@ -32,15 +32,16 @@ def test_gate_decisions_list_every_version_and_the_skewed_model_fails_fairness(d
 def test_skewed_model_is_measurably_less_fair(demo_home):
     gaps = _query(
         demo_home,
-        "select model_version, value from metrics where metric = 'tpr_difference' and slice = 'SEX'",
-    ).set_index("model_version").value
-    assert gaps["3"] > gaps["1"] + 0.1
-    assert gaps["3"] > gaps["2"] + 0.1
+        "select model_version, min(value) as least, max(value) as most from metrics "
+        "where metric = 'tpr_difference' and slice = 'SEX' group by model_version",
+    ).set_index("model_version")
+    assert gaps.least["3"] > gaps.most["1"] + 0.1  # on every night
+    assert gaps.least["3"] > gaps.most["2"] + 0.1
 
 
 def test_every_evaluation_is_one_mlflow_run_with_its_dataset_digest(demo_home):
     runs = _query(demo_home, "select run_id, mlflow_run_id, dataset_digest, model_version, suite from evaluation_runs where status = 'ok'")
-    # 3 model versions x 3 suites on the first night; a champion comparison is redone when the champion moves.
+    # 3 model versions x 3 suites each night; a champion comparison is redone when the champion moves.
     assert len(set(zip(runs.model_version, runs.suite))) == 9
     client = MlflowClient(tracking_uri=f"sqlite:///{demo_home}/mlflow/mlflow.db")
     for row in runs.itertuples():
@@ -153,8 +154,24 @@ def test_gate_outcome_is_on_the_registry_and_the_champion_passed(demo_home):
     assert champion.tags["rai.gate.verdict"] == "pass" and str(champion.version) == "2"  # the newest passing version
 
 
-def test_kpis_include_evidence_completeness_and_waiver_rate(demo_home):
-    kpis = _query(demo_home, "select kpi, value, numerator, denominator from kpis").set_index("kpi")
+def test_kpis_cover_every_kpi_the_demo_has_evidence_for(demo_home):
+    kpis = _query(demo_home, "select kpi, system, value, numerator, denominator from kpis").set_index("kpi")
+    assert {"evaluation_coverage", "system_coverage", "gate_pass_rate", "gate_fail_rate", "waiver_rate",
+            "fairness_regression_rate", "performance_regression_rate", "evidence_completeness",
+            "time_to_decision_hours"} <= set(kpis.index)
+    assert not {"jailbreak_resilience", "privacy_leakage_pass_rate", "hallucination_rate"} & set(kpis.index)  # no LLM evaluated
+    assert (kpis.numerator <= kpis.denominator).drop("time_to_decision_hours").all()
     assert kpis.loc["evidence_completeness", "value"] == 1.0
     assert 0 < kpis.loc["waiver_rate", "value"] < 1
-    assert kpis.loc["gate_pass_rate", "numerator"] <= kpis.loc["gate_pass_rate", "denominator"]
+    # Every production batch was evaluated and gated for each model version: v3 registered before the first night.
+    assert kpis.loc["evaluation_coverage", "value"] == 1.0
+    # The recount from the facts themselves agrees with the view.
+    decided = _query(demo_home, "select verdict from gate_decisions")
+    assert kpis.loc["gate_fail_rate", "denominator"] == len(decided)
+    assert kpis.loc["gate_fail_rate", "numerator"] == (decided.verdict == "fail").sum()
+    # v3 fails its fairness regression checks against the champion; v2 does not.
+    checks = _query(demo_home, "select model_version, status from gate_checks where kind = 'regression' and family = 'fairness' "
+                               "and compared_with is not null")
+    assert (checks[checks.model_version == "3"].status == "fail").any()
+    assert 0 < kpis.loc["fairness_regression_rate", "value"] < 1
+    assert kpis.loc["time_to_decision_hours", "value"] > 0

@@ -222,14 +222,24 @@ class Warehouse:
 
     # -- reading ----------------------------------------------------------------
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with one view per fact table."""
+    def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB connection with one view per fact table, and the `kpis` view.
+
+        Binding a view reads its files' footers, and the pipeline opens many
+        short connections, so when the statement to run is given only the views
+        it names (and what they rest on) are created."""
+        if sql is None or re.search(r"\bkpis\b", sql, re.IGNORECASE):
+            wanted = set(TABLES) | {"kpis"}
+        else:
+            wanted = {t for t in TABLES if re.search(rf"\b{t}\b", sql, re.IGNORECASE)}
+        if wanted & COMMITTED_BY_RUN:
+            wanted.add("evaluation_runs")
         con = duckdb.connect(":memory:")
-        columns = {t: ", ".join(f'"{c}"' for c in schema.names) for t, schema in TABLES.items()}
-        for table in TABLES:
+        for table in (t for t in TABLES if t in wanted):
             current, loose = self._sources_compacted(table)
-            con.execute(f"create view _{table}_facts as select {columns[table]} from ({self._facts_sql(con, table, current, loose)})")
-        for table in TABLES:
+            columns = ", ".join(f'"{c}"' for c in TABLES[table].names)
+            con.execute(f"create view _{table}_facts as select {columns} from ({self._facts_sql(con, table, current, loose)})")
+        for table in (t for t in TABLES if t in wanted):
             if table in COMMITTED_BY_RUN:
                 con.execute(
                     f"create view {table} as select f.* from _{table}_facts f "
@@ -237,7 +247,8 @@ class Warehouse:
                 )
             else:
                 con.execute(f"create view {table} as select * from _{table}_facts")
-        con.execute(KPIS_SQL)
+        if "kpis" in wanted:
+            con.execute(KPIS_SQL)
         # Reads only, and only under the warehouse: no read_text('/any/file'), no COPY TO, even for user SQL.
         root = str(self.root.resolve()).replace("'", "''")
         con.execute(f"set allowed_directories = ['{root}/']")
@@ -246,7 +257,7 @@ class Warehouse:
         return con
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        with self.connect() as con:
+        with self.connect(sql) as con:
             return con.execute(sql, params or []).df()
 
     def query(self, sql: str) -> pd.DataFrame:
@@ -261,7 +272,7 @@ class Warehouse:
         if kind not in _READ_ONLY_STATEMENTS:
             raise RaiError(f"query: {kind} statements are not allowed; the warehouse is read-only through rai query")
         try:
-            with self.connect() as con:
+            with self.connect() as con:  # every view, so the user's SQL sees the whole catalog
                 return con.execute(sql).df()
         except duckdb.Error as exc:
             raise RaiError(f"query: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,60 @@
+"""The trend report from warehouse facts: escaping, empty warehouses, bad --out."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from rai_pipelines.errors import UsageError
+from rai_pipelines.report.trends import build
+from rai_pipelines.warehouse import Warehouse
+
+from .conftest import run_rai
+
+HOSTILE = "</script><script>alert('x')</script><img src=x onerror=alert(1)>"
+AT = datetime(2026, 11, 2, tzinfo=timezone.utc)
+
+
+def _facts(wh, label):
+    key = "batch-1.abc"
+    wh.write("dataset_versions", "acs_employment", key, [{
+        "system": "acs_employment", "dataset_version": key, "label": label, "kind": "production", "digest": "d" * 64, "rows": 5,
+        "source": "x", "schema": "{}", "registered_at": AT}])
+    wh.write("gate_decisions", "acs_employment", "dec1", [{
+        "decision_id": "dec1", "system": "acs_employment", "model_version": "1", "dataset_version": key, "risk_tier": "high",
+        "policy_version": "p" * 64, "verdict": "fail", "reasons": "[]", "waivers_applied": "[]", "decided_at": AT + timedelta(hours=1),
+        "evidence_digest": "e", "evaluation_run_ids": '["r1"]', "code_version": "c"}])
+    wh.write("metrics", "acs_employment", "r1", [{
+        "run_id": "r1", "system": "acs_employment", "model_version": "1", "dataset_version": key, "family": "performance",
+        "metric": "accuracy", "slice": "overall", "value": 0.8, "ci_low": 0.79, "ci_high": 0.81, "n": 5, "recorded_at": AT}])
+    wh.write("evaluation_runs", "acs_employment", "r1", [{
+        "run_id": "r1", "system": "acs_employment", "model_name": "m", "model_version": "1", "dataset_version": key,
+        "dataset_digest": "d" * 64, "suite": "performance", "suite_digest": "s", "status": "ok", "error": None, "started_at": AT,
+        "finished_at": AT, "dagster_run_id": "", "dagster_partition": "", "mlflow_run_id": "0123456789abcdef",
+        "mlflow_experiment_id": "7", "code_version": "c"}])
+
+
+def test_labels_cannot_break_out_of_the_page(catalog, tmp_path):
+    wh = Warehouse(tmp_path / "wh")
+    _facts(wh, HOSTILE)
+    report = build(catalog, wh, tmp_path / "out", "http://127.0.0.1:5000")
+    html = report.path.read_text()
+    assert report.plots == 2  # judged metrics and verdicts; no drift facts, no drift plot
+    assert "<img src=x" not in html and "<script>alert" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # in the lineage table, escaped
+    assert "\\u003c\\u002fscript\\u003e\\u003cscript\\u003ealert" in html  # in the plot JSON, escaped
+    assert 'href="http://127.0.0.1:5000/#/experiments/7/runs/0123456789abcdef"' in html
+
+
+def test_an_empty_warehouse_still_gives_a_page(catalog, tmp_path):
+    report = build(catalog, Warehouse(tmp_path / "wh"), tmp_path / "out")
+    assert report.plots == 0
+    assert "No KPIs yet" in report.path.read_text()
+
+
+def test_out_must_be_a_directory(catalog, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        build(catalog, Warehouse(tmp_path / "wh"), tmp_path / "file")
+    proc = run_rai("report", "trends", "--out", str(tmp_path / "file"), home=tmp_path / "state")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "is a file; give a directory" in proc.stderr
