@@ -9,8 +9,8 @@ checks, drift per column and model versions. Then, on the same files:
   warehouse of small fact files gives without compaction), for the KPI and
   metric-trend queries;
 - ours: the compacted warehouse, every query the report runs (median of 5,
-  on one connection, as the report runs them), `rai query`'s cost including
-  opening the views, and the whole `rai report trends` build.
+  on one connection and into pandas, as the report runs them), `rai query`'s
+  cost including opening the views, and the whole `rai report trends` build.
 
     .venv/bin/python benchmarks/warehouse_report.py [--nights 365] [--models 12] [--out DIR]
 """
@@ -147,8 +147,8 @@ def main() -> None:
         con.execute(f"create view {table} as select * from read_parquet('{root}/{table}/*/*.parquet', union_by_name=true)")
     peer = {
         "gate rates (kpis)": lambda: con.execute(
-            "select system, strftime(decided_at, '%Y-%m') p, avg((verdict = 'pass')::int) from gate_decisions group by all").fetchall(),
-        "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).fetchall(),
+            "select system, strftime(decided_at, '%Y-%m') p, avg((verdict = 'pass')::int) from gate_decisions group by all").df(),
+        "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).df(),
     }
     peer_s = {name: _median(fn, repeat=1) for name, fn in peer.items()}
 
@@ -160,14 +160,14 @@ def main() -> None:
 
     with wh.connect() as con:
         ours = {
-            "kpis": lambda: con.execute(queries.KPIS).fetchall(),
+            "kpis": lambda: con.execute(queries.KPIS).df(),
             "gate rates (kpis)": lambda: con.execute(
-                "select * from kpis where kpi in ('gate_pass_rate', 'gate_fail_rate')").fetchall(),
-            "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).fetchall(),
-            "drift": lambda: con.execute(queries.DRIFT).fetchall(),
-            "verdicts": lambda: con.execute(queries.VERDICTS).fetchall(),
-            "lineage": lambda: con.execute(queries.LINEAGE).fetchall(),
-            "counts": lambda: con.execute(queries.COUNTS).fetchall(),
+                "select * from kpis where kpi in ('gate_pass_rate', 'gate_fail_rate')").df(),
+            "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).df(),
+            "drift": lambda: con.execute(queries.DRIFT).df(),
+            "verdicts": lambda: con.execute(queries.VERDICTS).df(),
+            "lineage": lambda: con.execute(queries.LINEAGE).df(),
+            "counts": lambda: con.execute(queries.COUNTS).df(),
         }
         ours_s = {name: _median(fn) for name, fn in ours.items()}
         total_rows = con.execute("select count(*) from metrics").fetchone()[0]

@@ -113,6 +113,7 @@ def test_asset_graph_lists_the_evaluations_and_the_gate_page_shows_its_verdict(u
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("observed [95% interval]").wait_for(timeout=30_000)
     assert "equal_opportunity_sex" in dialog.inner_text()
+    page.wait_for_timeout(1000)  # the dialog fades in
     page.screenshot(path=SHOTS / "release-gate-reasons.png")
 
 

@@ -37,6 +37,7 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
     rows = max(1, math.ceil(len(keys) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{k.check}: {k.metric} [{k.slice}]" for k in keys],
                         vertical_spacing=0.5 / rows, horizontal_spacing=0.08)
+    trends = trends.sort_values("registered_at")
     versions = sorted(trends.model_version.unique(), key=lambda v: (len(v), v))
     batches = _batches(trends)
     for i, key in enumerate(keys):

@@ -1,7 +1,7 @@
 """The queries behind the trend report, in one place so the benchmark times exactly what the report runs.
 
 Each returns the latest fact per identity (a re-decided pair, or a re-run
-evaluation, shows once) in the order dataset versions arrived.
+evaluation, shows once), with the arrival time of its dataset version.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def key_metrics(catalog: Catalog) -> list[KeyMetric]:
 
 KPIS = "select * from kpis order by system, kpi, period"
 
-_ARRIVAL = "join dataset_versions d using (system, dataset_version)"
+_ARRIVAL = "join dataset_versions d using (system, dataset_version)"  # the batch label and when it arrived
 
 
 def metric_trends(keys: list[KeyMetric]) -> tuple[str, list]:
@@ -44,13 +44,15 @@ def metric_trends(keys: list[KeyMetric]) -> tuple[str, list]:
     values = ", ".join("(?, ?, ?, ?)" for _ in keys)
     params = [v for k in keys for v in (k.system, k.family, k.metric, k.slice)]
     sql = f"""
-        with wanted(system, family, metric, slice) as (values {values})
-        select m.system, m.model_version, m.dataset_version, d.label, d.registered_at, m.family, m.metric, m.slice,
-               m.value, m.ci_low, m.ci_high, m.n
-        from metrics m join wanted w using (system, family, metric, slice) {_ARRIVAL}
-        qualify row_number() over (partition by m.system, m.model_version, m.dataset_version, m.family, m.metric, m.slice
-                                   order by m.recorded_at desc) = 1
-        order by m.system, d.registered_at, m.model_version"""
+        with wanted(system, family, metric, slice) as (values {values}),
+        latest as (
+            select m.system, m.model_version, m.dataset_version, m.family, m.metric, m.slice,
+                   arg_max(m.value, m.recorded_at) as value, arg_max(m.ci_low, m.recorded_at) as ci_low,
+                   arg_max(m.ci_high, m.recorded_at) as ci_high, arg_max(m.n, m.recorded_at) as n
+            from metrics m join wanted w using (system, family, metric, slice)
+            group by all
+        )
+        select l.*, d.label, d.registered_at from latest l {_ARRIVAL}"""
     return sql, params
 
 

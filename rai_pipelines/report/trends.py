@@ -44,12 +44,13 @@ def _figure_html(fig, div_id: str) -> str:
 
 
 def _tile(row) -> dict:
+    basis = f"{row.numerator:g} / {row.denominator:g}"
     if row.kpi in _HOURS:
-        shown = f"{row.value:.1f} h"
+        shown = f"{row.value * 60:.1f} min" if row.value < 1 else f"{row.value:.1f} h"
+        basis = f"{row.numerator:.2f} h / {row.denominator:g} versions"
     else:
         shown = "n/a" if pd.isna(row.value) else f"{row.value:.0%}" if abs(row.value) <= 1 else f"{row.value:.3g}"
-    return {"kpi": row.kpi.replace("_", " "), "value": shown, "period": row.period,
-            "basis": f"{row.numerator:g} / {row.denominator:g}"}
+    return {"kpi": row.kpi.replace("_", " "), "value": shown, "period": row.period, "basis": basis}
 
 
 def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str = "") -> Report:

@@ -65,7 +65,6 @@ class _Generation:
     number: int
     parquet: Path
     consumed: dict[str, float]  # loose file (relative to the table) -> when a segment took it in
-    facts: frozenset[str]  # "<system>/<fact_id>"
     created_at: float
 
 
@@ -90,7 +89,11 @@ class Warehouse:
         if any(folder.glob(f"{fact_id}{_SEQ}*.parquet")) or (folder / f"{fact_id}.parquet").exists():
             return True
         current = self._current(table)
-        return current is not None and f"{system}/{fact_id}" in current.facts
+        if current is None:
+            return False
+        with duckdb.connect(":memory:") as con:  # the segment is sorted by _fact: row-group statistics find it
+            return con.execute(f"select count(*) from read_parquet({_sql_str(str(current.parquet))}) where _fact = ?",
+                               [f"{system}/{fact_id}"]).fetchone()[0] > 0
 
     # -- layout -----------------------------------------------------------------
 
@@ -112,7 +115,7 @@ class Warehouse:
             return None
         manifest = json.loads(manifests[-1].read_text())
         return _Generation(int(manifests[-1].stem), manifests[-1].with_suffix(".parquet"),
-                           manifest["consumed"], frozenset(manifest["facts"]), manifest["created_at"])
+                           manifest["consumed"], manifest["created_at"])
 
     def _sources(self, table: str) -> tuple[_Generation | None, list[str]]:
         current = self._current(table)  # before listing: a file consumed after this is still read loose
@@ -182,11 +185,10 @@ class Warehouse:
             with atomic_path(parquet) as tmp:
                 con.execute(f"copy (select {columns}, _fact, _seq from ({sql}) where _fact <> '' order by _fact) "
                             f"to {_sql_str(tmp)} (format parquet)")
-            facts = [r[0] for r in con.execute(f"select distinct _fact from read_parquet({_sql_str(str(parquet))})").fetchall()]
         now = time.time()
         consumed = {**(current.consumed if current else {}), **{f: now for f in loose}}
         # The manifest is written last: until it exists the new segment is not current.
-        self._write_manifest(table, number, consumed, facts, now)
+        self._write_manifest(table, number, consumed, now)
 
     def _collect_garbage(self, table: str) -> None:
         """Delete what no reader can still need: loose files consumed, and segments superseded, over GRACE ago."""
@@ -199,15 +201,15 @@ class Warehouse:
             (self.root / table / name).unlink(missing_ok=True)
         if expired:
             self._write_manifest(table, current.number, {f: at for f, at in current.consumed.items() if f not in expired},
-                                 current.facts, current.created_at)
+                                 current.created_at)
         if now - current.created_at > GRACE:
             for old in (self.root / table / _SEGMENTS).glob("*.*"):
                 if old.suffix in {".json", ".parquet"} and int(old.stem) < current.number:
                     old.unlink(missing_ok=True)
 
-    def _write_manifest(self, table: str, number: int, consumed: dict[str, float], facts: Iterable[str], created_at: float) -> None:
+    def _write_manifest(self, table: str, number: int, consumed: dict[str, float], created_at: float) -> None:
         with atomic_path(self.root / table / _SEGMENTS / f"{number:08d}.json") as tmp:
-            Path(tmp).write_text(json.dumps({"created_at": created_at, "consumed": consumed, "facts": sorted(facts)}))
+            Path(tmp).write_text(json.dumps({"created_at": created_at, "consumed": consumed}))
 
     def _sources_compacted(self, table: str) -> tuple[_Generation | None, list[str]]:
         """A table's sources, compacting it first when it has COMPACT_AT loose files."""
