@@ -31,7 +31,7 @@ from rai_pipelines.catalog import load_catalog
 from rai_pipelines.report import queries
 from rai_pipelines.report.trends import build
 from rai_pipelines.settings import project_dir
-from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse import Warehouse, store
 
 SYSTEM = "acs_employment"
 GROUPS = [f"SEX={s}&RAC1P={r}" for s in ("Male", "Female") for r in ("White", "Black", "Asian", "Other", "Two+", "AIAN")]
@@ -173,6 +173,10 @@ def main() -> None:
         total_rows = con.execute("select count(*) from metrics").fetchone()[0]
     cold = _median(lambda: wh.query("select * from kpis"))
     report = build(catalog, wh, base / "report", "http://127.0.0.1:5000")
+    # The consumed files stay readable for store.GRACE (15 min), and every reader lists them; after it:
+    store.GRACE = -1
+    wh.compact()
+    cold_after = _median(lambda: wh.query("select * from kpis"))
 
     print(f"\nwarehouse: {total_rows:,} metric rows visible")
     print(f"{'query':<20}{'ours (ms)':>12}{'peer (ms)':>12}{'ratio':>9}")
@@ -180,7 +184,8 @@ def main() -> None:
         p = peer_s.get(name)
         print(f"{name:<20}{seconds * 1000:>12.1f}{'' if p is None else f'{p * 1000:>12.0f}':>12}"
               f"{'' if p is None else f'{p / seconds:>8.0f}x':>9}")
-    print(f"{'rai query kpis':<20}{cold * 1000:>12.1f}   (fresh connection: views over segments + loose files)")
+    print(f"{'rai query kpis':<20}{cold * 1000:>12.1f}   (fresh connection, in the 15 minutes the compacted files stay readable)")
+    print(f"{'rai query kpis':<20}{cold_after * 1000:>12.1f}   (fresh connection, after they are deleted)")
     print(f"\nrai report trends: {report.seconds['total']:.2f} s for {report.plots} plots "
           f"({report.path.stat().st_size / 1e6:.1f} MB, {report.path})")
     slowest = max(ours_s.values())

@@ -1,4 +1,4 @@
-"""The warehouse: immutable Parquet facts, one file per fact identity, and DuckDB views over them."""
+"""The warehouse: immutable Parquet facts (one file per write, compacted into segments) and DuckDB views over them."""
 
 from rai_pipelines.warehouse.store import Warehouse
 
