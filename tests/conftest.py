@@ -81,6 +81,32 @@ def register_model(settings, mlflow_client, acs, reference):
     return _register
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_dagster(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Until the Dagster webserver at `url` answers; fails with the end of its log if it exits or never does."""
+    import time
+
+    import requests
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if requests.get(f"{url}/server_info", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise AssertionError(f"the Dagster webserver did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
 def run_rai(*args: str, home: Path, check: bool = False, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAI_HOME": str(home), "RAI_PROFILE": "local"}
     env.pop("DAGSTER_HOME", None)

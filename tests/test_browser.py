@@ -8,29 +8,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.report.queries import key_metrics
 
-from .conftest import RAI, ROOT, run_rai
+from .conftest import RAI, ROOT, free_port, run_rai, wait_for_dagster
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-sync"]
 SHOTS = Path(os.environ.get("RAI_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +41,7 @@ def browser():
 @pytest.fixture(scope="module")
 def ui(demo_home):
     """`rai ui` (dagster dev: webserver + daemon) on the demo's state."""
-    port = _free_port()
+    port = free_port()
     log = demo_home.parent / "rai-ui.log"
     env = {**os.environ, "RAI_HOME": str(demo_home), "RAI_PROFILE": "local"}
     env.pop("DAGSTER_HOME", None)
@@ -57,16 +49,7 @@ def ui(demo_home):
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"rai ui did not start: {log.read_text()[-2000:]}")
-            time.sleep(1)
+        wait_for_dagster(url, proc, log)
         yield url
     finally:
         proc.terminate()  # rai ui stops dagster dev, which stops the webserver and the daemon

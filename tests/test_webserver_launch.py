@@ -1,7 +1,6 @@
 """Launching an evaluation through dagster-webserver's GraphQL API, as the UI's Launchpad does."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
 from rai_pipelines.warehouse import Warehouse
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port, wait_for_dagster
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -30,15 +29,10 @@ mutation Launch($params: ExecutionParams!) {
 STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def webserver(settings, tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "webserver.log"
     # A file, not a pipe: the webserver logs enough to fill a pipe buffer and block.
     proc = subprocess.Popen(
@@ -47,16 +41,7 @@ def webserver(settings, tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"dagster-webserver did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_for_dagster(url, proc, log)
         yield f"{url}/graphql"
     finally:
         proc.terminate()
