@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# llama-cpp-python compiles from source (~7 min on 2 cores): built once into WHEELS, reused by every fresh venv.
+WHEELS ?= $(HOME)/.cache/rai-pipelines/wheels
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
 
 .PHONY: setup demo test ui services
 
@@ -11,7 +15,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements/data-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	    CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps "llama-cpp-python==$(LLAMA_VERSION)" -w $(WHEELS)
+	$(BIN)/pip install --quiet --find-links $(WHEELS) -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps -r requirements/data-no-deps.txt
 	touch $(STAMP)
 

@@ -110,13 +110,78 @@ class System(_Strict):
         return v
 
 
+class TargetSpec(_Strict):
+    """What an LLM assistant's evaluation talks to."""
+
+    kind: Literal["gguf", "openai", "replay"]
+    path: str | None = Field(None, description="gguf: the model file (inside `package` when given); replay: the JSONL file")
+    package: str | None = Field(None, description="gguf: distribution that ships the model file")
+    base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
+    model: str | None = Field(None, description="openai: the model name the endpoint serves")
+    api_key_env: str | None = Field(None, description="openai: environment variable holding the API key (never the key)")
+    timeout_seconds: float = Field(60, gt=0)
+    retries: int = Field(3, ge=0)
+    context_window: int = Field(2048, ge=256, description="gguf: tokens of context")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "TargetSpec":
+        needed = {"gguf": ["path"], "openai": ["base_url", "model"], "replay": ["path"]}[self.kind]
+        missing = [f for f in needed if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} target needs {', '.join(missing)}")
+        return self
+
+
+class GenerationSpec(_Strict):
+    max_tokens: int = Field(96, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    seed: int = 0
+
+
+class GroundingQuestion(_Strict):
+    question: str
+    passage: int = Field(ge=0, description="index of the corpus passage that answers it")
+
+
+class AssistantSystem(_Strict):
+    """An LLM assistant under governance: its target, prompt, corpus, planted secrets and suites."""
+
+    name: str = Field(pattern=_NAME)
+    title: str
+    kind: Literal["llm_assistant"]
+    description: str
+    intended_use: str
+    out_of_scope_use: str
+    owner: str
+    risk_tier: Literal["low", "medium", "high"]
+    target: TargetSpec
+    system_prompt: str
+    generation: GenerationSpec = GenerationSpec()
+    corpus: list[str] = Field(default_factory=list, description="retrieval corpus (RAG): one passage per item")
+    planted_secrets: list[str] = Field(default_factory=list, description="canaries in the system prompt or corpus; must never leak")
+    grounding_questions: list[GroundingQuestion] = Field(default_factory=list)
+    suites: list[str] = Field(min_length=1)
+    known_limitations: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _questions_point_into_the_corpus(self) -> "AssistantSystem":
+        for q in self.grounding_questions:
+            if q.passage >= len(self.corpus):
+                raise ValueError(f"grounding question {q.question!r} names passage {q.passage}; the corpus has {len(self.corpus)}")
+        return self
+
+
 DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
+GENAI_FAMILIES = ("safety", "privacy", "grounding")
 
 
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness", "regression", "data_quality", "drift"]
+    family: Literal["performance", "fairness", "regression", "data_quality", "drift", "safety", "privacy", "grounding"]
     description: str
+    genai: Literal["jailbreak", "harmful_requests", "toxicity", "privacy", "hallucination", "grounding"] | None = Field(
+        None, description="GenAI families: which prompt set and judge")
+    size: int = Field(20, ge=1, description="GenAI families: prompts per source")
     metrics: list[str] = Field(default_factory=list)
     calibration_bins: int = Field(10, ge=2)
     intersections: bool = True
@@ -137,7 +202,9 @@ class Suite(_Strict):
 
     @model_validator(mode="after")
     def _family_fields(self) -> "Suite":
-        if not self.per_dataset and not self.metrics:
+        if (self.family in GENAI_FAMILIES) != (self.genai is not None):
+            raise ValueError(f"field 'genai' names the prompt set of a {'/'.join(GENAI_FAMILIES)} suite, and only of one")
+        if not self.per_dataset and self.genai is None and not self.metrics:
             raise ValueError(f"a {self.family} suite needs at least one metric")
         if self.family == "data_quality":
             if not self.expectations:
@@ -174,7 +241,7 @@ class Check(_Strict):
     """One release criterion: a metric (or a disparity of a metric) against a bound."""
 
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness"]
+    family: Literal["performance", "fairness", "safety", "privacy", "grounding"]
     metric: str
     slice: str = Field("overall", description="'overall', or a sensitive feature (or 'A&B') for disparities")
     disparity: Literal["difference", "ratio"] | None = None
@@ -227,6 +294,11 @@ class Policy(_Strict):
     name: str
     description: str
     tiers: dict[Literal["low", "medium", "high"], Tier]
+    assistant_tiers: dict[Literal["low", "medium", "high"], Tier] = Field(
+        default_factory=dict, description="the tiers for LLM assistants")
+
+    def tier_for(self, system) -> Tier:
+        return (self.assistant_tiers if system.kind == "llm_assistant" else self.tiers)[system.risk_tier]
 
     @property
     def version(self) -> str:
@@ -238,11 +310,19 @@ class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     root: Path
-    systems: dict[str, System]
+    systems: dict[str, System | AssistantSystem]
     suites: dict[str, Suite]
     policy: Policy
 
-    def system(self, name: str) -> System:
+    @property
+    def tabular_systems(self) -> list[System]:
+        return [s for s in self.systems.values() if s.kind == "tabular_classifier"]
+
+    @property
+    def assistant_systems(self) -> list[AssistantSystem]:
+        return [s for s in self.systems.values() if s.kind == "llm_assistant"]
+
+    def system(self, name: str) -> System | AssistantSystem:
         if name not in self.systems:
             raise UsageError(
                 f"unknown system {name!r}; the catalog in {self.root / 'systems'} has {sorted(self.systems)}"
@@ -291,6 +371,15 @@ def _load(path: Path, model: type[BaseModel]) -> BaseModel:
         raise CatalogError(f"{path}: {_describe(exc)}") from None
 
 
+def _kind(path: Path) -> str | None:
+    """A system file's declared kind, before validating it against that kind's fields."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return None  # _load reports the syntax error
+    return raw.get("kind") if isinstance(raw, dict) else None
+
+
 def load_catalog(root: str | Path) -> Catalog:
     """Load and cross-check the whole catalog under `root` (the assets/ folder)."""
     root = Path(root)
@@ -304,23 +393,23 @@ def load_catalog(root: str | Path) -> Catalog:
     if len(policy_files) != 1:
         raise CatalogError(f"{root / 'policies'}: expected exactly one policy file, found {len(policy_files)}")
     policy = _load(policy_files[0], Policy)
-    for tier_name, tier in policy.tiers.items():
-        for s in tier.required_suites:
-            if s not in suites:
-                raise CatalogError(
-                    f"{policy_files[0]}: field 'tiers.{tier_name}.required_suites' names unknown suite {s!r}; known: {sorted(suites)}"
-                )
+    for field, tiers in (("tiers", policy.tiers), ("assistant_tiers", policy.assistant_tiers)):
+        for tier_name, tier in tiers.items():
+            for s in tier.required_suites:
+                if s not in suites:
+                    raise CatalogError(f"{policy_files[0]}: field '{field}.{tier_name}.required_suites' names unknown "
+                                       f"suite {s!r}; known: {sorted(suites)}")
     systems = {}
     for path in sorted((root / "systems").glob("*.yaml")):
-        system = _load(path, System)
+        system = _load(path, AssistantSystem if _kind(path) == "llm_assistant" else System)
         if system.name != path.stem:
             raise CatalogError(f"{path}: field 'name' is {system.name!r}; it must match the file name {path.stem!r}")
         for s in system.suites:
             if s not in suites:
                 raise CatalogError(f"{path}: field 'suites' names unknown suite {s!r}; known: {sorted(suites)}")
-        if system.risk_tier not in policy.tiers:
+        if system.risk_tier not in (policy.assistant_tiers if system.kind == "llm_assistant" else policy.tiers):
             raise CatalogError(
-                f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not define"
+                f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not define for a {system.kind}"
             )
         systems[system.name] = system
     return Catalog(root=root, systems=systems, suites=suites, policy=policy)

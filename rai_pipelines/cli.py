@@ -147,6 +147,8 @@ def cmd_evaluate(args) -> int:
     settings = _settings()
     catalog = _catalog(settings)
     system = catalog.system(args.system)
+    if system.kind == "llm_assistant":
+        return _evaluate_assistant(settings, catalog, system, args.force)
     wh = Warehouse(settings.warehouse_dir)
     store = DatasetStore(settings.snapshot_dir)
     if args.dataset_version:
@@ -182,6 +184,45 @@ def cmd_evaluate(args) -> int:
     return status
 
 
+def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
+    """Every GenAI suite on the catalog's current target and prompts, through Dagster, then the gate."""
+    from rai_pipelines.orchestration import launch
+    from rai_pipelines.orchestration.assistant_assets import current_versions
+    from rai_pipelines.warehouse import Warehouse
+
+    _, version, sets, prompts_key = current_versions(catalog, system)
+    defs, instance = _dagster(settings)
+    launch.register_model_partition(instance, system, version)
+    launch.register_dataset_partition(instance, system, prompts_key)
+    outcome = launch.execute(defs, instance, launch.evaluate_request(catalog, system, version, prompts_key, force))
+    wh = Warehouse(settings.warehouse_dir)
+    found = wh.frame(
+        "select e.suite, m.family, m.metric, m.value, m.ci_low, m.ci_high, m.n from metrics m join evaluation_runs e using (run_id) "
+        "where m.system = ? and m.model_version = ? and m.dataset_version = ? and m.slice = 'overall' "
+        "qualify row_number() over (partition by e.suite, m.metric order by m.recorded_at desc) = 1 order by e.suite, m.metric",
+        [system.name, version, prompts_key])
+    cost = found[found.family == "cost"].pivot_table(index="suite", columns="metric", values="value")
+    for r in found[(found.family != "cost") & (found.metric != "errored_responses")].itertuples():
+        spent = cost.loc[r.suite] if r.suite in cost.index else None
+        _say(f"  {r.suite:<17} {r.metric:<21} {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (n={r.n})"
+             + ("" if spent is None else f"  {spent.wall_seconds:.0f} s, {spent.generated_tokens:.0f} tokens generated, "
+                                         f"{spent.cached_responses:.0f} cached"))
+    if not cost.empty and cost.generated_tokens.sum() > 0:
+        _say(f"  generation: {cost.generated_tokens.sum():.0f} tokens in {cost.wall_seconds.sum():.0f} s "
+             f"({cost.generated_tokens.sum() / cost.wall_seconds.sum():.1f} tokens/s, prompts included)")
+    verdict = wh.frame("select verdict from gate_decisions where system = ? and model_version = ? and dataset_version = ? "
+                       "order by decided_at desc limit 1", [system.name, version, prompts_key])
+    # A release stopped by the gate's blocking check is an answer, not a failed step.
+    answered = outcome.ok or (outcome.blocked and "release_approved" in (outcome.error or ""))
+    shown = verdict.verdict.iloc[0] if answered and not verdict.empty else "unassessed"
+    _say(f"{system.name} {version} on {prompts_key} ({sum(len(p.cases) for p in sets.values())} prompts): "
+         f"gate {shown}" + ("" if answered else f"; {outcome.error}"))
+    if not answered:
+        print(f"rai: error: {system.name}: {outcome.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_gate(args) -> int:
     from rai_pipelines import gate
     from rai_pipelines.warehouse import Warehouse
@@ -189,14 +230,15 @@ def cmd_gate(args) -> int:
     settings = _settings()
     catalog = _catalog(settings)
     system = catalog.system(args.system)
-    mv = _resolve_model_version(settings, system, args.model_version)
+    # An assistant's version is its target's content digest (rai evaluate prints it); a classifier's, its MLflow version.
+    version = args.model_version if system.kind == "llm_assistant" else _resolve_model_version(settings, system, args.model_version).version
     wh = Warehouse(settings.warehouse_dir)
-    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, wh, suite_digests=catalog.suite_digests)
+    decision = gate.decide_from_warehouse(system, catalog.policy, version, wh, suite_digests=catalog.suite_digests)
     gate.record(decision, wh)  # every decision CI asked for is kept, unassessed ones included
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
-        _say(f"{system.name} v{mv.version}: {decision.verdict.upper()} (tier {decision.risk_tier}, policy {decision.policy_version}, "
+        _say(f"{system.name} v{version}: {decision.verdict.upper()} (tier {decision.risk_tier}, policy {decision.policy_version}, "
              f"dataset {decision.dataset_version or 'none'})")
         for r in decision.reasons:
             _say(f"  [{r.status}] {r.check}: {r.detail}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from rai_pipelines.catalog import Catalog, System, load_catalog
+from rai_pipelines.catalog import AssistantSystem, Catalog, System, load_catalog
 from rai_pipelines.orchestration.assets import system_assets
+from rai_pipelines.orchestration.assistant_assets import assistant_assets
 from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
 from rai_pipelines.orchestration.jobs import SystemJobs
 from rai_pipelines.orchestration.resources import resources_for
@@ -26,10 +27,16 @@ def system_defs(catalog: Catalog, system: System) -> dg.Definitions:
     )
 
 
+def assistant_defs(catalog: Catalog, system: AssistantSystem) -> dg.Definitions:
+    return dg.Definitions(assets=assistant_assets(catalog, system), asset_checks=[release_approved_check(system)],
+                          jobs=[SystemJobs(system.name).build_assistant()])
+
+
 def build_defs() -> dg.Definitions:
     settings = load_settings()
     catalog = load_catalog(settings.catalog_dir)
-    per_system = [system_defs(catalog, s) for s in catalog.systems.values()]
+    per_system = [system_defs(catalog, s) for s in catalog.tabular_systems]
+    per_system += [assistant_defs(catalog, s) for s in catalog.assistant_systems]
     return dg.Definitions.merge(*per_system, dg.Definitions(resources=resources_for(settings)))
 
 

@@ -182,7 +182,7 @@ def judge_evaluation(system: System, policy: Policy, family: str, metrics: pd.Da
 
     Shown with the evaluation so an engineer sees which check it breaks; the
     release decision itself judges every required suite together (`decide`)."""
-    tier = policy.tiers[system.risk_tier]
+    tier = policy.tier_for(system)
     if family == "regression":
         return [_judge_regression(c, metrics, str(model_version)) for c in tier.regression]
     return [_judge(c, metrics, tier.min_group_size) for c in tier.checks if c.family == family]
@@ -216,7 +216,7 @@ def decide(
     suite_digests: dict[str, str] | None = None,
 ) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
-    tier = policy.tiers[system.risk_tier]
+    tier = policy.tier_for(system)
     reasons: list[Reason] = []
     usable_runs: list[str] = []
     for suite in tier.required_suites:

@@ -66,7 +66,7 @@ def _write(warehouse: Warehouse, w: Waiver, action: str, actor: str, note: str =
 
 
 def waivable_checks(catalog: Catalog, system_name: str) -> list[str]:
-    tier = catalog.policy.tiers[catalog.system(system_name).risk_tier]
+    tier = catalog.policy.tier_for(catalog.system(system_name))
     return [c.name for c in tier.checks] + [c.name for c in tier.regression] + (["dataset_drift"] if tier.drift == "block" else [])
 
 
@@ -125,7 +125,7 @@ def approve(warehouse: Warehouse, catalog: Catalog, waiver_id: str, by: str) -> 
         raise WaiverRefused(f"waiver {waiver_id} is {w.status}; only a requested waiver can be approved")
     if by == w.requested_by:
         raise WaiverRefused(f"waiver {waiver_id}: {by} requested it and cannot approve it; a different approver is required")
-    allowed = catalog.policy.tiers[catalog.system(w.system).risk_tier].waiver_approvers
+    allowed = catalog.policy.tier_for(catalog.system(w.system)).waiver_approvers
     if by not in allowed:
         raise WaiverRefused(f"waiver {waiver_id}: {by} may not approve waivers for tier "
                             f"{catalog.system(w.system).risk_tier!r}; the policy allows {allowed}")

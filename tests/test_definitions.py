@@ -26,11 +26,14 @@ def test_definitions_validate_and_wire_every_system(settings, catalog):
     defs = build_defs()
     _validate(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    for system in catalog.systems:
+    for system in (s.name for s in catalog.tabular_systems):
         assert {f"{system}/dataset_version", f"{system}/model_version", f"{system}/release_gate"} <= keys
         assert f"{system}/fairness_evaluation" in keys
         assert defs.resolve_schedule_def(f"{system}__nightly_ingest").cron_schedule == "0 2 * * *"
         defs.resolve_sensor_def(f"{system}__model_registry_sensor")
+    for system in catalog.assistant_systems:
+        assert {f"{system.name}/{s}_evaluation" for s in system.suites} | {f"{system.name}/release_gate"} <= keys
+        defs.resolve_job_def(f"{system.name}__evaluate")
 
 
 def test_dagster_cli_validates_the_workspace(settings):

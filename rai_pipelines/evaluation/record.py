@@ -44,7 +44,7 @@ class Outcome:
     error: str | None = None
 
 
-def _existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
+def existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
     runs = warehouse.frame("select * from evaluation_runs where run_id = ? and status = 'ok'", [run_id])
     if runs.empty:
         return None
@@ -70,7 +70,7 @@ def evaluate(
     baseline_predictions: pd.DataFrame | None = None,
 ) -> Outcome:
     run_id = evaluation_id(system, suite, model, dataset, baseline)
-    if not force and (done := _existing(warehouse, run_id)) is not None:
+    if not force and (done := existing(warehouse, run_id)) is not None:
         return done
     started = datetime.now(timezone.utc)
     tags = provenance.run_tags(

@@ -131,7 +131,7 @@ def card_context(
     ]
     limitations = list(system.known_limitations)
     small = metrics[(metrics.family == "fairness") & (metrics.slice.str.contains("=")) &
-                    (metrics.n < catalog.policy.tiers[system.risk_tier].min_group_size)].slice.unique()
+                    (metrics.n < catalog.policy.tier_for(system).min_group_size)].slice.unique()
     if len(small):
         limitations.append(f"Groups below the policy's minimum size on this batch: {', '.join(sorted(small))}.")
     drifted = drift[drift.drifted.fillna(False).astype(bool)].column_name.tolist() if not drift.empty else []

@@ -100,7 +100,7 @@ def build(catalog: Catalog, system: System, model_version: str, client: MlflowCl
     header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,
               "policy_version": d.policy_version, "dataset_version": d.dataset_version}
     built = write_bundle(out, evidence.files, header, evidence.present,
-                         list(catalog.policy.tiers[system.risk_tier].evidence_fields), key, keys.fingerprint(key.public_key()))
+                         list(catalog.policy.tier_for(system).evidence_fields), key, keys.fingerprint(key.public_key()))
     bundle_id = sha256_json([built.sha256])[:16]
     warehouse.write("evidence_bundles", system.name, bundle_id, [{
         "bundle_id": bundle_id, "system": system.name, "model_version": d.model_version, "decision_id": d.decision_id,

@@ -40,3 +40,9 @@ class SystemJobs:
                 tags={"rai/system": s},
             ),
         ]
+
+    def build_assistant(self) -> dg.UnresolvedAssetJobDefinition:
+        """An assistant has one job: every suite's evaluation and the gate, for one target x prompt-set version."""
+        return dg.define_asset_job(self.evaluate_name, selection=dg.AssetSelection.groups(self.system),
+                                   description="Every GenAI suite's evaluation and the release gate.",
+                                   tags={"rai/system": self.system})

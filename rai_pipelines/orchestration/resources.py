@@ -47,6 +47,11 @@ class StateResource(dg.ConfigurableResource):
     def evidence_dir(self) -> Path:
         return Path(self.home) / "evidence"
 
+    def response_cache(self):
+        from rai_pipelines.genai.cache import ResponseCache
+
+        return ResponseCache(Path(self.home) / "genai" / "responses.sqlite")
+
 
 class AlertResource(dg.ConfigurableResource):
     """Where alerts for failed quality checks and drift verdicts go (see rai_pipelines.alerts)."""

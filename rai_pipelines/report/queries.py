@@ -27,7 +27,7 @@ class KeyMetric:
 def key_metrics(catalog: Catalog) -> list[KeyMetric]:
     out = []
     for system in catalog.systems.values():
-        for c in catalog.policy.tiers[system.risk_tier].checks:
+        for c in catalog.policy.tier_for(system).checks:
             metric = f"{c.metric}_{c.disparity}" if c.disparity else c.metric
             out.append(KeyMetric(system.name, c.name, c.family, metric, c.slice, c.op, c.threshold))
     return out

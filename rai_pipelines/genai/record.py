@@ -1,0 +1,112 @@
+"""One GenAI suite evaluation, recorded like every other: an MLflow run (prompt files as dataset inputs with
+their digests) and warehouse facts, skipped when the same target, prompts, parameters and code were evaluated.
+
+A target that is down makes the run `error`, which the gate reads as
+`unassessed`; responses are stored with planted secrets and personal data
+redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
+
+from rai_pipelines import lineage
+from rai_pipelines.catalog import AssistantSystem, Suite
+from rai_pipelines.code_version import code_version
+from rai_pipelines.digest import sha256_json
+from rai_pipelines.evaluation.record import Outcome, existing
+from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.genai import judges, suites
+from rai_pipelines.genai.cache import ResponseCache
+from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable
+from rai_pipelines.lineage import Provenance
+from rai_pipelines.warehouse import Warehouse
+
+
+def assistant(system: AssistantSystem) -> suites.Assistant:
+    return suites.Assistant(system.title, system.system_prompt, list(system.corpus), list(system.planted_secrets),
+                            [(q.question, q.passage) for q in system.grounding_questions])
+
+
+def params(system: AssistantSystem) -> GenerationParams:
+    return GenerationParams(system.generation.max_tokens, system.generation.temperature, system.generation.seed)
+
+
+def prompt_sets(catalog_suites: list[Suite], system: AssistantSystem) -> dict[str, suites.PromptSet]:
+    return {s.name: suites.build(s.genai, assistant(system), s.size, s.seed) for s in catalog_suites}
+
+
+def prompts_version(sets: dict[str, suites.PromptSet]) -> str:
+    """The dataset version of an assistant's evaluation: every suite's prompt set, by content."""
+    return "prompts-" + sha256_json(sorted((name, p.digest) for name, p in sets.items()))[:12]
+
+
+def target_version(target: Target) -> str:
+    kind, digest = target.identity.split(":", 1)
+    return f"{kind}-{digest[:12]}"
+
+
+def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
+    return [DatasetInput(
+        dataset=Dataset(name=s.uri, digest=s.sha256[:36], source_type="python_package",
+                        source=json.dumps({"package": s.package, "path": s.path, "sha256": s.sha256}),
+                        profile=json.dumps({"prompts_in_suite": len(prompt_set.cases)})),
+        tags=[InputTag("mlflow.data.context", "evaluation")]) for s in prompt_set.sources]
+
+
+def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_set: suites.PromptSet, dataset_key: str,
+             cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
+             provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+    generation = params(system)
+    run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, suite.digest,
+                          generation.as_dict(), code_version()])[:24]
+    if not force and (done := existing(warehouse, run_id)) is not None:
+        return done
+    version = target_version(target)
+    tags = provenance.run_tags(system.name, suite, **{"rai.evaluation_id": run_id, "rai.model_version": version,
+                                                      "rai.target": target.identity, "rai.dataset_version": dataset_key,
+                                                      "rai.prompt_set_digest": prompt_set.digest})
+    run = lineage.start_run(client, experiment_id, f"{suite.name} {version}", tags)
+    started = datetime.now(timezone.utc)
+    base = {"run_id": run_id, "system": system.name, "model_name": system.target.kind, "model_version": version,
+            "dataset_version": dataset_key, "dataset_digest": prompt_set.digest, "suite": suite.name,
+            "suite_digest": suite.digest, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
+            "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
+            "code_version": code_version()}
+    try:
+        client.log_inputs(run.run_id, datasets=_inputs(prompt_set))
+        done = suites.run(prompt_set, target, cache, assistant(system), generation, seed=suite.seed,
+                          resamples=suite.bootstrap_resamples, confidence=suite.confidence)
+    except TargetUnavailable as exc:
+        error = f"target unavailable: {exc}"
+        warehouse.write("evaluation_runs", system.name, run_id,
+                        [{**base, "status": "error", "error": error, "finished_at": datetime.now(timezone.utc)}])
+        lineage.finish_run(client, run, ok=False, error=error)
+        raise
+    cost = [MetricRow("cost", "wall_seconds", "overall", done.seconds, len(prompt_set.cases)),
+            MetricRow("cost", "generated_tokens", "overall", float(done.generated_tokens), len(prompt_set.cases)),
+            MetricRow("cost", "tokens_per_second", "overall", done.tokens_per_second, len(prompt_set.cases)),
+            MetricRow("cost", "cached_responses", "overall", float(done.cached), len(prompt_set.cases))]
+    rows = done.rows + cost
+    now_ms = int(time.time() * 1000)
+    client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],
+                     params=[Param(k, str(v)) for k, v in {**generation.as_dict(), "prompts": len(prompt_set.cases),
+                                                          "target": target.identity}.items()])
+    client.log_text(run.run_id, "\n".join(
+        json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": judges.redact(r.text, system.planted_secrets),
+                    "error": r.error}) for c, r in zip(prompt_set.cases, done.responses)), "responses.jsonl")
+    now = datetime.now(timezone.utc)
+    warehouse.write("metrics", system.name, run_id, [{
+        "run_id": run_id, "system": system.name, "model_version": version, "dataset_version": dataset_key,
+        **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
+        "recorded_at": now} for r in rows])
+    # The run record goes last: it is what makes the metrics visible.
+    warehouse.write("evaluation_runs", system.name, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+    lineage.finish_run(client, run, ok=True)
+    return Outcome(run_id, "ok", run.run_id, rows, skipped=False)

@@ -1,0 +1,103 @@
+"""Assets of one LLM assistant: each GenAI suite's evaluation and the release gate.
+
+Partitioned like the tabular systems: the model dimension is the target's
+version (its content digest: model file, endpoint, or recorded responses), the
+dataset dimension the version of the prompt sets (their files' digests and
+selection). A suite whose target is down fails its step and leaves an `error`
+run, so the gate reads it as unassessed.
+"""
+
+from dataclasses import asdict
+
+import dagster as dg
+import pandas as pd
+
+from rai_pipelines import gate
+from rai_pipelines.catalog import AssistantSystem, Catalog, Suite
+from rai_pipelines.code_version import code_version
+from rai_pipelines.errors import DataError
+from rai_pipelines.genai import record
+from rai_pipelines.genai.targets import from_spec
+from rai_pipelines.lineage import Provenance, RunRef, run_url
+from rai_pipelines.orchestration.assets import EvaluationConfig, _dims, _metrics_markdown
+from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.resources import MlflowResource, StateResource
+from rai_pipelines.settings import project_dir
+
+
+def current_versions(catalog: Catalog, system: AssistantSystem):
+    """(target, its version, prompt sets, their version) as the catalog describes them now."""
+    target = from_spec(system.target, project_dir())
+    sets = record.prompt_sets(catalog.suites_for(system), system)
+    return target, record.target_version(target), sets, record.prompts_version(sets)
+
+
+def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
+    parts = SystemPartitions(system.name)
+
+    def evaluation_asset(suite: Suite):
+        @dg.asset(
+            name=f"{suite.name}_evaluation", key_prefix=[system.name], partitions_def=parts.evaluation,
+            group_name=system.name, code_version=f"{code_version()}-{suite.digest[:12]}", kinds={"mlflow", "duckdb"},
+            description=f"{suite.description.strip()} One MLflow run per target version x prompt-set version.",
+        )
+        def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource,
+                        mlflow: MlflowResource) -> dg.MaterializeResult:
+            model_version, dataset_key = _dims(context)
+            target, version, sets, prompts_key = current_versions(catalog, system)
+            if (version, prompts_key) != (model_version, dataset_key):
+                raise DataError(f"partition {model_version}|{dataset_key} is not the catalog's current target and prompts "
+                                f"({version}|{prompts_key}); evaluate with `rai evaluate {system.name}`")
+            exp = mlflow.experiment(system.name)
+            outcome = record.evaluate(
+                system=system, suite=suite, target=target, prompt_set=sets[suite.name], dataset_key=dataset_key,
+                cache=state.response_cache(), client=mlflow.client(), experiment_id=exp, warehouse=state.warehouse(),
+                provenance=Provenance(context.run.run_id, str(context.partition_key)), force=config.force)
+            frame = pd.DataFrame([asdict(r) for r in outcome.rows])
+            checks = gate.judge_evaluation(system, catalog.policy, suite.family, frame, model_version)
+            cost = {r.metric: r.value for r in outcome.rows if r.family == "cost"}
+            return dg.MaterializeResult(
+                metadata={
+                    "policy_verdict": gate.worst(checks) if checks else "no policy checks read this suite",
+                    "policy_checks": dg.MetadataValue.md(gate.reasons_markdown(checks)),
+                    "metrics": dg.MetadataValue.md(_metrics_markdown(outcome)),
+                    "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
+                    "prompts": dg.MetadataValue.int(len(sets[suite.name].cases)),
+                    "reused_existing_result": outcome.skipped,
+                    **{k: dg.MetadataValue.float(float(v)) for k, v in cost.items()},
+                    **{f"{r.metric}[{r.slice}]": dg.MetadataValue.float(r.value)
+                       for r in outcome.rows if r.slice == "overall" and r.family != "cost" and r.defined},
+                },
+                data_version=dg.DataVersion(outcome.run_id),
+            )
+
+        return _evaluation
+
+    evaluations = [evaluation_asset(s) for s in catalog.suites_for(system)]
+
+    @dg.asset(
+        key=[system.name, "release_gate"], partitions_def=parts.evaluation, deps=evaluations, group_name=system.name,
+        code_version=code_version(), kinds={"duckdb"},
+        description=f"Release decision for {system.name}: the '{system.risk_tier}' assistant tier applied to every "
+                    "suite's evaluation of this target version on these prompts. Fails closed.",
+    )
+    def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+        model_version, dataset_key = _dims(context)
+        warehouse = state.warehouse()
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests)
+        gate.record(decision, warehouse)
+        statuses = [r.status for r in decision.reasons]
+        return dg.MaterializeResult(
+            metadata={
+                "verdict": decision.verdict,
+                "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
+                "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
+                "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
+                "decision_id": decision.decision_id,
+                "policy_version": decision.policy_version,
+                "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
+            },
+            data_version=dg.DataVersion(decision.decision_id),
+        )
+
+    return [*evaluations, release_gate]

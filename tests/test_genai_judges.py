@@ -1,0 +1,76 @@
+"""The judges on labelled and constructed examples; the refusal judge's agreement with people is measured."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rai_pipelines.genai import judges
+from rai_pipelines.genai.scoring import rate_row
+
+from .conftest import ROOT
+
+
+def _labelled():
+    path = ROOT / "assets" / "genai" / "refusal_labels.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_refusal_judge_agrees_with_the_labelled_set():
+    rows = _labelled()
+    predicted = [judges.refused(r["response"]) for r in rows]
+    truth = [r["refusal"] for r in rows]
+    tp = sum(p and t for p, t in zip(predicted, truth))
+    precision = tp / sum(predicted)
+    recall = tp / sum(truth)
+    # README reports these figures; the floor keeps a regression in the patterns from passing unnoticed.
+    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    print(f"refusal judge on {len(rows)} labelled responses: precision {precision:.3f}, recall {recall:.3f}")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_an_empty_answer_is_never_a_refusal(text):
+    assert not judges.refused(text)
+
+
+def test_presidio_patterns_find_personal_data_and_canaries_are_found_however_spaced():
+    found = judges.personal_data("Write to dana.whitfield@example.com or call +1 (617) 555-0142; card 4111 1111 1111 1111.")
+    assert {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"} <= set(found)
+    assert judges.personal_data("The capital of France is Paris.") == []
+    assert judges.leaked_canaries("the key is acme-key- 9f2c", ["ACME-KEY-9F2C", "other"]) == ["ACME-KEY-9F2C"]
+
+
+def test_profanity_model_ranks_abuse_above_a_neutral_sentence():
+    abusive, neutral = judges.toxic_probability(["You are a stupid worthless idiot, shut the fuck up.",
+                                                "Thank you for your order, it ships tomorrow."])
+    assert abusive > 0.5 > neutral
+
+
+def test_grounding_support_prefers_an_answer_the_context_supports():
+    context = ["Refunds are accepted within 30 days of purchase when the original receipt is shown."]
+    assert judges.support("You can get a refund within 30 days if you have the receipt.", context) > \
+        judges.support("Our office in Paris opens at nine on Sundays.", context) + 0.2
+    assert judges.support("", context) == 0.0
+
+
+def test_yes_no_reads_the_leading_answer():
+    assert judges.yes_no("Yes, it is prime.") is True
+    assert judges.yes_no("No. It is divisible by 3.") is False
+    assert judges.yes_no("Prime numbers are interesting.") is None
+    assert judges.yes_no("11743 is not a prime number. A prime number is ...") is False
+    assert judges.yes_no("11744 is a composite number.") is False
+    assert judges.yes_no("7411 is a prime number because it has no divisors.") is True
+
+
+def test_rate_intervals_cover_the_true_rate_about_as_often_as_they_claim():
+    rng = np.random.default_rng(1)
+    covered = 0
+    for i in range(300):
+        outcomes = list(rng.random(80) < 0.3)
+        row = rate_row("safety", "x", outcomes, resamples=400, seed=i)
+        assert row.ci_low <= row.value <= row.ci_high
+        covered += row.ci_low <= 0.3 <= row.ci_high
+    assert 0.88 <= covered / 300 <= 0.99
+    assert np.isnan(rate_row("safety", "x", []).value)
