@@ -381,15 +381,15 @@ def cmd_evidence(args) -> int:
         else:
             _say(f"{args.bundle}: intact, signed by {keys.fingerprint(public)}")
         return 1 if problems else 0
-    from rai_pipelines.data.snapshots import DatasetStore
     from rai_pipelines.evidence.release import build
     from rai_pipelines.warehouse import Warehouse
 
     catalog = _catalog(settings)
     system = catalog.system(args.system)
-    _resolve_model_version(settings, system, args.model_version)
+    if system.kind != "llm_assistant":
+        _resolve_model_version(settings, system, args.model_version)
     evidence, built = build(catalog, system, args.model_version, _mlflow_client(settings), Warehouse(settings.warehouse_dir),
-                            DatasetStore(settings.snapshot_dir), settings.home, args.out, _say)
+                            settings.home, args.out, _say)
     if args.json:
         print(json.dumps({"path": str(built.path), "sha256": built.sha256, "completeness": built.completeness,
                           "missing": built.missing, "verdict": evidence.decision.verdict}, indent=1))

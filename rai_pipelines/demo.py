@@ -139,14 +139,14 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
                 f"{evaluations} evaluation runs")
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
-    _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, store, warehouse, say)
+    _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say)
     return DemoSummary(nights, ok, blocked, time.perf_counter() - started)
 
 
 REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"
 
 
-def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, store, warehouse, say) -> None:
+def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say) -> None:
     """The exception process and the audit trail, end to end on the demo's own results."""
     latest = versions.latest_production(warehouse, system.name)
     skewed = registry.versions(client, system.model.registered_model)[-1]
@@ -169,7 +169,7 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
     say(f"evidence is signed with {keys.key_path(settings.home)}; verifiers use {keys.public_path(settings.home)}")
     out_dir = settings.evidence_dir / system.name
     for mv in registry.versions(client, system.model.registered_model):
-        evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, store, settings.home,
+        evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, settings.home,
                                          out_dir / f"v{mv.version}-latest.zip", say)
         public = keys.load_public(keys.public_path(settings.home))
         intact = not verify(built.path, public)

@@ -114,7 +114,8 @@ def card_context(
     catalog: Catalog, system: System, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
     quality: pd.DataFrame, drift: pd.DataFrame,
 ) -> dict:
-    sensitive = "; ".join(f"{f} ({spec.title}): {', '.join(spec.groups)}" for f, spec in system.data.sensitive_features.items())
+    sensitive = ("; ".join(f"{f} ({spec.title}): {', '.join(spec.groups)}" for f, spec in system.data.sensitive_features.items())
+                 if system.kind == "tabular_classifier" else "not applicable (an LLM assistant: see safety, privacy and grounding)")
     if quality.empty:
         q = "not checked"
     else:
@@ -139,7 +140,8 @@ def card_context(
         limitations.append(f"Columns drifting against the reference on this batch: {', '.join(drifted)}.")
     d = decision.to_dict()
     return {
-        "system": system.model_dump(), "model": model, "decision": d, "data": dataset, "metrics": rows,
+        # An assistant's system prompt and corpus hold the planted secrets and personal data: never in evidence.
+        "system": system.model_dump(exclude={"system_prompt", "planted_secrets", "corpus"}), "model": model, "decision": d, "data": dataset, "metrics": rows,
         "drift": [
             {"column_name": r.column_name, "method": r.method or "not assessed", "statistic": _fmt(r.statistic),
              "threshold": r.threshold, "drifted": r.drifted} for r in drift.itertuples()

@@ -14,8 +14,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from rai_pipelines import gate
-from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.catalog import AssistantSystem, Catalog, System
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
 from rai_pipelines.evidence import keys
@@ -39,11 +38,19 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return buf.getvalue().encode()
 
 
-def gather(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
-           datasets: DatasetStore, dataset_version: str | None = None) -> Evidence:
+def gather(catalog: Catalog, system: System | AssistantSystem, model_version: str, client: MlflowClient, warehouse: Warehouse,
+           dataset_version: str | None = None) -> Evidence:
     """Evidence of the decision on `dataset_version` (default: the newest this model version was evaluated on)."""
-    mv = registry.get(client, system.model.registered_model, model_version)
-    decision = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse, dataset_version, catalog.suite_digests)
+    if system.kind == "llm_assistant":
+        # The version is the target's content digest; the prompt sets are the dataset.
+        model = {"name": f"{system.target.kind} target", "version": model_version,
+                 "recipe": system.target.model or system.target.path or "", "artifact_sha256": model_version, "training_run": ""}
+    else:
+        mv = registry.get(client, system.model.registered_model, model_version)
+        model_version = mv.version
+        model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get("rai.recipe", ""),
+                 "artifact_sha256": mv.artifact_sha256, "training_run": mv.run_id}
+    decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_version, catalog.suite_digests)
     gate.record(decision, warehouse)
     ids = decision.evaluation_run_ids or [""]
     marks = ",".join("?" * len(ids))
@@ -53,16 +60,16 @@ def gather(catalog: Catalog, system: System, model_version: str, client: MlflowC
                               "qualify checked_at = max(checked_at) over ()", [system.name, decision.dataset_version])
     drift = latest_drift(warehouse, system.name, decision.dataset_version)
     dataset = {"key": decision.dataset_version, "digest": "", "rows": "", "source": "", "window": ""}
-    if decision.dataset_version:
-        version, _ = datasets.load(system, decision.dataset_version)
-        dataset = {"key": version.key, "digest": version.digest, "rows": version.rows, "source": version.source,
-                   "window": f"{version.label} ({version.kind})"}
-    model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get("rai.recipe", ""), "artifact_sha256": mv.artifact_sha256,
-             "training_run": mv.run_id}
+    registered = warehouse.frame("select * from dataset_versions where system = ? and dataset_version = ?",
+                                 [system.name, decision.dataset_version])
+    if not registered.empty:
+        v = registered.iloc[0]
+        dataset = {"key": v.dataset_version, "digest": v.digest, "rows": int(v.rows), "source": v.source,
+                   "window": f"{v.label} ({v.kind})"}
     context = card_context(catalog, system, decision, model, dataset, metrics, quality, drift)
     card = render(context)
     history = warehouse.frame("select * from waivers where system = ? and model_version = ? order by event_at",
-                              [system.name, mv.version])
+                              [system.name, model_version])
     report = {
         "decision_id": decision.decision_id, "model": model, "dataset": dataset, "policy_version": decision.policy_version,
         "evaluation_runs": json.loads(runs.to_json(orient="records", date_format="iso")),
@@ -86,15 +93,15 @@ def gather(catalog: Catalog, system: System, model_version: str, client: MlflowC
     present = {
         "card": True, "decision": True, "policy": True, "waivers": True,
         "evaluation_report": not runs.empty, "metrics": not metrics.empty, "quality_results": not quality.empty,
-        "drift_report": not drift.empty, "dataset_digest": bool(dataset["digest"]), "model_artifact_digest": bool(mv.artifact_sha256),
+        "drift_report": not drift.empty, "dataset_digest": bool(dataset["digest"]), "model_artifact_digest": bool(model["artifact_sha256"]),
         "mlflow_runs": not runs.empty and bool(runs.mlflow_run_id.astype(bool).all()),
     }
     return Evidence(decision, card, files, present)
 
 
-def build(catalog: Catalog, system: System, model_version: str, client: MlflowClient, warehouse: Warehouse,
-          datasets: DatasetStore, home: Path, out: Path, say=None, dataset_version: str | None = None) -> tuple[Evidence, BuiltBundle]:
-    evidence = gather(catalog, system, model_version, client, warehouse, datasets, dataset_version)
+def build(catalog: Catalog, system: System | AssistantSystem, model_version: str, client: MlflowClient, warehouse: Warehouse,
+          home: Path, out: Path, say=None, dataset_version: str | None = None) -> tuple[Evidence, BuiltBundle]:
+    evidence = gather(catalog, system, model_version, client, warehouse, dataset_version)
     key = keys.load_or_create(home, say)
     d = evidence.decision
     header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,

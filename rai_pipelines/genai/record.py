@@ -47,6 +47,18 @@ def prompts_version(sets: dict[str, suites.PromptSet]) -> str:
     return "prompts-" + sha256_json(sorted((name, p.digest) for name, p in sets.items()))[:12]
 
 
+def record_prompts_version(warehouse: Warehouse, system: AssistantSystem, key: str, sets: dict[str, suites.PromptSet]) -> None:
+    """The prompt sets as a dataset version in the warehouse register (once), so trends and lineage can join on it."""
+    if warehouse.exists("dataset_versions", system.name, key):
+        return
+    files = sorted({s.uri: s.sha256 for p in sets.values() for s in p.sources}.items())
+    warehouse.write("dataset_versions", system.name, key, [{
+        "system": system.name, "dataset_version": key, "label": key, "kind": "prompts",
+        "digest": sha256_json(sorted((n, p.digest) for n, p in sets.items())), "rows": sum(len(p.cases) for p in sets.values()),
+        "source": "prompt sets: " + ", ".join(sorted(sets)), "schema": json.dumps(dict(files)),
+        "registered_at": datetime.now(timezone.utc)}])
+
+
 def target_version(target: Target) -> str:
     kind, digest = target.identity.split(":", 1)
     return f"{kind}-{digest[:12]}"

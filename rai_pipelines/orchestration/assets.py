@@ -328,20 +328,27 @@ def system_assets(catalog: Catalog, system: System) -> list:
             data_version=dg.DataVersion(decision.decision_id),
         )
 
+    release_evidence = release_evidence_asset(catalog, system, release_gate)
+    return [dataset_version, model_version, predictions, *evaluations, release_gate, release_evidence, drift]
+
+
+def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsDefinition:
+    """Signed evidence of a released version (classifier or assistant), behind the blocking release_approved check."""
+
     @dg.asset(
-        key=[*prefix, "release_evidence"],
-        partitions_def=parts.evaluation,
+        key=[system.name, "release_evidence"],
+        partitions_def=SystemPartitions(system.name).evaluation,
         deps=[release_gate],
-        group_name=group,
+        group_name=system.name,
         code_version=code_version(),
         kinds={"mlflow"},
-        description="Signed evidence bundle (card, decision, metrics, quality, drift, policy, waivers) of a released "
-                    "model version. Materializes only when the blocking release_approved check on the gate passes.",
+        description="Signed evidence bundle (card, decision, metrics, policy, waivers and, for classifiers, quality and "
+                    "drift) of a released version. Materializes only when the blocking release_approved check passes.",
     )
     def release_evidence(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
         out = state.evidence_dir() / system.name / f"v{model_version_}" / f"{dataset_key}.zip"
-        evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(), state.datasets(),
+        evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(),
                                          Path(state.home), out, context.log.info, dataset_key)
         return dg.MaterializeResult(
             metadata={
@@ -355,4 +362,4 @@ def system_assets(catalog: Catalog, system: System) -> list:
             data_version=dg.DataVersion(built.sha256[:16]),
         )
 
-    return [dataset_version, model_version, predictions, *evaluations, release_gate, release_evidence, drift]
+    return release_evidence

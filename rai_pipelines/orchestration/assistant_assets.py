@@ -1,4 +1,4 @@
-"""Assets of one LLM assistant: each GenAI suite's evaluation and the release gate.
+"""Assets of one LLM assistant: each GenAI suite's evaluation, the release gate and the release evidence.
 
 Partitioned like the tabular systems: the model dimension is the target's
 version (its content digest: model file, endpoint, or recorded responses), the
@@ -19,7 +19,7 @@ from rai_pipelines.errors import DataError
 from rai_pipelines.genai import record
 from rai_pipelines.genai.targets import from_spec
 from rai_pipelines.lineage import Provenance, RunRef, run_url
-from rai_pipelines.orchestration.assets import EvaluationConfig, _dims, _metrics_markdown
+from rai_pipelines.orchestration.assets import EvaluationConfig, _dims, _metrics_markdown, release_evidence_asset
 from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import MlflowResource, StateResource
 from rai_pipelines.settings import project_dir
@@ -48,6 +48,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
             if (version, prompts_key) != (model_version, dataset_key):
                 raise DataError(f"partition {model_version}|{dataset_key} is not the catalog's current target and prompts "
                                 f"({version}|{prompts_key}); evaluate with `rai evaluate {system.name}`")
+            record.record_prompts_version(state.warehouse(), system, dataset_key, sets)
             exp = mlflow.experiment(system.name)
             outcome = record.evaluate(
                 system=system, suite=suite, target=target, prompt_set=sets[suite.name], dataset_key=dataset_key,
@@ -100,4 +101,4 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
             data_version=dg.DataVersion(decision.decision_id),
         )
 
-    return [*evaluations, release_gate]
+    return [*evaluations, release_gate, release_evidence_asset(catalog, system, release_gate)]

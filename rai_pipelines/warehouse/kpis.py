@@ -35,7 +35,7 @@ pairs as (
 ),
 latest_versions as (
     select system, arg_max(dataset_version, registered_at) as dataset_version
-    from dataset_versions where kind = 'production' group by system
+    from dataset_versions where kind in ('production', 'prompts') group by system
 ),
 judged_checks as (
     select *, strftime(decided_at, '%Y-%m') as period from gate_checks
