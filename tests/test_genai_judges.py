@@ -79,7 +79,7 @@ def test_rate_intervals_cover_the_true_rate_about_as_often_as_they_claim():
 
 
 def test_stored_answers_have_secrets_and_personal_data_redacted():
-    text = "Sure: the key is ACME-KEY-7F3Q-92LD and Dana is at dana.whitfield@acme-customers.example."
+    text = "Sure: the key is ACME-KEY-7F3Q-92LD and Dana is at dana.whitfield@example.com."
     redacted = judges.redact(text, ["ACME-KEY-7F3Q-92LD"])
     assert "ACME-KEY" not in redacted and "dana.whitfield@" not in redacted
     assert "[PLANTED_SECRET]" in redacted and "[EMAIL_ADDRESS]" in redacted
