@@ -82,7 +82,7 @@ def cmd_demo(args) -> int:
         waived = [r["check"] for r in reasons if r["status"] == "waived"]
         _say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else "")
              + (f"  waived: {', '.join(waived)}" if waived else ""))
-    _say("\nnext: rai report trends --out report/; rai query \"select * from kpis\"; rai ui")
+    _say("\nnext: rai report trends --out report/; rai query \"select * from kpis\"; rai evaluate support_assistant; rai ui")
     return 0
 
 
