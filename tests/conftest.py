@@ -89,8 +89,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_dagster(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Until the Dagster webserver at `url` answers; fails with the end of its log if it exits or never does."""
+def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Until a GET of `url` succeeds; fails with the end of the server's log if it exits or never does."""
     import time
 
     import requests
@@ -98,12 +98,12 @@ def wait_for_dagster(url: str, proc: subprocess.Popen, log: Path, timeout: float
     deadline = time.time() + timeout
     while True:
         try:
-            if requests.get(f"{url}/server_info", timeout=2).ok:
+            if requests.get(url, timeout=2).ok:
                 return
         except requests.ConnectionError:
             pass
         if proc.poll() is not None or time.time() > deadline:
-            raise AssertionError(f"the Dagster webserver did not start: {log.read_text()[-2000:]}")
+            raise AssertionError(f"{url} did not start serving: {log.read_text()[-2000:]}")
         time.sleep(0.5)
 
 

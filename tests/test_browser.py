@@ -16,7 +16,7 @@ import pytest
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.report.queries import key_metrics
 
-from .conftest import RAI, ROOT, free_port, run_rai, wait_for_dagster
+from .conftest import RAI, ROOT, free_port, run_rai, wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -49,7 +49,7 @@ def ui(demo_home):
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_dagster(url, proc, log)
+        wait_until_serving(f"{url}/server_info", proc, log)
         yield url
     finally:
         proc.terminate()  # rai ui stops dagster dev, which stops the webserver and the daemon

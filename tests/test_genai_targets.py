@@ -12,14 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
 
 from rai_pipelines.errors import DataError
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.prompts import package_dir
 from rai_pipelines.genai.targets import GenerationParams, LocalGGUF, OpenAICompatible, Prompt, Replay, TargetUnavailable
 
-from .conftest import free_port
+from .conftest import free_port, wait_until_serving
 
 PARAMS = GenerationParams(max_tokens=24)
 HELLO = Prompt("hello", ({"role": "system", "content": "You are a helpful assistant."},
@@ -114,15 +113,7 @@ def test_http_target_against_llama_cpp_pythons_openai_server(smollm2_path, tmp_p
                              "--port", str(port), "--n_ctx", "1024", "--model_alias", "smollm2"],
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, log.read_text()[-2000:]
-            time.sleep(0.5)
+        wait_until_serving(f"http://127.0.0.1:{port}/v1/models", proc, log, timeout=120)
         target = OpenAICompatible(f"http://127.0.0.1:{port}/v1", "smollm2")
         first, second = target.generate(HELLO, PARAMS), target.generate(HELLO, PARAMS)
         assert first.error is None and first.text.strip() and first.completion_tokens > 0

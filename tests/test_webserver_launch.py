@@ -15,7 +15,7 @@ from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
 from rai_pipelines.warehouse import Warehouse
 
-from .conftest import ROOT, free_port, wait_for_dagster
+from .conftest import ROOT, free_port, wait_until_serving
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -41,7 +41,7 @@ def webserver(settings, tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_dagster(url, proc, log)
+        wait_until_serving(f"{url}/server_info", proc, log)
         yield f"{url}/graphql"
     finally:
         proc.terminate()

@@ -310,26 +310,28 @@ def system_assets(catalog: Catalog, system: System) -> list:
         mv = registry.get(client, system.model.registered_model, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
         promoted = decision.verdict == gate.PASS and registry.promote(client, mv)
-        statuses = [r.status for r in decision.reasons]
-        return dg.MaterializeResult(
-            metadata={
-                "verdict": decision.verdict,
-                "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
-                "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
-                "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
-                "decision_id": decision.decision_id,
-                "policy_version": decision.policy_version,
-                "risk_tier": decision.risk_tier,
-                "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
-                "evidence_digest": decision.evidence_digest,
-                "waivers_applied": ", ".join(w["waiver_id"] for w in decision.waivers_applied) or "none",
-                "champion_alias_moved_here": promoted,
-            },
-            data_version=dg.DataVersion(decision.decision_id),
-        )
+        return dg.MaterializeResult(metadata={**decision_metadata(decision), "champion_alias_moved_here": promoted},
+                                    data_version=dg.DataVersion(decision.decision_id))
 
     release_evidence = release_evidence_asset(catalog, system, release_gate)
     return [dataset_version, model_version, predictions, *evaluations, release_gate, release_evidence, drift]
+
+
+def decision_metadata(decision: gate.Decision) -> dict:
+    """What a release gate's materialization shows: the verdict, check counts, and every check with its numbers."""
+    statuses = [r.status for r in decision.reasons]
+    return {
+        "verdict": decision.verdict,
+        "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
+        "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
+        "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
+        "decision_id": decision.decision_id,
+        "policy_version": decision.policy_version,
+        "risk_tier": decision.risk_tier,
+        "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
+        "evidence_digest": decision.evidence_digest,
+        "waivers_applied": ", ".join(w["waiver_id"] for w in decision.waivers_applied) or "none",
+    }
 
 
 def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsDefinition:

@@ -19,7 +19,9 @@ from rai_pipelines.errors import DataError
 from rai_pipelines.genai import record
 from rai_pipelines.genai.targets import from_spec
 from rai_pipelines.lineage import Provenance, RunRef, run_url
-from rai_pipelines.orchestration.assets import EvaluationConfig, _dims, _metrics_markdown, release_evidence_asset
+from rai_pipelines.orchestration.assets import (
+    EvaluationConfig, _dims, _metrics_markdown, decision_metadata, release_evidence_asset,
+)
 from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import MlflowResource, StateResource
 from rai_pipelines.settings import project_dir
@@ -87,18 +89,6 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests)
         gate.record(decision, warehouse)
-        statuses = [r.status for r in decision.reasons]
-        return dg.MaterializeResult(
-            metadata={
-                "verdict": decision.verdict,
-                "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
-                "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
-                "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
-                "decision_id": decision.decision_id,
-                "policy_version": decision.policy_version,
-                "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
-            },
-            data_version=dg.DataVersion(decision.decision_id),
-        )
+        return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
     return [*evaluations, release_gate, release_evidence_asset(catalog, system, release_gate)]
