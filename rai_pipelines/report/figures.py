@@ -22,6 +22,11 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=30, t=90, b=60), fon
                legend=dict(yanchor="top", y=1, xanchor="left", x=1.01))
 
 
+def _name(model_version: str) -> str:
+    """'v3' for a registry version, the digest-named version of an assistant as it is."""
+    return f"v{model_version}" if model_version.isdigit() else model_version
+
+
 def _colour(model_version: str, versions: list[str]) -> str:
     return qualitative.Plotly[versions.index(model_version) % len(qualitative.Plotly)]
 
@@ -53,12 +58,12 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
                 fig.add_trace(go.Scatter(
                     x=list(band.label) + list(band.label[::-1]), y=list(band.ci_high) + list(band.ci_low[::-1]),
                     fill="toself", fillcolor=colour, opacity=0.18, line=dict(width=0), hoverinfo="skip",
-                    legendgroup=f"v{version}", showlegend=False, name=f"v{version} 95% interval"), row=row, col=col)
+                    legendgroup=_name(version), showlegend=False, name=f"{_name(version)} 95% interval"), row=row, col=col)
             fig.add_trace(go.Scatter(
                 x=line.label, y=line.value, mode="lines+markers", line=dict(color=colour, width=2), marker=dict(size=5),
-                name=f"model v{version}", legendgroup=f"v{version}", showlegend=i == 0,
+                name=f"model {_name(version)}", legendgroup=_name(version), showlegend=i == 0,
                 customdata=line[["ci_low", "ci_high", "n"]].to_numpy(),
-                hovertemplate=f"v{version} %{{x}}<br>{key.metric} = %{{y:.4f}}<br>95% interval [%{{customdata[0]:.4f}}, "
+                hovertemplate=f"{_name(version)} %{{x}}<br>{key.metric} = %{{y:.4f}}<br>95% interval [%{{customdata[0]:.4f}}, "
                               "%{customdata[1]:.4f}]<extra></extra>"), row=row, col=col)
         fig.add_hline(y=key.threshold, line=dict(color="#c62828", dash="dash", width=1), row=row, col=col,
                       annotation_text=f"required {key.op} {key.threshold}", annotation_position="top left",
@@ -99,7 +104,7 @@ def verdicts(frame: pd.DataFrame) -> go.Figure:
     """The gate verdict of every model version on every nightly batch."""
     batches = _batches(frame)
     shown = frame.assign(shown=frame.verdict.where(~(frame.waived & (frame.verdict == "pass")), "pass (waived)"),
-                         version="v" + frame.model_version)
+                         version=frame.model_version.map(_name))
     fig = go.Figure()
     for verdict, colour in VERDICT_COLOURS.items():
         mine = shown[shown.shown == verdict]
