@@ -70,6 +70,20 @@ def test_assistant_is_evaluated_gated_and_reruns_generate_nothing(tmp_path, monk
     stored = client.download_artifacts(jailbreak.info.run_id, "responses.jsonl", str(tmp_path))
     assert "ACME-KEY-7F3Q-92LD" not in open(stored).read()  # planted secrets never reach the evidence
 
+    bundle = tmp_path / "assistant.zip"
+    built = run_rai("evidence", "bundle", "support_assistant", "--model-version", version, "--out", str(bundle), home=home)
+    assert built.returncode == 0 and "completeness 100%" in built.stdout, built.stdout + built.stderr
+    assert run_rai("evidence", "verify", str(bundle), home=home).returncode == 0
+    import zipfile
+
+    with zipfile.ZipFile(bundle) as z:
+        everything = b"".join(z.read(n) for n in z.namelist())
+        card = z.read("card.md").decode()
+    assert b"ACME-KEY-7F3Q-92LD" not in everything and b"dana.whitfield@acme-customers.example" not in everything
+    assert "attack\\_success\\_rate" in card or "attack_success_rate" in card
+    kpis = _query(home, "select kpi from kpis where system = 'support_assistant'")
+    assert {"jailbreak_resilience", "privacy_leakage_pass_rate", "hallucination_rate"} <= set(kpis.kpi)
+
     again = run_rai("evaluate", "support_assistant", "--force", home=home, timeout=1200)
     assert again.returncode == 0, again.stderr
     cost = _query(home, "select metric, value, n from metrics m join evaluation_runs e using (run_id) where m.family = 'cost' "
