@@ -76,25 +76,26 @@ def test_asset_graph_lists_the_evaluations_and_the_gate_page_shows_its_verdict(u
     system = catalog.system("acs_employment")
     expected = [f"{s.name}_evaluation" for s in catalog.evaluation_suites(system)] + ["release_gate", "drift"]
 
-    page = _page(browser, f"{ui}/asset-groups/{system.name}")
+    page = _page(browser, f"{ui}/locations/rai_pipelines/asset-groups/{system.name}")
     listed = page.locator("body")
     for name in expected:
-        page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text(name, exact=True).first.wait_for(timeout=120_000)
     page.screenshot(path=SHOTS / "asset-graph.png")
     assert all(name in listed.inner_text() for name in expected)
 
-    latest = run_rai("query", "select verdict, decision_id from gate_decisions order by decided_at desc limit 1",
-                     "--format", "csv", home=demo_home, check=True).stdout.splitlines()[1].split(",")
     page = _page(browser, f"{ui}/assets/{system.name}/release_gate")
-    row = page.locator("tr", has=page.get_by_text("verdict", exact=True)).first
-    row.wait_for(timeout=60_000)
-    assert latest[0] in row.inner_text()
-    assert latest[1] in page.locator("tr", has=page.get_by_text("decision_id", exact=True)).first.inner_text()
+    shown_id = page.locator("tr", has=page.get_by_text("decision_id", exact=True)).first
+    shown_id.wait_for(timeout=120_000)
+    decision_id = shown_id.inner_text().split()[-1]
+    verdict = run_rai("query", f"select verdict from gate_decisions where decision_id = '{decision_id}'", "--format", "csv",
+                      home=demo_home, check=True).stdout.splitlines()
+    assert len(verdict) == 2, f"the page's decision {decision_id!r} is not in the warehouse"
+    assert verdict[1] in page.locator("tr", has=page.get_by_text("verdict", exact=True)).first.inner_text()
     page.screenshot(path=SHOTS / "release-gate.png", full_page=True)
     # The reasons table: each check with its observed value, interval and threshold.
     page.locator("tr", has=page.get_by_text("reasons", exact=True)).first.get_by_text("Show Markdown").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_text("observed [95% interval]").wait_for(timeout=30_000)
+    dialog.get_by_text("observed [95% interval]").wait_for(timeout=120_000)
     assert "equal_opportunity_sex" in dialog.inner_text()
     page.wait_for_timeout(1000)  # the dialog fades in
     page.screenshot(path=SHOTS / "release-gate-reasons.png")
