@@ -190,23 +190,30 @@ def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
     from rai_pipelines.orchestration.assistant_assets import current_versions
     from rai_pipelines.warehouse import Warehouse
 
+    import datetime as dt
+
     _, version, sets, prompts_key = current_versions(catalog, system)
+    started = dt.datetime.now(dt.timezone.utc)
     defs, instance = _dagster(settings)
     launch.register_model_partition(instance, system, version)
     launch.register_dataset_partition(instance, system, prompts_key)
     outcome = launch.execute(defs, instance, launch.evaluate_request(catalog, system, version, prompts_key, force))
     wh = Warehouse(settings.warehouse_dir)
     found = wh.frame(
-        "select e.suite, m.family, m.metric, m.value, m.ci_low, m.ci_high, m.n from metrics m join evaluation_runs e using (run_id) "
+        "select e.suite, e.finished_at, m.family, m.metric, m.value, m.ci_low, m.ci_high, m.n "
+        "from metrics m join evaluation_runs e using (run_id) "
         "where m.system = ? and m.model_version = ? and m.dataset_version = ? and m.slice = 'overall' "
         "qualify row_number() over (partition by e.suite, m.metric order by m.recorded_at desc) = 1 order by e.suite, m.metric",
         [system.name, version, prompts_key])
     cost = found[found.family == "cost"].pivot_table(index="suite", columns="metric", values="value")
+    reused = set(found[found.finished_at < started].suite)
     for r in found[(found.family != "cost") & (found.metric != "errored_responses")].itertuples():
         spent = cost.loc[r.suite] if r.suite in cost.index else None
         _say(f"  {r.suite:<17} {r.metric:<21} {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (n={r.n})"
-             + ("" if spent is None else f"  {spent.wall_seconds:.0f} s, {spent.generated_tokens:.0f} tokens generated, "
+             + ("  unchanged: earlier result reused, nothing generated" if r.suite in reused else
+                "" if spent is None else f"  {spent.wall_seconds:.0f} s, {spent.generated_tokens:.0f} tokens generated, "
                                          f"{spent.cached_responses:.0f} cached"))
+    cost = cost.drop(index=list(reused & set(cost.index)))
     if not cost.empty and cost.generated_tokens.sum() > 0:
         _say(f"  generation: {cost.generated_tokens.sum():.0f} tokens in {cost.wall_seconds.sum():.0f} s "
              f"({cost.generated_tokens.sum() / cost.wall_seconds.sum():.1f} tokens/s, prompts included)")
