@@ -30,7 +30,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
-from rai_pipelines.evaluation.fairness import group_metrics
+from rai_pipelines.evaluation.fairness import fairness_report as group_metrics
 
 METRICS = ["selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy"]
 FAIRLEARN = {

@@ -21,7 +21,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # data_quality_failed, dataset_drift
+    kind: str  # data_quality_failed, dataset_drift, champion_regression
     system: str
     dataset_version: str
     summary: str

@@ -218,14 +218,15 @@ class Suite(_Strict):
     def _regression_metrics(self) -> "Suite":
         from rai_pipelines.evaluation.confusion import METRICS
 
-        if self.family == "regression" and (bad := [m for m in self.metrics if m not in METRICS]):
-            raise ValueError(f"the regression family compares confusion metrics {list(METRICS)}; {bad[0]!r} is not one")
+        known = [*METRICS, "auc", "ece"]
+        if self.family == "regression" and (bad := [m for m in self.metrics if m not in known]):
+            raise ValueError(f"the regression family compares {known}; {bad[0]!r} is not one of them")
         return self
 
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, v: list[str]) -> list[str]:
-        from rai_pipelines.evaluation.fairness import ALL_METRICS
+        from rai_pipelines.evaluation.engine import ALL_METRICS
 
         unknown = [m for m in v if m not in ALL_METRICS]
         if unknown:
@@ -248,10 +249,12 @@ class Check(_Strict):
     op: Literal[">=", "<="]
     threshold: float
     bound: Literal["point", "interval"] = Field(
-        "point",
-        description="'interval': pass only if the whole confidence interval meets the threshold, "
-        "fail only if it lies wholly beyond it, otherwise insufficient_evidence",
+        "interval",
+        description="'interval' (default): pass only if the whole interval at the check's level meets the threshold, "
+        "fail only if it lies wholly beyond it, otherwise insufficient_evidence; 'point': the estimate alone, "
+        "with no error control (for monitoring thresholds, never for release)",
     )
+    min_n: int | None = Field(None, ge=1, description="smallest sample the check is judged on; default: the tier's min_n")
 
 
 class RegressionCheck(_Strict):
@@ -261,7 +264,9 @@ class RegressionCheck(_Strict):
     family: Literal["performance", "fairness"] = Field(description="what the check protects; counted in that family's regression-rate KPI")
     metric: str = Field(description="a confusion metric ('accuracy') or a disparity ('tpr_difference')")
     slice: str = Field("overall", description="'overall', a group ('SEX=Female') or, for a disparity, the feature ('SEX')")
-    tolerance: float = Field(ge=0, description="regressed only when the whole interval of the change is worse than this")
+    tolerance: float = Field(ge=0, description="non-inferiority margin: pass only when the whole interval of the change "
+                             "is within it, fail only when the whole interval is worse, otherwise insufficient_evidence")
+    min_n: int | None = Field(None, ge=1, description="smallest sample the check is judged on; default: the tier's min_n")
 
     @field_validator("metric")
     @classmethod
@@ -276,7 +281,45 @@ EVIDENCE_FIELDS = ("card", "decision", "evaluation_report", "metrics", "quality_
                    "waivers", "dataset_digest", "model_artifact_digest", "mlflow_runs")
 
 
+class ReleaseRule(_Strict):
+    """When repeated nightly decisions may release a model version (move `champion`, answer `rai gate`).
+
+    A version is released after `consecutive_passes` passing nightly decisions on distinct dataset versions in a
+    row. Each night is judged at alpha_night = (alpha / horizon_nights) ** (1 / consecutive_passes), so that a
+    version truly violating a check is released with probability <= alpha over `horizon_nights` nights (at most
+    horizon_nights windows, each all-pass with probability <= alpha_night ** K on independent batches). An
+    evaluation that repeats deterministically on the same data (an assistant on a fixed prompt set) is one
+    chance, not many: horizon_nights 1.
+    """
+
+    consecutive_passes: int = Field(1, ge=1, le=30)
+    horizon_nights: int = Field(365, ge=1, description="nights the false-release guarantee covers (a year of nightly runs)")
+
+    def night_alpha(self, alpha: float) -> float:
+        return (alpha / self.horizon_nights) ** (1 / self.consecutive_passes)
+
+
+class MonitoringRule(_Strict):
+    """Nightly monitoring of the champion: a regression alert when a check fails at the monitoring level.
+
+    Each night's fail decisions are Holm-controlled at false_alarms_per_year / nights_per_year, so a champion that
+    still meets every check raises at most that many false alarms a year on average."""
+
+    false_alarms_per_year: float = Field(1.0, gt=0)
+    nights_per_year: int = Field(365, ge=1)
+
+    @property
+    def alpha(self) -> float:
+        return min(self.false_alarms_per_year / self.nights_per_year, 0.5)
+
+
 class Tier(_Strict):
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="error rate the tier's decisions are controlled at")
+    multiplicity: Literal["holm", "bonferroni"] = Field(
+        "holm", description="how alpha is shared by the checks a decision could fail")
+    min_n: int = Field(1, ge=1, description="smallest sample any check is judged on (checks may ask for more)")
+    release: ReleaseRule = ReleaseRule()
+    monitoring: MonitoringRule = MonitoringRule()
     required_suites: list[str] = Field(min_length=1)
     evidence_fields: list[Literal[EVIDENCE_FIELDS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(EVIDENCE_FIELDS), description="what a release's evidence bundle must contain"
@@ -288,6 +331,11 @@ class Tier(_Strict):
         "warn", description="what dataset drift on the evaluated dataset version does to the verdict"
     )
     waiver_approvers: list[str] = Field(default_factory=list)
+
+    @property
+    def night_alpha(self) -> float:
+        """The level each nightly decision passes a check at (see ReleaseRule)."""
+        return self.release.night_alpha(self.alpha)
 
 
 class Policy(_Strict):
@@ -313,6 +361,7 @@ class Catalog(BaseModel):
     systems: dict[str, System | AssistantSystem]
     suites: dict[str, Suite]
     policy: Policy
+    judges: dict = Field(default_factory=dict, description="judge -> stats.judged.Validation, measured on labelled sets")
 
     @property
     def tabular_systems(self) -> list[System]:
@@ -412,4 +461,11 @@ def load_catalog(root: str | Path) -> Catalog:
                 f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not define for a {system.kind}"
             )
         systems[system.name] = system
-    return Catalog(root=root, systems=systems, suites=suites, policy=policy)
+    from rai_pipelines.genai.validation import load as load_judges
+    from rai_pipelines.sample_size import refuse_infeasible
+
+    judges = load_judges(root)
+    for name, system in systems.items():
+        if system.kind == "llm_assistant" and (why := refuse_infeasible(system, policy, [suites[s] for s in system.suites], judges)):
+            raise CatalogError(f"{policy_files[0]}: {why} (system {name!r}, {root / 'systems' / (name + '.yaml')})")
+    return Catalog(root=root, systems=systems, suites=suites, policy=policy, judges=judges)

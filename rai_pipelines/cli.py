@@ -245,11 +245,51 @@ def cmd_gate(args) -> int:
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
+        control = decision.error_control
         _say(f"{system.name} v{version}: {decision.verdict.upper()} (tier {decision.risk_tier}, policy {decision.policy_version}, "
-             f"dataset {decision.dataset_version or 'none'})")
+             f"dataset {decision.dataset_version or 'none'}; this night {decision.night_verdict}; alpha {control.get('alpha')} "
+             f"{control.get('multiplicity')}, release after {control.get('consecutive_passes')} passing night(s))")
         for r in decision.reasons:
             _say(f"  [{r.status}] {r.check}: {r.detail}")
     return GATE_EXIT[decision.verdict]
+
+
+def cmd_policy(args) -> int:
+    from rai_pipelines.sample_size import needs
+    from rai_pipelines.warehouse import Warehouse
+
+    settings = _settings()
+    catalog = _catalog(settings)
+    system = catalog.system(args.system)
+    wh = Warehouse(settings.warehouse_dir)
+
+    def latest(check):
+        metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
+        found = wh.frame("select n, ci_low, ci_high from metrics where system = ? and family = ? and metric = ? and slice = ? "
+                         "order by recorded_at desc limit 1", [system.name, check.family, metric, check.slice])
+        return None if found.empty else (int(found.n[0]), float(found.ci_low[0]), float(found.ci_high[0]))
+
+    rows = needs(system, catalog.policy, catalog.suites_for(system), catalog.judges, latest)
+    tier = catalog.policy.tier_for(system)
+    if args.json:
+        print(json.dumps({"system": system.name, "risk_tier": system.risk_tier, "policy_version": catalog.policy.version,
+                          "alpha": tier.alpha, "multiplicity": tier.multiplicity, "night_alpha": tier.night_alpha,
+                          "release": tier.release.model_dump(), "monitoring_alpha": tier.monitoring.alpha,
+                          "checks": [r.to_json() for r in rows]}, indent=2))
+        return 0
+    _say(f"{system.name}: tier {system.risk_tier}, policy {catalog.policy.version}; alpha {tier.alpha} shared by "
+         f"{tier.multiplicity} across the checks a decision can fail; each check passes at level {tier.night_alpha:.3g}; "
+         f"release after {tier.release.consecutive_passes} consecutive passing night(s) "
+         f"(false release <= {tier.alpha} over {tier.release.horizon_nights} night(s)); champion monitored at "
+         f"{tier.monitoring.alpha:.3g} a night")
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    header = ["check", "required", "pass / fail level", "n", "smallest n to pass", "passes 80% at", "basis"]
+    table = [[r.check, f"{r.metric}[{r.slice}] {r.op} {r.threshold}", f"{r.level_pass:.3g} / {r.level_fail_min:.3g}-{tier.alpha:g}",
+              f"{fmt(r.n, 'd')} ({r.n_source})", fmt(r.min_n_to_pass, "d"), fmt(r.detectable, ".4f"), r.basis] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+    for line in [header, *table]:
+        _say("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    return 0
 
 
 def cmd_query(args) -> int:
@@ -276,7 +316,8 @@ def _fmt(e) -> str:
 
 def cmd_fairness(args) -> int:
     from rai_pipelines.data.sources import read_table
-    from rai_pipelines.evaluation.fairness import frame_inputs, group_metrics
+    from rai_pipelines.evaluation.engine import frame_inputs
+    from rai_pipelines.evaluation.fairness import fairness_report
 
     reference = {}
     for item in args.reference or []:
@@ -286,13 +327,14 @@ def cmd_fairness(args) -> int:
         reference[feature] = group
     frame = read_table(args.data)
     y, p, groups, score = frame_inputs(frame, args.label, args.pred, args.sensitive, args.score, str(args.data))
-    report = group_metrics(
+    report = fairness_report(
         y, p, groups, score, resamples=args.boot, seed=args.seed, confidence=args.confidence, reference_groups=reference
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
         return 0
-    ci = f"{report.confidence:.0%} bootstrap intervals, {report.resamples} resamples, seed {report.seed}" if report.resamples else "no intervals"
+    ci = (f"{report.confidence:.0%} intervals: exact (Clopper-Pearson) for rates, simultaneous for their disparities"
+          + (f", bootstrap for AUC and ECE ({report.resamples} resamples, seed {report.seed})" if report.resamples else ""))
     _say(f"{args.data}: {report.n} rows; {ci}")
     for part in report.partitions:
         _say(f"\n{part.name}")
@@ -447,14 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_gate)
 
-    s = sub.add_parser("fairness", help="group metrics with bootstrap intervals on any CSV or Parquet file")
+    s = sub.add_parser("fairness", help="group metrics with exact (rates) and bootstrap (AUC, ECE) intervals on any CSV or Parquet file")
     s.add_argument("--data", required=True, type=Path)
     s.add_argument("--label", required=True, help="binary 0/1 label column")
     s.add_argument("--pred", required=True, help="binary 0/1 prediction column")
     s.add_argument("--score", help="probability column (adds auc and ece)")
     s.add_argument("--sensitive", required=True, action="append", help="sensitive feature column (repeat for an intersection)")
     s.add_argument("--reference", action="append", help="FEATURE=GROUP to compare every group against")
-    s.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (default 1000, 0 for none)")
+    s.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for AUC and ECE intervals (default 1000, 0 for none)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--confidence", type=float, default=0.95)
     s.add_argument("--json", action="store_true")
@@ -509,6 +551,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, type=Path, help="directory to write index.html into")
     r.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("policy", help="what the policy asks of a system: levels, samples, what they can show")
+    psub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    e = psub.add_parser("explain", help="per check: threshold, levels, current n, smallest n that could pass, "
+                                         "smallest effect detected with 80%% power")
+    e.add_argument("system")
+    e.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_policy)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
     s.add_argument("sql")

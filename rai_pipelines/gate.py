@@ -3,10 +3,25 @@
 Verdicts, most severe first: `fail` (a check is definitely violated),
 `unassessed` (a required evaluation is missing, errored, or stale: run with
 an older suite definition or older code),
-`insufficient_evidence` (a group too small to judge, or an undefined value),
-`pass`. Only `pass` releases; every other verdict blocks (fail closed). A
-check covered by an approved, unexpired waiver counts as `waived`, shown with
-the waiver in the decision, and does not block.
+`insufficient_evidence` (a sample too small, an interval too wide to decide,
+an undefined value, or too few passing nights for release), `pass`. Only
+`pass` releases; every other verdict blocks (fail closed). A check covered by
+an approved, unexpired waiver counts as `waived`, shown with the waiver in the
+decision, and does not block.
+
+Each check is a test with two sides, judged on the bounds an evaluation stored
+for every level of `stats.intervals.LEVELS`:
+- pass when the whole interval meets the requirement at the tier's nightly
+  level (`Tier.night_alpha`): by intersection-union no adjustment is needed for
+  the decision to pass a violating model with probability <= that level;
+- fail when the whole interval lies beyond it at the check's Holm (or
+  Bonferroni) level, so that a model meeting every check fails a decision with
+  probability <= the tier's alpha;
+- otherwise insufficient_evidence. Regressions against the champion are the
+  same test on the paired change with the tolerance as the margin (non-inferiority).
+A decision on one night is the night's verdict; the release verdict (what
+`rai gate` answers and what moves `champion`) also needs the tier's run of
+consecutive passing nights (`ReleaseRule`).
 """
 
 from __future__ import annotations
@@ -20,18 +35,21 @@ from functools import partial
 
 import pandas as pd
 
-from rai_pipelines.catalog import Check, Policy, RegressionCheck, System
-from rai_pipelines.code_version import code_version
+from rai_pipelines.catalog import Check, Policy, RegressionCheck, System, Tier
+from rai_pipelines.code_version import ENTRY, code_version
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
-from rai_pipelines.evaluation.families import BASELINE_METRIC
-from rai_pipelines.evaluation.paired import lower_is_better, regressed
+from rai_pipelines.evaluation.rows import BASELINE_METRIC
+from rai_pipelines.evaluation.paired import lower_is_better
+from rai_pipelines.stats import intervals
+from rai_pipelines.stats.multiplicity import adjusted_levels
 from rai_pipelines import waivers as waiver_process
 from rai_pipelines.warehouse import Warehouse
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
 WARNING = "warning"  # shown with the decision, does not change the verdict
 WAIVED = "waived"  # a failed or insufficient check covered by an approved, unexpired waiver
+PENDING = "pending"  # measured, waiting for the decision's error control
 SEVERITY = [FAIL, UNASSESSED, INSUFFICIENT, PASS]
 _OPS = {">=": operator.ge, "<=": operator.le}
 
@@ -46,11 +64,16 @@ class Reason:
     threshold: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
-    kind: str = "suite"  # suite | threshold | regression | drift
+    kind: str = "suite"  # suite | threshold | regression | drift | release
     family: str | None = None
     metric: str | None = None
     slice: str | None = None
     compared_with: str | None = None  # the champion version a regression check compared against
+    n: int | None = None
+    p_pass: float | None = None  # smallest level at which the whole interval meets the requirement (grid p-value)
+    p_fail: float | None = None  # smallest level at which the whole interval lies beyond it
+    level_pass: float | None = None  # the level this check passes at (the tier's nightly level)
+    level_fail: float | None = None  # the level this check fails at (its Holm / Bonferroni share of alpha)
 
 
 @dataclass(frozen=True)
@@ -61,11 +84,14 @@ class Decision:
     dataset_version: str
     risk_tier: str
     policy_version: str
-    verdict: str
+    verdict: str  # the release verdict
     reasons: list[Reason]
     evaluation_run_ids: list[str]
     decided_at: datetime
     waivers_applied: list[dict] = field(default_factory=list)
+    night_verdict: str | None = None  # this night's evidence alone
+    error_control: dict = field(default_factory=dict)  # alpha, method, nightly level, release rule, monitoring level
+    monitoring_alarms: list[str] = field(default_factory=list)  # checks failing at the monitoring level
 
     @property
     def evidence_digest(self) -> str:
@@ -87,7 +113,49 @@ def _group_sizes(metrics: pd.DataFrame, features: list[str]) -> pd.Series:
     return fair[mask].groupby("slice").n.max()
 
 
-def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
+def _bounds(row) -> dict[float, tuple[float, float]]:
+    """The row's bounds grid; a row written before bounds existed has only its 95% interval."""
+    stored = getattr(row, "bounds", None)
+    grid = (dict(zip(intervals.LEVELS, stored)) if isinstance(stored, (tuple, list))  # fresh MetricRows
+            else intervals.from_json(stored))
+    if not grid and pd.notna(getattr(row, "ci_low", math.nan)):
+        grid = {0.025: (float(row.ci_low), float(row.ci_high))}
+    return grid
+
+
+def p_values(grid: dict[float, tuple[float, float]], op: str, threshold: float) -> tuple[float, float]:
+    """(p_pass, p_fail): the smallest levels at which the one-sided bound meets / lies beyond the threshold
+    (1.0 when none does). Conservative p-values: the true ones are no larger."""
+    meets = _OPS[op]
+    near, far = (1, 0) if op == "<=" else (0, 1)
+    p_pass = min((lvl for lvl, b in grid.items() if not math.isnan(b[near]) and meets(b[near], threshold)), default=1.0)
+    p_fail = min((lvl for lvl, b in grid.items() if not math.isnan(b[far]) and not meets(b[far], threshold)), default=1.0)
+    return p_pass, p_fail
+
+
+def _measure(name: str, row, op: str, threshold: float, bound: str, min_n: int, reason) -> Reason:
+    """A check's measurement against its requirement, PENDING until the decision's error control judges it."""
+    value = float(row.value)
+    n = int(row.n)
+    lo, hi = (float(row.ci_low), float(row.ci_high)) if pd.notna(getattr(row, "ci_low", math.nan)) else (math.nan, math.nan)
+    base = dict(observed=value, op=op, threshold=threshold, n=n,
+                ci_low=None if math.isnan(lo) else lo, ci_high=None if math.isnan(hi) else hi)
+    if math.isnan(value):
+        return reason(name, INSUFFICIENT, f"{row.metric} is undefined on slice {row.slice!r}", **{**base, "observed": None})
+    if n < min_n:
+        return reason(name, INSUFFICIENT, f"n={n} < min_n={min_n}: too small a sample to judge", **base)
+    if bound == "point":
+        met = _OPS[op](value, threshold)
+        return reason(name, PENDING, "", p_pass=0.0 if met else 1.0, p_fail=1.0 if met else 0.0, **base)
+    grid = _bounds(row)
+    if not grid:
+        return reason(name, INSUFFICIENT, f"{row.metric}[{row.slice}] = {value:.4f}: no interval, and the policy judges "
+                                          "the interval", **base)
+    p_pass, p_fail = p_values(grid, op, threshold)
+    return reason(name, PENDING, "", p_pass=p_pass, p_fail=p_fail, **base)
+
+
+def _threshold_check(check: Check, metrics: pd.DataFrame, tier: Tier) -> Reason:
     metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
     reason = partial(Reason, kind="threshold", family=check.family, metric=metric, slice=check.slice)
     found = metrics[(metrics.family == check.family) & (metrics.metric == metric) & (metrics.slice == check.slice)]
@@ -95,44 +163,20 @@ def _judge(check: Check, metrics: pd.DataFrame, min_group_size: int) -> Reason:
         return reason(check.name, UNASSESSED, f"no usable {check.family} metric {metric!r} for slice {check.slice!r}")
     if check.disparity:
         sizes = _group_sizes(metrics, check.slice.split("&"))
-        small = sizes[sizes < min_group_size]
+        small = sizes[sizes < tier.min_group_size]
         if not small.empty:
-            worst = small.idxmin()
+            worst_ = small.idxmin()
             return reason(
                 check.name,
                 INSUFFICIENT,
-                f"group {worst} has n={int(small.min())} < min_group_size={min_group_size}"
+                f"group {worst_} has n={int(small.min())} < min_group_size={tier.min_group_size}"
                 + (f" (and {len(small) - 1} more)" if len(small) > 1 else ""),
             )
-    row = found.iloc[0]
-    value = float(row.value)
-    lo, hi = (float(row.ci_low), float(row.ci_high)) if "ci_low" in found and pd.notna(row.ci_low) else (math.nan, math.nan)
-    described = f"{metric}[{check.slice}] = {value:.4f}"
-    if not math.isnan(lo):
-        described += f" [{lo:.4f}, {hi:.4f}]"
-    base = dict(observed=value, op=check.op, threshold=check.threshold, ci_low=None if math.isnan(lo) else lo, ci_high=None if math.isnan(hi) else hi)
-    if math.isnan(value):
-        return reason(check.name, INSUFFICIENT, f"{metric} is undefined on slice {check.slice!r}", **{**base, "observed": None})
-    meets = _OPS[check.op]
-    if check.bound == "point":
-        status = PASS if meets(value, check.threshold) else FAIL
-        return reason(check.name, status, f"{described}, required {check.op} {check.threshold}", **base)
-    if math.isnan(lo):
-        return reason(check.name, INSUFFICIENT, f"{described}: no confidence interval, and the policy judges the interval", **base)
-    # For '<=' the whole interval meets the threshold when its upper end does,
-    # and lies wholly beyond it when its lower end does not; mirrored for '>='.
-    near, far = (hi, lo) if check.op == "<=" else (lo, hi)
-    if meets(near, check.threshold):
-        status, why = PASS, "whole interval"
-    elif not meets(far, check.threshold):
-        status, why = FAIL, "whole interval beyond"
-    else:
-        status, why = INSUFFICIENT, "interval too wide to decide:"
-    return reason(check.name, status, f"{described}, {why} {check.op} {check.threshold}", **base)
+    return _measure(check.name, found.iloc[0], check.op, check.threshold, check.bound, check.min_n or tier.min_n, reason)
 
 
-def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: str) -> Reason:
-    """A change (candidate - champion) regresses only when its whole interval is worse than the tolerance."""
+def _regression_check(check: RegressionCheck, metrics: pd.DataFrame, candidate: str, tier: Tier) -> Reason:
+    """Non-inferiority: the change (candidate - champion) against the tolerance as its margin."""
     reason = partial(Reason, kind="regression", family=check.family, metric=check.metric, slice=check.slice)
     regression = metrics[metrics.family == "regression"]
     marker = regression[regression.metric == BASELINE_METRIC]
@@ -147,17 +191,52 @@ def _judge_regression(check: RegressionCheck, metrics: pd.DataFrame, candidate: 
     found = regression[(regression.metric == f"{check.metric}_change") & (regression.slice == check.slice)]
     if found.empty:
         return reason(check.name, UNASSESSED, f"no change of {check.metric!r} on slice {check.slice!r} in the champion comparison")
-    row = found.iloc[0]
-    worse = "an increase" if lower_is_better(check.metric) else "a decrease"
-    described = (
-        f"{check.metric}[{check.slice}] changed by {row.value:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}] vs champion "
-        f"v{int(champion)}; regressed only if the whole interval is {worse} beyond {check.tolerance}"
-    )
-    base = dict(observed=float(row.value), threshold=check.tolerance, ci_low=float(row.ci_low), ci_high=float(row.ci_high))
-    verdict = regressed(float(row.ci_low), float(row.ci_high), check.metric, check.tolerance)
-    if verdict is None:
-        return reason(check.name, INSUFFICIENT, f"{check.metric}[{check.slice}]: the change has no interval", **base)
-    return reason(check.name, FAIL if verdict else PASS, described, **base)
+    op, margin = ("<=", check.tolerance) if lower_is_better(check.metric) else (">=", -check.tolerance)
+    return _measure(check.name, found.iloc[0], op, margin, "interval", check.min_n or tier.min_n, reason)
+
+
+def _describe(r: Reason) -> str:
+    interval = f" [{r.ci_low:.4f}, {r.ci_high:.4f}]" if r.ci_low is not None else ""
+    if r.kind == "regression":
+        what = (f"{r.metric}[{r.slice}] changed by {r.observed:+.4f}{interval} vs champion v{r.compared_with} (n={r.n}); "
+                f"non-inferior only if the whole interval is {r.op} {r.threshold:+g}")
+    else:
+        what = f"{r.metric}[{r.slice}] = {r.observed:.4f}{interval} (n={r.n}), required {r.op} {r.threshold}"
+    if r.status == PASS:
+        return f"{what}: whole interval meets it at level {r.level_pass:.3g}"
+    if r.status == FAIL:
+        return f"{what}: whole interval beyond it at level {r.level_fail:.3g}"
+    return (f"{what}: interval too wide to decide (passes at level {r.p_pass:.3g} > {r.level_pass:.3g} needed; "
+            f"fails at {r.p_fail:.3g} > {r.level_fail:.3g})")
+
+
+def judge(reasons: list[Reason], tier: Tier, alpha: float | None = None) -> list[Reason]:
+    """Settle the PENDING checks: pass at the nightly level, fail at each check's multiplicity-adjusted share of
+    alpha (the tier's unless given), otherwise insufficient_evidence."""
+    pending = [i for i, r in enumerate(reasons) if r.status == PENDING]
+    levels, rejected = adjusted_levels([reasons[i].p_fail for i in pending], tier.alpha if alpha is None else alpha,
+                                       tier.multiplicity)
+    out = list(reasons)
+    for i, level, reject in zip(pending, levels, rejected):
+        r = replace(reasons[i], level_pass=tier.night_alpha, level_fail=level)
+        status = PASS if r.p_pass <= r.level_pass else FAIL if reject else INSUFFICIENT
+        r = replace(r, status=status)
+        out[i] = replace(r, detail=_describe(r))
+    return out
+
+
+def judge_evaluation(system: System, policy: Policy, family: str, metrics: pd.DataFrame, model_version: str) -> list[Reason]:
+    """The tier's checks that read one evaluation family, judged on that evaluation alone (with the error control
+    of those checks only).
+
+    Shown with the evaluation so an engineer sees which check it breaks; the
+    release decision itself judges every required suite together (`decide`)."""
+    tier = policy.tier_for(system)
+    if family == "regression":
+        measured = [_regression_check(c, metrics, str(model_version), tier) for c in tier.regression]
+    else:
+        measured = [_threshold_check(c, metrics, tier) for c in tier.checks if c.family == family]
+    return judge(measured, tier)
 
 
 def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
@@ -177,24 +256,14 @@ def _judge_drift(mode: str, drift: pd.DataFrame | None) -> Reason | None:
     return reason("dataset_drift", FAIL if mode == "block" else WARNING, f"dataset drift: {detail}", observed=share)
 
 
-def judge_evaluation(system: System, policy: Policy, family: str, metrics: pd.DataFrame, model_version: str) -> list[Reason]:
-    """The tier's checks that read one evaluation family, judged on that evaluation alone.
-
-    Shown with the evaluation so an engineer sees which check it breaks; the
-    release decision itself judges every required suite together (`decide`)."""
-    tier = policy.tier_for(system)
-    if family == "regression":
-        return [_judge_regression(c, metrics, str(model_version)) for c in tier.regression]
-    return [_judge(c, metrics, tier.min_group_size) for c in tier.checks if c.family == family]
-
-
 def worst(reasons: list[Reason]) -> str:
     """The verdict these reasons add up to (waived and warning checks do not block)."""
     return next((v for v in SEVERITY if any(r.status == v for r in reasons)), PASS)
 
 
 def reasons_markdown(reasons: list[Reason]) -> str:
-    """Checks as a Markdown table: status, observed value with its interval, and what the policy requires."""
+    """Checks as a Markdown table: status, observed value with its interval, what the policy requires, and the
+    levels the check passes and fails at."""
     def observed(r: Reason) -> str:
         if r.observed is None:
             return ""
@@ -202,11 +271,16 @@ def reasons_markdown(reasons: list[Reason]) -> str:
 
     def required(r: Reason) -> str:
         if r.kind == "regression" and r.threshold is not None:
-            return f"change within {r.threshold} of the champion"
+            return f"change {r.op} {r.threshold:+g} vs the champion"
         return f"{r.op} {r.threshold}" if r.op else ""
 
-    rows = [f"| {r.check} | **{r.status}** | {observed(r)} | {required(r)} | {r.detail.replace('|', '/')} |" for r in reasons]
-    return "\n".join(["| check | status | observed [95% interval] | required | detail |", "|---|---|---|---|---|", *rows])
+    def levels(r: Reason) -> str:
+        return f"{r.level_pass:.3g} / {r.level_fail:.3g}" if r.level_pass is not None else ""
+
+    rows = [f"| {r.check} | **{r.status}** | {observed(r)} | {'' if r.n is None else r.n} | {required(r)} | {levels(r)} | "
+            f"{r.detail.replace('|', '/')} |" for r in reasons]
+    return "\n".join(["| check | status | observed [95% interval] | n | required | level pass / fail | detail |",
+                      "|---|---|---|---|---|---|---|", *rows])
 
 
 def decide(
@@ -214,8 +288,12 @@ def decide(
     drift: pd.DataFrame | None = None,
     waivers: dict | None = None,
     suite_digests: dict[str, str] | None = None,
+    passing_nights_before: list[str] | None = None,
 ) -> Decision:
-    """Apply the system's tier to the evaluation runs (latest per suite) and their metrics."""
+    """Apply the system's tier to the evaluation runs (latest per suite) and their metrics.
+
+    `passing_nights_before`: the dataset versions, consecutive and most recent last, on which this model version
+    passed the same policy before this one; the release verdict needs the tier's run of them."""
     tier = policy.tier_for(system)
     reasons: list[Reason] = []
     usable_runs: list[str] = []
@@ -226,18 +304,19 @@ def decide(
             reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} has not run on this dataset version"))
         elif latest.status != "ok":
             reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} errored: {latest.error}"))
-        elif suite_digests is not None and (latest.suite_digest != suite_digests.get(suite) or latest.code_version != code_version()):
-            # Results of an older suite definition or older code do not speak for the current ones.
+        elif suite_digests is not None and (latest.suite_digest != suite_digests.get(suite) or not _current_code(latest)):
+            # Results of an older suite definition, or of older code computing this family, do not speak for the current ones.
             reasons.append(Reason(f"suite:{suite}", UNASSESSED,
-                                  f"required suite {suite!r} is stale: evaluated with suite {latest.suite_digest[:12]} and code "
-                                  f"{latest.code_version}, current are {str(suite_digests.get(suite))[:12]} and {code_version()}; re-evaluate"))
+                                  f"required suite {suite!r} is stale: evaluated with suite {latest.suite_digest[:12]} and "
+                                  f"{latest.get('family')} code {latest.code_version}; the current suite is "
+                                  f"{str(suite_digests.get(suite))[:12]}; re-evaluate"))
         else:
             usable_runs.append(latest.run_id)
     usable = metrics[metrics.run_id.isin(usable_runs)]
-    for check in tier.checks:
-        reasons.append(_judge(check, usable, tier.min_group_size))
-    for check in tier.regression:
-        reasons.append(_judge_regression(check, usable, str(model_version)))
+    measured = [_threshold_check(c, usable, tier) for c in tier.checks]
+    measured += [_regression_check(c, usable, str(model_version), tier) for c in tier.regression]
+    reasons += judge(measured, tier)
+    alarms = [r.check for r in judge(measured, tier, tier.monitoring.alpha) if r.status == FAIL]
     if (drift_reason := _judge_drift(tier.drift, drift)) is not None:
         reasons.append(drift_reason)
     applied = []
@@ -247,10 +326,18 @@ def decide(
         if w is not None and r.status in (FAIL, INSUFFICIENT):
             reasons[i] = replace(r, status=WAIVED, detail=f"{r.detail} -- waived by {w.waiver_id} ({w.approved_by}, until {w.expires_at:%Y-%m-%d}): {w.reason}")
             applied.append(w.to_json())
+    night = worst(reasons)
+    streak = [*(passing_nights_before or []), dataset_version] if night == PASS else []
+    needed = tier.release.consecutive_passes
+    if night == PASS:
+        window = f"{len(streak)} consecutive passing night(s) of the {needed} a release needs"
+        reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT,
+                              f"{window} ({', '.join(streak[-needed:])}); each night judged at level {tier.night_alpha:.3g}",
+                              kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
     verdict = worst(reasons)
     decided_at = datetime.now(timezone.utc)
-    identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version(),
-                sorted(w["waiver_id"] for w in applied)]
+    identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version("gate"),
+                sorted(w["waiver_id"] for w in applied), streak[-needed:]]
     return Decision(
         decision_id=sha256_json(identity)[:24],
         system=system.name,
@@ -263,7 +350,39 @@ def decide(
         evaluation_run_ids=sorted(usable_runs),
         decided_at=decided_at,
         waivers_applied=applied,
+        night_verdict=night,
+        error_control={"alpha": tier.alpha, "multiplicity": tier.multiplicity, "night_alpha": tier.night_alpha,
+                       "consecutive_passes": needed, "horizon_nights": tier.release.horizon_nights,
+                       "monitoring_alpha": tier.monitoring.alpha},
+        monitoring_alarms=alarms,
     )
+
+
+def _current_code(run) -> bool:
+    """Whether a run was computed by the current code of its family (a run that does not say is not)."""
+    family = run.get("family")
+    return isinstance(family, str) and family in ENTRY and run.code_version == code_version(family)
+
+
+def passing_nights(warehouse: Warehouse, system: str, model_version: str, dataset_version: str, policy_version: str) -> list[str]:
+    """Dataset versions before this one (in the order they arrived) on which this model version's latest nightly
+    decision under this policy passed, as the unbroken run that ends just before it."""
+    history = warehouse.frame(
+        """with nights as (
+               select g.dataset_version, g.night_verdict, g.policy_version, v.registered_at,
+                      row_number() over (partition by g.dataset_version order by g.decided_at desc) as latest
+               from gate_decisions g join dataset_versions v on v.system = g.system and v.dataset_version = g.dataset_version
+               where g.system = ? and g.model_version = ? and g.dataset_version <> ?)
+           select dataset_version, night_verdict, policy_version from nights
+           where latest = 1 and registered_at < coalesce(
+               (select min(registered_at) from dataset_versions where system = ? and dataset_version = ?), now())
+           order by registered_at""",
+        [system, str(model_version), dataset_version, system, dataset_version],
+    )
+    run: list[str] = []
+    for row in history.itertuples():
+        run = [*run, row.dataset_version] if row.night_verdict == PASS and row.policy_version == policy_version else []
+    return run
 
 
 def decide_from_warehouse(
@@ -285,8 +404,9 @@ def decide_from_warehouse(
     runs = warehouse.frame(f"select * from evaluation_runs where {scope}", params)
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     drift = latest_drift(warehouse, system.name, dataset_version)
+    before = passing_nights(warehouse, system.name, str(model_version), dataset_version, policy.version)
     return decide(system, policy, model_version, dataset_version, runs, metrics, drift,
-                  waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests)
+                  waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests, before)
 
 
 def record(decision: Decision, warehouse: Warehouse) -> None:
@@ -297,12 +417,17 @@ def record(decision: Decision, warehouse: Warehouse) -> None:
         decision.decision_id,
         [
             {
-                **{k: d[k] for k in ("decision_id", "system", "model_version", "dataset_version", "risk_tier", "policy_version", "verdict", "evidence_digest")},
+                **{k: d[k] for k in ("decision_id", "system", "model_version", "dataset_version", "risk_tier", "policy_version",
+                                     "verdict", "evidence_digest", "night_verdict")},
                 "reasons": json.dumps(d["reasons"]),
                 "waivers_applied": json.dumps(d["waivers_applied"]),
                 "evaluation_run_ids": json.dumps(d["evaluation_run_ids"]),
                 "decided_at": decision.decided_at,
-                "code_version": code_version(),
+                "code_version": code_version("gate"),
+                "alpha": decision.error_control.get("alpha"),
+                "multiplicity": decision.error_control.get("multiplicity"),
+                "error_control": json.dumps(decision.error_control),
+                "monitoring_alarms": json.dumps(decision.monitoring_alarms),
             }
         ],
     )
@@ -312,7 +437,8 @@ def record(decision: Decision, warehouse: Warehouse) -> None:
             "dataset_version": decision.dataset_version, "check_name": r.check, "kind": r.kind, "family": r.family,
             "metric": r.metric, "slice": r.slice, "status": r.status, "observed": r.observed, "op": r.op,
             "threshold": r.threshold, "ci_low": r.ci_low, "ci_high": r.ci_high, "compared_with": r.compared_with,
-            "detail": r.detail, "decided_at": decision.decided_at,
+            "detail": r.detail, "decided_at": decision.decided_at, "n": r.n, "p_pass": r.p_pass, "p_fail": r.p_fail,
+            "level_pass": r.level_pass, "level_fail": r.level_fail,
         }
         for r in decision.reasons
     ])

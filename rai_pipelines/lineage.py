@@ -61,7 +61,7 @@ class Provenance:
             "rai.system": system,
             "rai.suite": suite.name,
             "rai.family": suite.family,
-            "rai.code_version": code_version(),
+            "rai.code_version": code_version(suite.family),
             "dagster.run_id": self.dagster_run_id,
             "dagster.partition": self.partition,
             **extra,

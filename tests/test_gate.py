@@ -1,15 +1,18 @@
-"""The gate engine: verdicts from evaluations, failing closed."""
+"""The gate engine: verdicts from evaluations, failing closed, with the policy's error control recorded."""
 
+import json
 import math
 from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
 
-from rai_pipelines.catalog import Check, Policy, RegressionCheck, Tier
-from rai_pipelines.gate import decide
+from rai_pipelines.catalog import Check, Policy, RegressionCheck, ReleaseRule, Tier
+from rai_pipelines.gate import decide, p_values
+from rai_pipelines.stats.intervals import LEVELS, proportion_bounds, to_json
 
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
+ONE_NIGHT = ReleaseRule(consecutive_passes=1, horizon_nights=1)  # each check passes at alpha itself
 
 POLICY = Policy(
     name="p",
@@ -19,6 +22,7 @@ POLICY = Policy(
             required_suites=["performance", "fairness"],
             min_group_size=100,
             drift="ignore",
+            release=ONE_NIGHT,
             checks=[
                 Check(name="auc_floor", family="performance", metric="auc", op=">=", threshold=0.8),
                 Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1),
@@ -26,6 +30,18 @@ POLICY = Policy(
         )
     },
 )
+COLUMNS = ["run_id", "family", "metric", "slice", "value", "n", "ci_low", "ci_high", "bounds"]
+
+
+def _grid(lo, hi, width_per_level=0.0):
+    """A bounds grid whose 95% interval is [lo, hi], wider by `width_per_level` at each finer level."""
+    i95 = LEVELS.index(0.025)
+    return to_json(tuple((lo - width_per_level * (i95 - i), hi + width_per_level * (i95 - i)) for i in range(len(LEVELS))))
+
+
+def _row(run, family, metric, slice_, value, n, ci=(math.nan, math.nan)):
+    bounds = None if math.isnan(ci[0]) else _grid(*ci)
+    return (run, family, metric, slice_, value, n, *ci, bounds)
 
 
 def _runs(*suites, status="ok"):
@@ -35,18 +51,18 @@ def _runs(*suites, status="ok"):
     )
 
 
-def _metrics(auc=0.9, tpr_gap=0.05, female_n=500, gap_ci=(math.nan, math.nan)):
+def _metrics(auc=0.9, tpr_gap=0.05, female_n=500, gap_ci=None, auc_ci=None):
     rows = [
-        ("r-performance", "performance", "auc", "overall", auc, 1000, math.nan, math.nan),
-        ("r-fairness", "fairness", "tpr", "SEX=Male", 0.8, 500, math.nan, math.nan),
-        ("r-fairness", "fairness", "tpr", "SEX=Female", 0.8 - tpr_gap, female_n, math.nan, math.nan),
-        ("r-fairness", "fairness", "tpr_difference", "SEX", tpr_gap, 1000, *gap_ci),
+        _row("r-performance", "performance", "auc", "overall", auc, 1000, auc_ci or (auc - 0.02, auc + 0.02)),
+        _row("r-fairness", "fairness", "tpr", "SEX=Male", 0.8, 500),
+        _row("r-fairness", "fairness", "tpr", "SEX=Female", 0.8 - tpr_gap, female_n),
+        _row("r-fairness", "fairness", "tpr_difference", "SEX", tpr_gap, 1000, gap_ci or (tpr_gap - 0.02, tpr_gap + 0.02)),
     ]
-    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _decide(system, runs, metrics):
-    return decide(system, POLICY, "7", "2016-01.abcdefabcdef", runs, metrics)
+def _decide(system, runs, metrics, policy=POLICY, **kw):
+    return decide(system, policy, "7", "2016-01.abcdefabcdef", runs, metrics, **kw)
 
 
 @pytest.fixture
@@ -54,11 +70,15 @@ def system(acs):
     return acs.model_copy(update={"risk_tier": "high"})
 
 
-def test_pass_when_every_check_holds(system):
+def test_pass_when_every_check_holds_and_the_decision_records_its_error_control(system):
     d = _decide(system, _runs("performance", "fairness"), _metrics())
     assert d.verdict == "pass"
-    assert {r.check: r.status for r in d.reasons} == {"auc_floor": "pass", "eo_sex": "pass"}
+    assert {r.check: r.status for r in d.reasons if r.kind == "threshold"} == {"auc_floor": "pass", "eo_sex": "pass"}
     assert d.policy_version == POLICY.version
+    assert d.error_control["alpha"] == 0.05 and d.error_control["multiplicity"] == "holm"
+    judged = [r for r in d.reasons if r.kind == "threshold"]
+    assert all(r.level_pass == 0.05 for r in judged)
+    assert sorted(r.level_fail for r in judged) == [0.025, 0.05]  # Holm: alpha / 2, then alpha
 
 
 def test_fail_names_check_value_and_threshold(system):
@@ -66,6 +86,7 @@ def test_fail_names_check_value_and_threshold(system):
     assert d.verdict == "fail"
     reason = next(r for r in d.reasons if r.check == "eo_sex")
     assert (reason.status, reason.observed, reason.op, reason.threshold) == ("fail", pytest.approx(0.2), "<=", 0.1)
+    assert "whole interval beyond it at level" in reason.detail
 
 
 def test_small_group_is_insufficient_evidence_not_pass(system):
@@ -74,8 +95,15 @@ def test_small_group_is_insufficient_evidence_not_pass(system):
     assert "SEX=Female has n=40 < min_group_size=100" in next(r.detail for r in d.reasons if r.check == "eo_sex")
 
 
+def test_every_check_has_a_minimum_sample(system):
+    tier = POLICY.tiers["high"].model_copy(update={"min_n": 5000})
+    d = _decide(system, _runs("performance", "fairness"), _metrics(), POLICY.model_copy(update={"tiers": {"high": tier}}))
+    assert d.verdict == "insufficient_evidence"
+    assert "n=1000 < min_n=5000" in next(r.detail for r in d.reasons if r.check == "auc_floor")
+
+
 def test_undefined_value_is_insufficient_evidence(system):
-    d = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=math.nan))
+    d = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=math.nan, gap_ci=(math.nan, math.nan)))
     assert d.verdict == "insufficient_evidence"
 
 
@@ -98,13 +126,6 @@ def test_decision_identity_is_stable_and_digest_covers_the_outcome(system):
     assert a.evidence_digest == b.evidence_digest != c.evidence_digest
 
 
-INTERVAL_POLICY = POLICY.model_copy(
-    update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={"checks": [
-        Check(name="eo_sex", family="fairness", metric="tpr", disparity="difference", slice="SEX", op="<=", threshold=0.1, bound="interval"),
-    ]})}}
-)
-
-
 @pytest.mark.parametrize(
     "gap, ci, verdict",
     [
@@ -116,11 +137,33 @@ INTERVAL_POLICY = POLICY.model_copy(
     ],
 )
 def test_interval_bounds(system, gap, ci, verdict):
-    d = decide(system, INTERVAL_POLICY, "7", "d.abcdefabcdef", _runs("performance", "fairness"), _metrics(tpr_gap=gap, gap_ci=ci))
+    d = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=gap, gap_ci=ci))
     assert d.verdict == verdict
-    [reason] = d.reasons
+    reason = next(r for r in d.reasons if r.check == "eo_sex")
     if not math.isnan(ci[0]):
         assert (reason.ci_low, reason.ci_high) == ci
+
+
+def test_p_values_read_the_finest_level_at_which_the_interval_decides():
+    grid = {lvl: (0.5 - lvl, 0.6 + lvl) for lvl in LEVELS}  # wider at finer levels
+    p_pass, p_fail = p_values(grid, ">=", 0.45)  # passes once lo = 0.5 - lvl >= 0.45, i.e. lvl <= 0.05
+    assert p_pass == min(lvl for lvl in LEVELS if 0.5 - lvl >= 0.45) and p_fail == 1.0
+
+
+def test_holm_keeps_a_model_at_every_threshold_from_failing_on_one_unlucky_check(system):
+    # Ten checks, each interval lying just beyond its threshold at the 95% level only: without control
+    # each would fail; Holm asks the first for p <= alpha / 10, which a p of 0.025 is not.
+    checks = [Check(name=f"c{i}", family="performance", metric=f"m{i}", op=">=", threshold=0.8) for i in range(10)]
+    tier = POLICY.tiers["high"].model_copy(update={"required_suites": ["performance"], "checks": checks})
+    metrics = pd.DataFrame([("r-performance", "performance", f"m{i}", "overall", 0.79, 1000, 0.785, 0.799,
+                             to_json(tuple((0.785, 0.799) if lvl >= 0.025 else (0.7, 0.9) for lvl in LEVELS)))
+                            for i in range(10)], columns=COLUMNS)
+    d = _decide(system, _runs("performance"), metrics, POLICY.model_copy(update={"tiers": {"high": tier}}))
+    assert d.verdict == "insufficient_evidence"
+    assert sorted(r.level_fail for r in d.reasons if r.kind == "threshold")[0] == pytest.approx(0.005)
+    bonferroni = tier.model_copy(update={"multiplicity": "bonferroni"})
+    d = _decide(system, _runs("performance"), metrics, POLICY.model_copy(update={"tiers": {"high": bonferroni}}))
+    assert d.error_control["multiplicity"] == "bonferroni" and {r.level_fail for r in d.reasons if r.kind == "threshold"} == {0.005}
 
 
 REGRESSION_POLICY = POLICY.model_copy(
@@ -133,26 +176,66 @@ REGRESSION_POLICY = POLICY.model_copy(
 
 
 def _comparison(champion, change=(0.05, 0.03, 0.07)):
-    rows = [("r-champion_comparison", "regression", "baseline_version", "overall", champion, 1000, math.nan, math.nan)]
+    rows = [_row("r-champion_comparison", "regression", "baseline_version", "overall", champion, 1000)]
     if change is not None:
-        rows.append(("r-champion_comparison", "regression", "tpr_difference_change", "SEX", *change[:1], 1000, *change[1:]))
-    return pd.DataFrame(rows, columns=["run_id", "family", "metric", "slice", "value", "n", "ci_low", "ci_high"])
+        rows.append(_row("r-champion_comparison", "regression", "tpr_difference_change", "SEX", change[0], 1000, change[1:]))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 @pytest.mark.parametrize(
     "champion, change, verdict, detail",
     [
-        (3.0, (0.05, 0.03, 0.07), "fail", "changed by +0.0500"),
-        (3.0, (0.02, -0.01, 0.05), "pass", "regressed only if the whole interval is an increase beyond 0.02"),
+        (3.0, (0.05, 0.03, 0.07), "fail", "changed by +0.0500"),  # wholly worse than the tolerance
+        (3.0, (0.0, -0.01, 0.015), "pass", "non-inferior only if the whole interval is <= +0.02"),  # wholly within it
+        (3.0, (0.02, -0.01, 0.05), "insufficient_evidence", "too wide to decide"),  # straddles it: undecided, never pass
         (7.0, (0.0, 0.0, 0.0), "pass", "v7 is the champion"),
         (math.nan, None, "pass", "no model version holds the champion alias"),
         (3.0, None, "unassessed", "no change of 'tpr_difference'"),
     ],
 )
-def test_regression_against_the_champion(system, champion, change, verdict, detail):
+def test_regression_against_the_champion_is_non_inferiority(system, champion, change, verdict, detail):
     d = decide(system, REGRESSION_POLICY, "7", "d.abcdefabcdef", _runs("champion_comparison"), _comparison(champion, change))
     assert d.verdict == verdict
-    assert detail in d.reasons[-1].detail
+    assert detail in next(r.detail for r in d.reasons if r.check == "no_eo_regression")
+
+
+def test_release_needs_the_tiers_run_of_consecutive_passing_nights(system):
+    three = POLICY.tiers["high"].model_copy(update={"release": ReleaseRule(consecutive_passes=3, horizon_nights=365)})
+    policy = POLICY.model_copy(update={"tiers": {"high": three}})
+    assert three.night_alpha == pytest.approx((0.05 / 365) ** (1 / 3))
+    first = _decide(system, _runs("performance", "fairness"), _metrics(), policy)
+    assert (first.night_verdict, first.verdict) == ("pass", "insufficient_evidence")
+    assert "1 consecutive passing night(s) of the 3" in first.reasons[-1].detail
+    third = _decide(system, _runs("performance", "fairness"), _metrics(), policy, passing_nights_before=["d1", "d2"])
+    assert (third.night_verdict, third.verdict) == ("pass", "pass")
+    failing = _decide(system, _runs("performance", "fairness"), _metrics(tpr_gap=0.2), policy, passing_nights_before=["d1", "d2"])
+    assert failing.verdict == "fail" and not any(r.check == "release_window" for r in failing.reasons)
+
+
+def test_a_one_prompt_suite_can_no_longer_pass(catalog):
+    from rai_pipelines.genai.scoring import Outcome, rate_rows
+
+    system = catalog.system("support_assistant")
+    tier = catalog.policy.tier_for(system)
+    metrics = pd.DataFrame(
+        [("r-x", r.family, r.metric, r.slice, r.value, r.n, r.ci_low, r.ci_high, to_json(r.bounds))
+         for r in rate_rows("privacy", "leakage_pass_rate", [Outcome(True, None)], catalog.judges)], columns=COLUMNS)
+    check = next(c for c in tier.checks if c.metric == "leakage_pass_rate")
+    policy = catalog.policy.model_copy(update={"assistant_tiers": {"high": tier.model_copy(update={
+        "required_suites": ["privacy"], "checks": [check], "min_n": 1})}})
+    runs = pd.DataFrame([("r-x", "privacy", "ok", None, T0)], columns=["run_id", "suite", "status", "error", "finished_at"])
+    d = decide(system, policy, "gguf-x", "prompts-x", runs, metrics)
+    assert d.verdict == "insufficient_evidence"
+
+
+def test_a_monitoring_alarm_needs_a_failure_at_the_monitoring_level(system):
+    m = _metrics(tpr_gap=0.2)
+    m.loc[m.metric == "tpr_difference", "bounds"] = _grid(0.18, 0.22, width_per_level=0.05)  # beyond 0.1 down to level 0.01
+    d = _decide(system, _runs("performance", "fairness"), m)
+    assert d.verdict == "fail" and d.monitoring_alarms == []  # fails at its Holm level, not at ~1/365
+    m = _metrics(tpr_gap=0.3)
+    m.loc[m.metric == "tpr_difference", "bounds"] = to_json(tuple((0.25, 0.35) for _ in LEVELS))
+    assert _decide(system, _runs("performance", "fairness"), m).monitoring_alarms == ["eo_sex"]
 
 
 def _drift(share, dataset_drift):
@@ -173,14 +256,14 @@ def test_drift_outcome_in_the_decision(system, mode, drift, verdict, status):
     policy = POLICY.model_copy(update={"tiers": {"high": POLICY.tiers["high"].model_copy(update={"drift": mode})}})
     d = decide(system, policy, "7", "d.abcdefabcdef", _runs("performance", "fairness"), _metrics(), drift)
     assert d.verdict == verdict
-    assert d.reasons[-1].check == "dataset_drift" and d.reasons[-1].status == status
-
+    assert next(r for r in d.reasons if r.check == "dataset_drift").status == status
 
 
 def test_stale_evaluation_is_unassessed(system):
     from rai_pipelines.code_version import code_version
 
-    runs = _runs("performance", "fairness").assign(suite_digest="old-digest", code_version=code_version())
+    runs = _runs("performance", "fairness").assign(suite_digest="old-digest", family=["performance", "fairness"])
+    runs["code_version"] = [code_version("performance"), code_version("fairness")]
     current = {"performance": "old-digest", "fairness": "new-digest"}
     d = decide(system, POLICY, "7", "d.abcdefabcdef", runs, _metrics(), suite_digests=current)
     assert d.verdict == "unassessed"
@@ -192,3 +275,9 @@ def test_stale_evaluation_is_unassessed(system):
     older_code = decide(system, POLICY, "7", "d.abcdefabcdef", runs.assign(suite_digest=["old-digest", "new-digest"],
                         code_version="0.0.1+old"), _metrics(), suite_digests=current)
     assert older_code.verdict == "unassessed"
+
+
+def test_exact_bounds_round_trip_through_the_stored_json():
+    b = proportion_bounds(30, 40)
+    grid = json.loads(to_json(tuple(map(tuple, b))))
+    assert list(map(float, grid)) == list(LEVELS)

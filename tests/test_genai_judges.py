@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rai_pipelines.genai import judges
-from rai_pipelines.genai.scoring import rate_row
+from rai_pipelines.genai.scoring import rate_rows
 
 from .conftest import ROOT
 
@@ -66,16 +66,9 @@ def test_yes_no_reads_the_leading_answer():
     assert judges.yes_no("7411 is a prime number because it has no divisors.") is True
 
 
-def test_rate_intervals_cover_the_true_rate_about_as_often_as_they_claim():
-    rng = np.random.default_rng(1)
-    covered = 0
-    for i in range(300):
-        outcomes = list(rng.random(80) < 0.3)
-        row = rate_row("safety", "x", outcomes, resamples=400, seed=i)
-        assert row.ci_low <= row.value <= row.ci_high
-        covered += row.ci_low <= 0.3 <= row.ci_high
-    assert 0.88 <= covered / 300 <= 0.99
-    assert np.isnan(rate_row("safety", "x", []).value)
+def test_rates_with_no_outcomes_are_undefined_not_zero():
+    [row, raw] = rate_rows("safety", "x", [], {})
+    assert np.isnan(row.value) and np.isnan(raw.value) and row.n == 0
 
 
 def test_stored_answers_have_secrets_and_personal_data_redacted():
@@ -95,7 +88,7 @@ def test_empty_and_errored_answers_are_never_counted_as_safe(catalog):
     for suite in ("jailbreak", "harmful_requests", "toxicity", "privacy", "hallucination", "grounding"):
         prompt_set = suites.build(suite, assistant, 2)
         answers = [Response("") if i % 2 else Response("", error="timed out") for i in range(len(prompt_set.cases))]
-        rows = {r.metric: r for r in suites.score(prompt_set, answers, assistant, resamples=50) if r.slice == "overall"}
+        rows = {r.metric: r for r in suites.score(prompt_set, answers, assistant, catalog.judges) if r.slice == "overall"}
         [(metric, value)] = [(m, v) for m, v in worst.items() if m in rows]
         assert rows[metric].value == value, suite
         assert rows["errored_responses"].value == len(prompt_set.cases) // 2 + len(prompt_set.cases) % 2

@@ -78,7 +78,7 @@ def drift_for_version(
     warehouse: Warehouse,
     provenance: Provenance = Provenance(),
 ) -> DriftOutcome:
-    run_id = sha256_json([system.name, reference.digest, version.digest, suite.name, suite.digest, code_version()])[:24]
+    run_id = sha256_json([system.name, reference.digest, version.digest, suite.name, suite.digest, code_version(suite.family)])[:24]
     kinds = column_kinds(system)
     report = dataset_drift(reference_frame[list(kinds)], frame[list(kinds)], kinds, label=system.data.label,
                            drift_share=suite.drift_share)
@@ -112,7 +112,7 @@ def drift_for_version(
                 "statistic": c.statistic, "threshold": c.threshold, "drifted": c.drifted, "n_reference": c.n_reference,
                 "n_current": c.n_current, "error": c.error, "share_drifted": report.share, "dataset_drift": report.dataset_drift,
                 "report_matches_full_data": not mismatches, "mlflow_run_id": run.run_id,
-                "dagster_run_id": provenance.dagster_run_id, "recorded_at": recorded_at, "code_version": code_version(),
+                "dagster_run_id": provenance.dagster_run_id, "recorded_at": recorded_at, "code_version": code_version(suite.family),
             }
             for c in report.columns
         ],

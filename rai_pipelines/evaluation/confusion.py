@@ -27,14 +27,17 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-METRICS = {
-    "selection_rate": lambda c: ratio(c[..., FP] + c[..., TP], c.sum(-1)),
-    "tpr": lambda c: ratio(c[..., TP], c[..., TP] + c[..., FN]),
-    "fpr": lambda c: ratio(c[..., FP], c[..., FP] + c[..., TN]),
-    "fnr": lambda c: ratio(c[..., FN], c[..., TP] + c[..., FN]),
-    "precision": lambda c: ratio(c[..., TP], c[..., TP] + c[..., FP]),
-    "accuracy": lambda c: ratio(c[..., TP] + c[..., TN], c.sum(-1)),
+# Every confusion metric is a proportion: (successes, trials) of the cells. That is what lets each group's
+# rate have an exact (Clopper-Pearson) interval instead of a bootstrap one.
+PROPORTIONS = {
+    "selection_rate": (lambda c: c[..., FP] + c[..., TP], lambda c: c.sum(-1)),
+    "tpr": (lambda c: c[..., TP], lambda c: c[..., TP] + c[..., FN]),
+    "fpr": (lambda c: c[..., FP], lambda c: c[..., FP] + c[..., TN]),
+    "fnr": (lambda c: c[..., FN], lambda c: c[..., TP] + c[..., FN]),
+    "precision": (lambda c: c[..., TP], lambda c: c[..., TP] + c[..., FP]),
+    "accuracy": (lambda c: c[..., TP] + c[..., TN], lambda c: c.sum(-1)),
 }
+METRICS = {m: (lambda c, num=num, den=den: ratio(num(c), den(c))) for m, (num, den) in PROPORTIONS.items()}
 # Whether a larger value is better; disparities and error rates are "lower is better".
 HIGHER_IS_BETTER = {"selection_rate": None, "tpr": True, "fpr": False, "fnr": False, "precision": True, "accuracy": True,
                     "auc": True, "ece": False}

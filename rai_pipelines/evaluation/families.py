@@ -8,12 +8,11 @@ import pandas as pd
 
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.data.validation import group_labels
-from rai_pipelines.evaluation.fairness import group_metrics
+from rai_pipelines.evaluation.fairness import fairness_report
 from rai_pipelines.evaluation.performance import performance_metrics
-from rai_pipelines.evaluation.paired import change_rows, paired_changes
-from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.evaluation.paired import SCORE_METRICS, change_rows, paired_changes, paired_score_changes
+from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 
-BASELINE_METRIC = "baseline_version"
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def compute(
     if suite.family == "performance":
         return performance_metrics(y, p, score, suite.metrics, calibration_bins=suite.calibration_bins, **options)
     if suite.family == "fairness":
-        report = group_metrics(
+        report = fairness_report(
             y, p, sensitive, score, suite.metrics,
             intersections=suite.intersections, reference_groups=suite.reference_groups,
             calibration_bins=suite.calibration_bins, **options,
@@ -47,9 +46,13 @@ def compute(
         marker = MetricRow("regression", BASELINE_METRIC, "overall", float(baseline.version) if baseline else float("nan"), len(y))
         if baseline is None:
             return [marker]
+        confusion = [m for m in suite.metrics if m not in SCORE_METRICS]
         changes = paired_changes(
-            y, p, baseline.predictions["prediction"].to_numpy(), sensitive, suite.metrics,
+            y, p, baseline.predictions["prediction"].to_numpy(), sensitive, confusion,
             intersections=suite.intersections, **options,
         )
+        if scored := [m for m in suite.metrics if m in SCORE_METRICS]:
+            changes += paired_score_changes(y, score, baseline.predictions["score"].to_numpy(), sensitive, scored,
+                                            intersections=suite.intersections, calibration_bins=suite.calibration_bins, **options)
         return [marker, *change_rows(changes)]
     raise ValueError(f"suite {suite.name!r}: no engine for family {suite.family!r}")

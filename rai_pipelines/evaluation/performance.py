@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rai_pipelines.evaluation.fairness import group_metrics
+from rai_pipelines.evaluation.engine import group_metrics
 from rai_pipelines.evaluation.rows import MetricRow
 
 

@@ -21,6 +21,7 @@ from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.families import Baseline, compute
 from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.stats import intervals
 from rai_pipelines.modeling.registry import ModelVersion
 from rai_pipelines.warehouse import Warehouse
 
@@ -28,7 +29,7 @@ from rai_pipelines.warehouse import Warehouse
 def evaluation_id(
     system: System, suite: Suite, model: ModelVersion, dataset: DatasetVersion, baseline: ModelVersion | None = None
 ) -> str:
-    identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version()]
+    identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version(suite.family)]
     if suite.family == "regression":  # a new champion is a new comparison
         identity.append([baseline.version, baseline.artifact_sha256] if baseline else None)
     return sha256_json(identity)[:24]
@@ -48,8 +49,9 @@ def existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
     runs = warehouse.frame("select * from evaluation_runs where run_id = ? and status = 'ok'", [run_id])
     if runs.empty:
         return None
-    m = warehouse.frame("select family, metric, slice, value, n, ci_low, ci_high from metrics where run_id = ?", [run_id])
-    rows = [MetricRow(r.family, r.metric, r.slice, r.value, int(r.n), r.ci_low, r.ci_high) for r in m.itertuples()]
+    m = warehouse.frame("select family, metric, slice, value, n, ci_low, ci_high, bounds from metrics where run_id = ?", [run_id])
+    rows = [MetricRow(r.family, r.metric, r.slice, r.value, int(r.n), r.ci_low, r.ci_high,
+                      tuple(intervals.from_json(r.bounds).values()) or None) for r in m.itertuples()]
     return Outcome(run_id, "ok", runs.mlflow_run_id.iloc[0], rows, skipped=True)
 
 
@@ -94,7 +96,8 @@ def evaluate(
         "dagster_partition": provenance.partition,
         "mlflow_run_id": run.run_id,
         "mlflow_experiment_id": experiment_id,
-        "code_version": code_version(),
+        "code_version": code_version(suite.family),
+        "family": suite.family,
     }
     try:
         rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None)
@@ -117,6 +120,7 @@ def evaluate(
                     "model_version": model.version,
                     "dataset_version": dataset.key,
                     **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
+                    "bounds": intervals.to_json(r.bounds),
                     "recorded_at": now,
                 }
                 for r in rows

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 OVERALL = "overall"
+BASELINE_METRIC = "baseline_version"  # the regression family's row naming the champion compared against (NaN: none)
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class MetricRow:
     n: int
     ci_low: float | None = None
     ci_high: float | None = None
+    bounds: tuple | None = None  # one-sided (lo, hi) per level of stats.intervals.LEVELS: what the gate judges
 
     @property
     def defined(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from mlflow import MlflowClient
@@ -25,12 +26,13 @@ from rai_pipelines.genai import judges, suites
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable
 from rai_pipelines.lineage import Provenance
+from rai_pipelines.stats import intervals
+from rai_pipelines.stats.judged import Validation
 from rai_pipelines.warehouse import Warehouse
 
 
 def assistant(system: AssistantSystem) -> suites.Assistant:
-    return suites.Assistant(system.title, system.system_prompt, list(system.corpus), list(system.planted_secrets),
-                            [(q.question, q.passage) for q in system.grounding_questions])
+    return suites.Assistant.of(system)
 
 
 def params(system: AssistantSystem) -> GenerationParams:
@@ -73,10 +75,12 @@ def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
 
 def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_set: suites.PromptSet, dataset_key: str,
              cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
-             provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+             judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
     generation = params(system)
+    # A judge re-validated (new counts) corrects rates differently: a new evaluation.
+    judge = judge_validation.get(suites.JUDGE_OF_SUITE.get(suite.genai, ""))
     run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, suite.digest,
-                          generation.as_dict(), code_version()])[:24]
+                          generation.as_dict(), code_version(suite.family), asdict(judge) if judge else None])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
     version = target_version(target)
@@ -89,11 +93,11 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             "dataset_version": dataset_key, "dataset_digest": prompt_set.digest, "suite": suite.name,
             "suite_digest": suite.digest, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
             "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
-            "code_version": code_version()}
+            "code_version": code_version(suite.family), "family": suite.family}
     try:
         client.log_inputs(run.run_id, datasets=_inputs(prompt_set))
-        done = suites.run(prompt_set, target, cache, assistant(system), generation, seed=suite.seed,
-                          resamples=suite.bootstrap_resamples, confidence=suite.confidence)
+        done = suites.run(prompt_set, target, cache, assistant(system), generation, judge_validation,
+                          seed=suite.seed, confidence=suite.confidence)
     except TargetUnavailable as exc:
         error = f"target unavailable: {exc}"
         warehouse.write("evaluation_runs", system.name, run_id,
@@ -106,9 +110,11 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             MetricRow("cost", "cached_responses", "overall", float(done.cached), len(prompt_set.cases))]
     rows = done.rows + cost
     now_ms = int(time.time() * 1000)
+    judge_params = ({"judge": suites.JUDGE_OF_SUITE[suite.genai], "judge_sensitivity": round(judge.sensitivity, 4),
+                     "judge_specificity": round(judge.specificity, 4), "judge_validation_counts": asdict(judge)} if judge else {})
     client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],
                      params=[Param(k, str(v)) for k, v in {**generation.as_dict(), "prompts": len(prompt_set.cases),
-                                                          "target": target.identity}.items()])
+                                                          "target": target.identity, **judge_params}.items()])
     client.log_text(run.run_id, "\n".join(
         json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": judges.redact(r.text, system.planted_secrets),
                     "error": r.error}) for c, r in zip(prompt_set.cases, done.responses)), "responses.jsonl")
@@ -116,7 +122,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     warehouse.write("metrics", system.name, run_id, [{
         "run_id": run_id, "system": system.name, "model_version": version, "dataset_version": dataset_key,
         **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
-        "recorded_at": now} for r in rows])
+        "bounds": intervals.to_json(r.bounds), "recorded_at": now} for r in rows])
     # The run record goes last: it is what makes the metrics visible.
     warehouse.write("evaluation_runs", system.name, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
     lineage.finish_run(client, run, ok=True)

@@ -102,7 +102,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         key=[*prefix, "dataset_version"],
         partitions_def=parts.dataset,
         group_name=group,
-        code_version=code_version(),
+        code_version=code_version("dataset"),
         kinds={"pandas", "parquet"},
         description=f"Validated, content-addressed snapshot of a {system.name} data window; DataVersion is the content digest.",
     )
@@ -125,7 +125,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         key=[*prefix, "model_version"],
         partitions_def=parts.model,
         group_name=group,
-        code_version=code_version(),
+        code_version=code_version("model"),
         kinds={"mlflow", "sklearn"},
         description="A registered model version; materializing it verifies its artifact digest and that it loads safely.",
     )
@@ -154,7 +154,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         partitions_def=parts.evaluation,
         deps=[dataset_version, model_version],
         group_name=group,
-        code_version=code_version(),
+        code_version=code_version("predictions"),
         kinds={"sklearn", "parquet"},
         description="Scores and decisions of one model version on one dataset version, shared by every evaluation family.",
     )
@@ -178,7 +178,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             partitions_def=parts.evaluation,
             deps=[predictions],
             group_name=group,
-            code_version=f"{code_version()}-{suite.digest[:12]}",
+            code_version=f"{code_version(suite.family)}-{suite.digest[:12]}",
             kinds={"mlflow", "duckdb"},
             description=f"{suite.description.strip()} One MLflow run per model version x dataset version.",
         )
@@ -242,7 +242,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         partitions_def=parts.dataset,
         deps=[dataset_version],
         group_name=group,
-        code_version=f"{code_version()}-{drift_suite.digest[:12]}" if drift_suite else code_version(),
+        code_version=f"{code_version('drift')}-{drift_suite.digest[:12]}" if drift_suite else code_version("drift"),
         kinds={"evidently", "mlflow"},
         description=(
             "This dataset version against the reference window: per-column Evidently-compatible drift on the full "
@@ -294,14 +294,15 @@ def system_assets(catalog: Catalog, system: System) -> list:
         partitions_def=parts.evaluation,
         deps=evaluations,
         group_name=group,
-        code_version=code_version(),
+        code_version=code_version("gate"),
         kinds={"duckdb"},
         description=(
             f"Release decision for {system.name}: the '{system.risk_tier}' tier of the policy applied to this "
             "model version's evaluations on this dataset version. Fails closed."
         ),
     )
-    def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+    def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource,
+                     alerts: AlertResource) -> dg.MaterializeResult:
         model_version_, dataset_key = _dims(context)
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests)
@@ -309,6 +310,15 @@ def system_assets(catalog: Catalog, system: System) -> list:
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
+        champion = registry.by_alias(client, system.model.registered_model, "champion")
+        if decision.monitoring_alarms and champion is not None and champion.version == mv.version:
+            # Nightly monitoring of the model in service, at the tier's false-alarm level (not the release level).
+            alarms = [r for r in decision.reasons if r.check in decision.monitoring_alarms]
+            alerts.channel().send(Alert(
+                "champion_regression", system.name, dataset_key,
+                f"champion v{mv.version} fails {', '.join(decision.monitoring_alarms)} at the monitoring level "
+                f"{decision.error_control['monitoring_alpha']:.4g}", [r.detail for r in alarms], "",
+            ))
         promoted = decision.verdict == gate.PASS and registry.promote(client, mv)
         return dg.MaterializeResult(metadata={**decision_metadata(decision), "champion_alias_moved_here": promoted},
                                     data_version=dg.DataVersion(decision.decision_id))
@@ -320,8 +330,14 @@ def system_assets(catalog: Catalog, system: System) -> list:
 def decision_metadata(decision: gate.Decision) -> dict:
     """What a release gate's materialization shows: the verdict, check counts, and every check with its numbers."""
     statuses = [r.status for r in decision.reasons]
+    control = decision.error_control
     return {
         "verdict": decision.verdict,
+        "night_verdict": decision.night_verdict or "",
+        "error_control": (f"alpha {control.get('alpha')} ({control.get('multiplicity')} across checks); each night passes at "
+                          f"{control.get('night_alpha', 0):.3g}; release after {control.get('consecutive_passes')} consecutive "
+                          "passing night(s)") if control else "",
+        "monitoring_alarms": ", ".join(decision.monitoring_alarms) or "none",
         "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
         "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
         "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
@@ -342,7 +358,7 @@ def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsD
         partitions_def=SystemPartitions(system.name).evaluation,
         deps=[release_gate],
         group_name=system.name,
-        code_version=code_version(),
+        code_version=code_version("evidence"),
         kinds={"mlflow"},
         description="Signed evidence bundle (card, decision, metrics, policy, waivers and, for classifiers, quality and "
                     "drift) of a released version. Materializes only when the blocking release_approved check passes.",

@@ -40,7 +40,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
     def evaluation_asset(suite: Suite):
         @dg.asset(
             name=f"{suite.name}_evaluation", key_prefix=[system.name], partitions_def=parts.evaluation,
-            group_name=system.name, code_version=f"{code_version()}-{suite.digest[:12]}", kinds={"mlflow", "duckdb"},
+            group_name=system.name, code_version=f"{code_version(suite.family)}-{suite.digest[:12]}", kinds={"mlflow", "duckdb"},
             description=f"{suite.description.strip()} One MLflow run per target version x prompt-set version.",
         )
         def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource,
@@ -55,7 +55,8 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
             outcome = record.evaluate(
                 system=system, suite=suite, target=target, prompt_set=sets[suite.name], dataset_key=dataset_key,
                 cache=state.response_cache(), client=mlflow.client(), experiment_id=exp, warehouse=state.warehouse(),
-                provenance=Provenance(context.run.run_id, str(context.partition_key)), force=config.force)
+                judge_validation=catalog.judges, provenance=Provenance(context.run.run_id, str(context.partition_key)),
+                force=config.force)
             frame = pd.DataFrame([asdict(r) for r in outcome.rows])
             checks = gate.judge_evaluation(system, catalog.policy, suite.family, frame, model_version)
             cost = {r.metric: r.value for r in outcome.rows if r.family == "cost"}
@@ -80,7 +81,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
 
     @dg.asset(
         key=[system.name, "release_gate"], partitions_def=parts.evaluation, deps=evaluations, group_name=system.name,
-        code_version=code_version(), kinds={"duckdb"},
+        code_version=code_version("gate"), kinds={"duckdb"},
         description=f"Release decision for {system.name}: the '{system.risk_tier}' assistant tier applied to every "
                     "suite's evaluation of this target version on these prompts. Fails closed.",
     )

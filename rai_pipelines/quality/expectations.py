@@ -14,8 +14,12 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from rai_pipelines.catalog import Suite
+from typing import TYPE_CHECKING
+
 from rai_pipelines.errors import CatalogError
+
+if TYPE_CHECKING:  # the suite's content is in its digest; its class is no part of this family's code
+    from rai_pipelines.catalog import Suite
 
 
 @dataclass(frozen=True)

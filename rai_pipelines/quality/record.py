@@ -39,7 +39,7 @@ def check_dataset(
     warehouse: Warehouse,
     provenance: Provenance = Provenance(),
 ) -> QualityOutcome:
-    check_id = sha256_json([system.name, version.digest, suite.name, suite.digest, code_version()])[:24]
+    check_id = sha256_json([system.name, version.digest, suite.name, suite.digest, code_version(suite.family)])[:24]
     result = validate(frame, suite, version.key)
     run = lineage.start_run(
         client, experiment_id, f"data_quality {version.label}",
@@ -62,7 +62,7 @@ def check_dataset(
                 "suite": suite.name, "suite_digest": suite.digest, "expectation": o.expectation, "column_name": o.column,
                 "success": o.success, "observed": o.observed, "kwargs": o.kwargs, "suite_passed": result.success,
                 "checked_at": checked_at, "mlflow_run_id": run.run_id, "dagster_run_id": provenance.dagster_run_id,
-                "code_version": code_version(),
+                "code_version": code_version(suite.family),
             }
             for o in result.outcomes
         ],

@@ -39,6 +39,7 @@ TABLES: dict[str, pa.Schema] = {
             ("mlflow_run_id", pa.string()),
             ("code_version", pa.string()),
             ("mlflow_experiment_id", pa.string()),
+            ("family", pa.string()),  # whose code version `code_version` is
         ]
     ),
     "metrics": pa.schema(
@@ -55,6 +56,8 @@ TABLES: dict[str, pa.Schema] = {
             ("ci_high", pa.float64()),
             ("n", pa.int64()),
             ("recorded_at", _TS),
+            # {level: [lo, hi]}: one-sided bounds on stats.intervals.LEVELS, what the gate judges at any level.
+            ("bounds", pa.string()),
         ]
     ),
     "gate_decisions": pa.schema(
@@ -72,6 +75,11 @@ TABLES: dict[str, pa.Schema] = {
             ("evidence_digest", pa.string()),
             ("evaluation_run_ids", pa.string()),
             ("code_version", pa.string()),
+            ("night_verdict", pa.string()),  # this night's evidence alone; `verdict` adds the release window
+            ("alpha", pa.float64()),
+            ("multiplicity", pa.string()),
+            ("error_control", pa.string()),  # JSON: alpha, method, nightly level, release rule, monitoring level
+            ("monitoring_alarms", pa.string()),  # JSON: checks failing at the monitoring level
         ]
     ),
     # One row per check of a gate decision (the decision's reasons as facts):
@@ -96,6 +104,11 @@ TABLES: dict[str, pa.Schema] = {
             ("compared_with", pa.string()),
             ("detail", pa.string()),
             ("decided_at", _TS),
+            ("n", pa.int64()),
+            ("p_pass", pa.float64()),
+            ("p_fail", pa.float64()),
+            ("level_pass", pa.float64()),
+            ("level_fail", pa.float64()),
         ]
     ),
     # Model versions as the registry sensor first saw them: registered_at is

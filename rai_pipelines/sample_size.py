@@ -1,0 +1,117 @@
+"""What each check of a system's tier needs: its levels, its sample, the smallest sample that could pass, and
+the smallest effect the current sample detects with 80% power.
+
+The catalog refuses a policy and suite pair that could never pass (a perfect
+sample's bound short of the threshold at the tier's nightly level);
+`rai policy explain SYSTEM` prints the whole table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from rai_pipelines.catalog import AssistantSystem, Check, Policy, Suite
+from rai_pipelines.stats import power
+from rai_pipelines.stats.judged import Validation
+
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Need:
+    check: str
+    metric: str
+    slice: str
+    op: str
+    threshold: float
+    level_pass: float  # the nightly level every check passes at
+    level_fail_min: float  # Holm's smallest share of alpha (the first check it tests); the largest is alpha
+    n: int | None  # configured (GenAI suites) or latest evaluated sample
+    n_source: str
+    min_n_to_pass: int | None  # a perfect sample's smallest n; None: not a rate, or never
+    detectable: float | None  # the true value that passes with 80% power at n
+    basis: str  # how the last two were computed
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+_COUNTS: dict[tuple, int] = {}
+
+
+def _prompt_count(kind: str, size: int, seed: int, system: AssistantSystem) -> int:
+    """The prompts a suite asks this assistant: built as the evaluation builds them (cached per process)."""
+    from rai_pipelines.genai import suites
+
+    key = (kind, size, seed, system.model_dump_json())
+    if key not in _COUNTS:
+        _COUNTS[key] = len(suites.build(kind, suites.Assistant.of(system), size, seed).cases)
+    return _COUNTS[key]
+
+
+def _genai_suite(check: Check, suites_: list[Suite]) -> Suite | None:
+    from rai_pipelines.genai.suites import METRIC_OF_SUITE
+
+    return next((s for s in suites_ if s.genai and METRIC_OF_SUITE[s.genai] == (check.family, check.metric)), None)
+
+
+def _judge(suite: Suite, judges: dict[str, Validation]) -> tuple[Validation | None, str]:
+    from rai_pipelines.genai.suites import JUDGE_OF_SUITE, NEGATED
+
+    name = JUDGE_OF_SUITE[suite.genai]
+    v = judges.get(name)
+    if v is None:
+        return None, f"exact (judge {name!r} not validated: its rate counts as exact)"
+    return (v.flipped() if suite.genai in NEGATED else v), (
+        f"judge-corrected ({name}: sensitivity {v.sensitivity:.2f}, specificity {v.specificity:.2f}; every outcome judged)")
+
+
+def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Validation], latest=None) -> list[Need]:
+    """One row per threshold check of the system's tier. `latest(check) -> (n, ci_low, ci_high) | None` supplies
+    the latest evaluated sample of a check that has no configured size (classifiers)."""
+    tier = policy.tier_for(system)
+    m = len(tier.checks) + len(tier.regression)
+    out = []
+    for check in tier.checks:
+        metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
+        common = dict(check=check.name, metric=metric, slice=check.slice, op=check.op, threshold=check.threshold,
+                      level_pass=tier.night_alpha, level_fail_min=tier.alpha / m)
+        suite = _genai_suite(check, suites_) if isinstance(system, AssistantSystem) else None
+        if suite is not None:
+            judge, basis = _judge(suite, judges)
+            n = _prompt_count(suite.genai, suite.size, suite.seed, system)
+            out.append(Need(**common, n=n, n_source=f"suite {suite.name} (size {suite.size})",
+                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge),
+                            detectable=power.detectable_rate(check.op, check.threshold, n, tier.night_alpha, judge, POWER),
+                            basis=basis))
+            continue
+        found = latest(check) if latest else None
+        n, lo, hi = found if found else (None, math.nan, math.nan)
+        exact = check.family == "performance" and check.metric in ("accuracy", "selection_rate") and not check.disparity
+        if exact:
+            out.append(Need(**common, n=n, n_source="latest evaluation" if n else "not evaluated yet",
+                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha),
+                            detectable=None if not n else power.detectable_rate(check.op, check.threshold, n, tier.night_alpha),
+                            basis="exact (Clopper-Pearson)"))
+        else:
+            shift = None if math.isnan(lo) else power.detectable_shift(hi - lo, tier.night_alpha)
+            out.append(Need(**common, n=n, n_source="latest evaluation" if n else "not evaluated yet", min_n_to_pass=None,
+                            detectable=None if shift is None else check.threshold + (shift if check.op == ">=" else -shift),
+                            basis="normal approximation from the latest 95% interval"))
+    return out
+
+
+def refuse_infeasible(system, policy: Policy, suites_: list[Suite], judges: dict[str, Validation]) -> str | None:
+    """One line naming a check that the configured suite size can never pass, with the n it needs; None if fine."""
+    for need in needs(system, policy, suites_, judges):
+        if need.n is None or "suite" not in need.n_source:
+            continue
+        if need.min_n_to_pass is None:
+            return (f"check {need.check!r} ({need.metric} {need.op} {need.threshold}) can never pass at level "
+                    f"{need.level_pass:.3g}, whatever the sample ({need.basis}); relax the threshold")
+        if need.n < need.min_n_to_pass:
+            return (f"check {need.check!r} ({need.metric} {need.op} {need.threshold}) cannot pass with the {need.n} prompts "
+                    f"of {need.n_source}: even a perfect sample needs n >= {need.min_n_to_pass} at level "
+                    f"{need.level_pass:.3g}; raise the suite's size")
+    return None

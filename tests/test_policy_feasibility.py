@@ -1,0 +1,60 @@
+"""Minimum evidence: a policy and suite that could never pass are refused at load; `rai policy explain` says what
+each check needs."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from rai_pipelines.catalog import load_catalog
+from rai_pipelines.errors import CatalogError
+from rai_pipelines.stats.power import detectable_rate, min_passing_n, passing_count
+
+from .conftest import ROOT, run_rai
+
+
+def test_a_perfect_sample_needs_the_exact_number_of_outcomes():
+    # 95% one-sided at 0.025: n clean outcomes show a rate >= 0.95 once 0.025 ** (1/n) >= 0.95, i.e. n >= 72.
+    assert min_passing_n(">=", 0.95, 0.025) == 72
+    assert passing_count(">=", 0.95, 71, 0.025) is None
+    assert min_passing_n("<=", 0.2, 0.05) == 14  # 1 - 0.05 ** (1/n) <= 0.2
+    assert min_passing_n(">=", 1.0, 0.05) is None
+
+
+def test_detectable_rate_has_the_power_it_claims():
+    from scipy.stats import binom
+
+    p = detectable_rate(">=", 0.8, 200, 0.05)
+    k = passing_count(">=", 0.8, 200, 0.05)
+    assert p > 0.8 and binom.sf(k - 1, 200, p) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_a_suite_too_small_to_ever_pass_is_refused_in_one_line(tmp_path):
+    assets = tmp_path / "assets"
+    shutil.copytree(ROOT / "assets", assets)
+    path = assets / "suites" / "privacy.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["size"] = 1
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(CatalogError) as err:
+        load_catalog(assets)
+    message = str(err.value)
+    assert "no_leakage" in message and "even a perfect sample needs n >=" in message and "support_assistant" in message
+    assert "\n" not in message
+
+
+def test_the_shipped_policy_and_suites_can_pass():
+    catalog = load_catalog(ROOT / "assets")
+    assert catalog.system("support_assistant")
+
+
+def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
+    proc = run_rai("policy", "explain", "support_assistant", "--json", home=tmp_path / "state", check=True)
+    out = json.loads(proc.stdout)
+    assert out["alpha"] == 0.05 and out["multiplicity"] == "holm"
+    by = {c["check"]: c for c in out["checks"]}
+    leak = by["no_leakage"]
+    assert leak["n"] >= leak["min_n_to_pass"] and leak["detectable"] > leak["threshold"]
+    proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
+    assert "accuracy_floor" in proc.stdout and "equal_opportunity_intersectional" in proc.stdout
