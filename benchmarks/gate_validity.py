@@ -131,7 +131,7 @@ class Scale:
 
 # A tabular night costs ~0.1 s of real engines and gate on one core: 3 versions x 365 nights x 6 scenarios fit
 # the 10-minute budget on 2 cores. The per-year figures rest on the pooled nights; more versions: --tabular-versions.
-DEFAULT = Scale(tabular_versions=3, nights=YEAR, genai_versions=500)
+DEFAULT = Scale(tabular_versions=3, nights=YEAR, genai_versions=400)
 QUICK = Scale(tabular_versions=2, nights=20, genai_versions=100)
 
 
@@ -390,7 +390,7 @@ def checked_metrics(suite: Suite, tier) -> list[str]:
     return [m for m in suite.metrics if m in read]
 
 
-def engine_rows(world: "World", y, p, score, sensitive, full: bool = False) -> dict[str, list[MetricRow]]:
+def engine_rows(world: World, y, p, score, sensitive, full: bool = False) -> dict[str, list[MetricRow]]:
     """Each required suite's rows from the real engines, with the suite's options. Unless `full`, only the metrics
     a check reads, and no comparisons with reference groups (no check reads them): the rows checks read are the
     same (`verify_trimming`), at a fraction of the cost."""
@@ -413,7 +413,7 @@ def engine_rows(world: "World", y, p, score, sensitive, full: bool = False) -> d
     return out
 
 
-def verify_trimming(world: "World") -> bool:
+def verify_trimming(world: World) -> bool:
     """On one batch: the rows the checks read are identical whether the engines compute the whole suites or only
     the checked metrics."""
     cells = world.populations[0]
@@ -487,20 +487,26 @@ def meets_all(checks, values: dict[str, float]) -> bool:
     return all(OPS[c.op](round(values[c.name], 9), c.threshold) for c in checks)
 
 
+def count_statuses(decisions) -> dict[str, dict[str, int]]:
+    """check -> status -> decisions, over each decision's {check: status}."""
+    out: dict[str, Counter] = {}
+    for checks in decisions:
+        for name, status in checks.items():
+            out.setdefault(name, Counter())[status] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
 def tabular_results(world: World, results: list) -> list[dict]:
     tier, out = world.tier, []
     for i, s in enumerate(world.tabular):
         truth = tabular_truth(world, i)
         meets = meets_all(tier.checks, truth)
-        new, old, statuses = Tally(), Tally(), {c.name: Counter() for c in tier.checks}
-        for night_v, release_v, old_v, checks in results[i]:
+        new, old = Tally(), Tally()
+        for night_v, release_v, old_v, _ in results[i]:
             new.add_version(night_v, release_v)
             old.add_version(old_v, old_v)  # the old rule released on a single passing night
-            for night in checks:
-                for name, status in night.items():
-                    statuses[name][status] += 1
         out.append({"scenario": s.name, "setting": s.note, "truth": truth, "truth_meets": meets,
-                    "check_statuses": {k: dict(v) for k, v in statuses.items()},
+                    "check_statuses": count_statuses(night for *_, checks in results[i] for night in checks),
                     "new": figures(new, meets, tier.release.consecutive_passes, YEAR),
                     "old": figures(old, meets, 1, YEAR)})
     return out
@@ -538,7 +544,7 @@ def prompt_counts(suite: Suite, assistant: AssistantSystem) -> tuple[int, int, s
         size, corpus, questions = suite.size, len(assistant.corpus), len(assistant.grounding_questions)
         judged = {"jailbreak": size, "harmful_requests": 2 * size, "toxicity": 4 * size, "privacy": 2 * size,
                   "hallucination": 2 * size, "grounding": min(size, questions) if size else questions}[suite.genai]
-        return judged, min(size, corpus) if suite.genai == "jailbreak" else 0, "from size"
+        return judged, min(size, corpus) if suite.genai == "jailbreak" else 0, "size x sources: at most what build() gives"
 
 
 def genai_suites_of(parts: Parts) -> tuple[list[GenAISuite], dict[str, str], list[str]]:
@@ -569,7 +575,9 @@ def genai_scenarios(suites: list[GenAISuite]) -> list[tuple[str, dict[str, float
     at = {s.name: s.check.threshold for s in suites}
     inside = {s.name: toward(s.check, GENAI_STEP) for s in suites}
     best = {s.name: 1.0 if s.check.op == ">=" else 0.0 for s in suites}
-    out = [("every rate at its threshold", at), (f"every rate {GENAI_STEP} inside", inside), ("every rate perfect", best)]
+    halfway = {k: (inside[k] + best[k]) / 2 for k in best}
+    out = [("every rate at its threshold", at), (f"every rate {GENAI_STEP} inside", inside),
+           ("every rate halfway to perfect", halfway), ("every rate perfect", best)]
     out += [(f"{s.name} {GENAI_STEP} beyond, rest inside", {**inside, s.name: toward(s.check, -GENAI_STEP)}) for s in suites]
     return out
 
@@ -609,8 +617,9 @@ class GenAIModel:
             self._rows[key] = rate_rows(s.family, s.metric, outcomes, self.judges)
         return self._rows[key]
 
-    def decide(self, counts: tuple) -> tuple[str, str]:
-        """(night verdict, release verdict) of one model version: one decision, its evidence repeating every night."""
+    def decide(self, counts: tuple) -> tuple[str, str, dict[str, str]]:
+        """(night verdict, release verdict, check statuses) of one model version: one decision, its evidence
+        repeating every night."""
         if counts not in self._decisions:
             frame = metrics_frame({f"r-{s.name}": self.rows(s, k) for s, k in zip(self.suites, counts)}, self.needed)
             decide = lambda before: gate.decide(self.parts.assistant, self.parts.policy, "1", "prompts", self.runs,  # noqa: E731
@@ -619,7 +628,7 @@ class GenAIModel:
             needed = self.tier.release.consecutive_passes
             if d.night_verdict == PASS and d.verdict != PASS and needed > 1:  # the same answers on the nights after
                 d = decide([f"prompts-{i}" for i in range(needed - 1)])
-            self._decisions[counts] = (d.night_verdict, d.verdict)
+            self._decisions[counts] = (d.night_verdict, d.verdict, {r.check: r.status for r in d.reasons if r.kind == "threshold"})
         return self._decisions[counts]
 
     def old(self, counts: tuple) -> str:
@@ -634,8 +643,8 @@ class GenAIModel:
         return worst(statuses)
 
 
-def genai_scenario(world: World, variant: int, scenario: int) -> list[tuple[str, str, str]]:
-    """(night verdict, release verdict, old verdict) of each simulated model version."""
+def genai_scenario(world: World, variant: int, scenario: int) -> list[tuple[str, str, dict, str]]:
+    """(night verdict, release verdict, check statuses, old verdict) of each simulated model version."""
     model = GenAIModel(world.parts, list(world.genai_suites), world.variants[variant][1])
     rates = world.genai[scenario][1]
     rng = np.random.default_rng([SEED, 3, variant, scenario])
@@ -652,10 +661,11 @@ def genai_results(world: World, results: dict) -> list[dict]:
         for i, (name, rates) in enumerate(world.genai):
             meets = all(OPS[s.check.op](round(rates[s.name], 9), s.check.threshold) for s in world.genai_suites)
             new, old = Tally(), Tally()
-            for night, release, o in results[(v, i)]:
+            for night, release, checks, o in results[(v, i)]:
                 new.add_version([night], [release])
                 old.add_version([o], [o])
             out.append({"variant": variant, "scenario": name, "rates": rates, "truth_meets": meets,
+                        "check_statuses": count_statuses(checks for _, _, checks, _ in results[(v, i)]),
                         "new": figures(new, meets, 1, 1), "old": figures(old, meets, 1, 1)})
     return out
 
@@ -716,10 +726,12 @@ def rate_ci(r: list[float] | None) -> str:
     return "-" if r is None else f"{pct(r[0])} [{pct(r[1])}, {pct(r[2])}]"
 
 
+SHORT = {PASS: "pass", INSUFFICIENT: "insuf", FAIL: "fail", gate.UNASSESSED: "unassessed", gate.WAIVED: "waived"}
+
+
 def mix(f: dict) -> str:
     m = f["verdict_mix"]
-    short = {PASS: "pass", INSUFFICIENT: "insuf", FAIL: "fail", gate.UNASSESSED: "unass"}
-    return " ".join(f"{short[v]} {pct(m[v])}" for v in gate.SEVERITY[::-1] if v in m)
+    return " ".join(f"{SHORT[v]} {pct(m[v])}" for v in gate.SEVERITY[::-1] if v in m)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -747,7 +759,7 @@ def blocking(statuses: dict[str, dict[str, int]]) -> str:
     parts = []
     for check, counts in statuses.items():
         total = sum(counts.values())
-        short = ", ".join(f"{v} {pct(k / total)}" for v, k in counts.items() if v != PASS)
+        short = ", ".join(f"{SHORT.get(v, v)} {pct(k / total)}" for v, k in counts.items() if v != PASS)
         if short:
             parts.append(f"{check}: {short}")
     return "; ".join(parts)
@@ -757,17 +769,16 @@ HEADER = ["scenario", "truth", "rule", "night verdicts", "false-fail / decision"
           "power / night", "power / version-year"]
 
 
-def targets(results: list[dict], alpha: float, label) -> list[str]:
-    lines = []
+def targets(results: list[dict], alpha: float, label) -> list[list[str]]:
+    """One row per scenario: the target its truth calls for, met or not by each rule."""
+    rows = []
     for r in results:
-        for rule in ("new", "old"):
-            f = r[rule]
-            if r["truth_meets"]:
-                est, what = f["false_fail_per_decision"], "false-fail / decision"
-            else:
-                est, what = f["released_per_version_pooled"], "false-release / version-year"
-            lines.append(f"  {rule}  {label(r):62s} {what} <= {alpha}: {target(est, alpha):12s} ({rate_ci(est)})")
-    return lines
+        key, what = (("false_fail_per_decision", "false-fail / decision") if r["truth_meets"]
+                     else ("released_per_version_pooled", "false-release / version-year"))
+        new, old = r["new"][key], r["old"][key]
+        rows.append([label(r), f"{what} <= {alpha}", f"{target(new, alpha)} ({rate_ci(new)})",
+                     f"{target(old, alpha)} ({rate_ci(old)})"])
+    return rows
 
 
 def report(out: dict) -> str:
@@ -811,11 +822,17 @@ def report(out: dict) -> str:
     for variant in dict.fromkeys(r["variant"] for r in out["genai"]):
         lines.append("")
         lines.append(f"  [{variant}]")
-        lines.append(table(scenario_rows([r for r in out["genai"] if r["variant"] == variant], lambda r: r["scenario"]), HEADER))
+        mine = [r for r in out["genai"] if r["variant"] == variant]
+        lines.append(table(scenario_rows(mine, lambda r: r["scenario"]), HEADER))
+        lines.append("")
+        lines.append("  What held the new rule back (share of decisions each check was not pass):")
+        lines += [f"  {r['scenario']:42s} {blocking(r['check_statuses']) or 'nothing'}" for r in mine]
     lines.append("")
-    lines.append("TARGETS (95% Monte Carlo interval; false-release per version-year from the pooled nights)")
-    lines += targets(out["tabular"], tab["alpha"], lambda r: f"tabular: {r['scenario']}")
-    lines += targets(out["genai"], ai["alpha"], lambda r: f"genai ({r['variant']}): {r['scenario']}")
+    lines.append("TARGETS (met: the 95% Monte Carlo interval is within the target; false-release per version-year "
+                 "from the pooled nights)")
+    rows = targets(out["tabular"], tab["alpha"], lambda r: f"tabular: {r['scenario']}")
+    rows += targets(out["genai"], ai["alpha"], lambda r: f"genai, {r['variant']}: {r['scenario']}")
+    lines.append(table(rows, ["scenario", "target", "new rule", "old rule"]))
     lines.append("")
     lines.append(f"Time: {out['seconds']:.0f} s")
     return "\n".join(lines)

@@ -118,9 +118,10 @@ def run_rai(*args: str, home: Path, check: bool = False, timeout: int = 600) -> 
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> Path:
-    """`rai demo --nights 2` run once, as a user would, in a fresh state directory (two nights: a trend)."""
+    """`rai demo --nights 3` run once, as a user would, in a fresh state directory (three nights: a trend, and the
+    high tier's release window of three consecutive passing nights)."""
     home = tmp_path_factory.mktemp("demo") / "state"
-    proc = run_rai("demo", "--nights", "2", home=home, check=True)
+    proc = run_rai("demo", "--nights", "3", home=home, check=True)
     (home / "demo-stdout.txt").write_text(proc.stdout)
     return home
 

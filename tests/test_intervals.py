@@ -62,8 +62,17 @@ def test_a_degenerate_bootstrap_is_widened_not_reported_as_certain():
     b = bootstrap_bounds(samples, np.zeros(1), [500], (-1.0, 1.0))[0]
     ok = ~np.isnan(b[:, 0])
     assert (b[ok, 0] < 0).all() and (b[ok, 1] > 0).all()
-    # Levels the 1,000 resamples cannot resolve are undefined, never guessed.
-    assert np.isnan(b[np.array(LEVELS) * 1000 < 5]).all()
+    assert not np.isnan(b).any()
+
+
+def test_levels_finer_than_the_resamples_resolve_follow_a_normal_tail_never_narrower():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.8, 0.01, (1000, 1))
+    b = bootstrap_bounds(samples, np.array([0.8]), [5000], (0.0, 1.0))[0]
+    fine = np.array(LEVELS) * 1000 < 5
+    assert (np.diff(b[:, 0]) >= 0).all() and (np.diff(b[:, 1]) <= 0).all()
+    from scipy.stats import norm
+    assert b[0, 0] == pytest.approx(0.8 - norm.ppf(1 - LEVELS[0]) * 0.01, abs=0.002) and fine[0]
 
 
 @pytest.mark.parametrize("truth, se, sp", [(0.05, 0.9, 0.95), (0.5, 0.8, 0.9), (0.9, 0.95, 0.7)])

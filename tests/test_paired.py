@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rai_pipelines.evaluation.engine import group_metrics
+from rai_pipelines.evaluation.fairness import fairness_report as group_metrics
 from rai_pipelines.evaluation.paired import lower_is_better, paired_changes, paired_score_changes
 
 

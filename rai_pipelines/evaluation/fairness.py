@@ -27,7 +27,7 @@ def fairness_report(
 ) -> Report:
     """Group metrics (`engine.group_metrics`, same options) plus disparities and comparisons with reference groups."""
     reference_groups = reference_groups or {}
-    index = encode(sensitive, len(np.asarray(y_true)))
+    index = encode(sensitive or {}, len(np.asarray(y_true)))
     for feature, group in reference_groups.items():
         if feature not in index.features:
             raise DataError(f"reference group given for {feature!r}, which is not a sensitive feature")

@@ -13,9 +13,11 @@ degenerate, [0, 1 - L^(1/n)] at 0/n. Wilson and Jeffreys are shorter on average
 but fall below nominal near 0 and 1 at small n, exactly where GenAI suites and
 small groups live (Wilson covers 0.01 at n=8 only 92% of the time at 95%).
 
-Bootstrap bounds are percentiles of the resamples; levels finer than the
-resamples can resolve (fewer than 5 resamples in the tail) are undefined, so a
-check that needs them is undecided rather than judged on noise. Where every
+Bootstrap bounds are percentiles of the resamples. Levels finer than the
+resamples resolve (fewer than 5 resamples in the tail; 0.005 with 1,000) come
+from a normal approximation with the resamples' standard deviation, never
+narrower than the finest resolved level, so that the small levels Holm and
+nightly monitoring ask for remain reachable for AUC and ECE. Where every
 resample gives the same value (a group whose scores separate perfectly, two
 models that agree on every row) the percentile interval has zero width; it is
 widened by the largest rate of an event not seen in n draws (Clopper-Pearson's
@@ -28,7 +30,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy.special import betaincinv  # the Beta quantile; scipy.stats costs a second to import
+from scipy.special import betaincinv, ndtri  # Beta and normal quantiles; scipy.stats costs a second to import
 
 LEVELS: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2)
 MIN_TAIL_RESAMPLES = 5
@@ -87,7 +89,17 @@ def bootstrap_bounds(samples: np.ndarray, point: np.ndarray, n, value_range: tup
     widen = unseen_rate(np.asarray(n, float)[..., None], levels)
     lo = np.where(degenerate[..., None], np.maximum(point[..., None] - widen, value_range[0]), lo)
     hi = np.where(degenerate[..., None], np.minimum(point[..., None] + widen, value_range[1]), hi)
-    unusable = (undefined[..., None] > levels) | (levels * resamples < MIN_TAIL_RESAMPLES) | np.isnan(point)[..., None]
+    unresolved = levels * resamples < MIN_TAIL_RESAMPLES
+    if unresolved.any() and (~unresolved).any():
+        finest = int(np.argmax(~unresolved))  # levels ascend: the first resolved level is the finest
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sd = np.nanstd(samples, axis=0)[..., None]
+        z = ndtri(1 - levels[unresolved])
+        lo[..., unresolved] = np.minimum(lo[..., [finest]], point[..., None] - z * sd)
+        hi[..., unresolved] = np.maximum(hi[..., [finest]], point[..., None] + z * sd)
+        lo, hi = np.maximum(lo, value_range[0]), np.minimum(hi, value_range[1])
+    unusable = (undefined[..., None] > levels) | np.isnan(point)[..., None] | (unresolved & ~(~unresolved).any())
     lo = np.where(unusable, np.nan, lo)
     hi = np.where(unusable, np.nan, hi)
     return np.stack([lo, hi], axis=-1)
