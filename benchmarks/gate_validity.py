@@ -29,9 +29,9 @@ also estimated from every simulated night (`pooled`): with independent nights
 passing with probability p, the chance of the release rule's run of K passing
 nights within the year (`release_probability`); its interval is the night
 rate's mapped through that monotone function. A tabular night costs ~0.1 s of
-real engines and gate, so the default simulates 3 versions x 365 nights per
-scenario (~8 minutes on 2 cores): too few versions to show a yearly rate of a
-few percent directly, but 1,095 independent nights bound it.
+real engines and gate, so the default simulates 2 versions x 365 nights per
+scenario (~6 minutes on 2 free cores): too few versions to show a yearly rate
+of a few percent directly, but 730 independent nights bound it.
 
 Tabular (`tiers.high`, system acs_employment):
 - A night is an independent batch of 17,000 rows (the demo's nightly batch)
@@ -64,9 +64,13 @@ GenAI (`assistant_tiers.high`, system support_assistant):
 - An assistant's prompt set is fixed and its generation deterministic: a
   re-run gives the same answers, so its year is ONE decision per model version
   (the policy's horizon_nights 1), and false-release and power are per version.
-Cost: rows carry their bounds as the JSON string the warehouse stores only
-where a check reads them; GenAI rows and decisions depend only on the counts
-of events, so they are cached by counts (same results, less time).
+Cost, with the same decisions: the tabular engines compute only the metrics a
+check reads, without the comparisons with reference groups no check reads
+(`verify_trimming` checks on a batch that the rows checks read are identical);
+rows carry their bounds as the JSON string the warehouse stores only where a
+check reads them; GenAI rows and decisions depend only on the counts of
+events, so they are cached by counts. Every draw is seeded by its scenario and
+version, so the figures do not depend on --jobs.
 """
 
 from __future__ import annotations
@@ -129,9 +133,10 @@ class Scale:
     genai_versions: int
 
 
-# A tabular night costs ~0.1 s of real engines and gate on one core: 3 versions x 365 nights x 6 scenarios fit
-# the 10-minute budget on 2 cores. The per-year figures rest on the pooled nights; more versions: --tabular-versions.
-DEFAULT = Scale(tabular_versions=3, nights=YEAR, genai_versions=400)
+# A tabular night costs ~0.1 s of real engines and gate on one core: 2 versions x 365 nights x 6 scenarios (and
+# the GenAI decisions) take ~6 minutes on 2 free cores. The per-year figures rest on the pooled nights; for more
+# versions, --tabular-versions (each adds ~4 core-minutes).
+DEFAULT = Scale(tabular_versions=2, nights=YEAR, genai_versions=300)
 QUICK = Scale(tabular_versions=2, nights=20, genai_versions=100)
 
 
@@ -430,18 +435,19 @@ def verify_trimming(world: World) -> bool:
         and np.isclose(full[k].value, trimmed[k].value, equal_nan=True) for k in full)
 
 
-def old_night(world: World, counts: np.ndarray, frame: pd.DataFrame) -> str:
+def old_night(world: World, counts: np.ndarray, rows: dict[str, list[MetricRow]]) -> str:
     """The old rule on the same batch: proportion checks on multinomial resamples of the batch's confusion cells
     (the old engine's row bootstrap); score metrics (AUC, ECE) on the engine's own 95% percentile interval."""
     boot = resample_counts(counts, RESAMPLES_OLD, np.random.default_rng(0))
+    by_key = {(r.family, r.metric, r.slice): r for rs in rows.values() for r in rs}
     statuses = []
     for check in world.tier.checks:
         if check.metric in CONFUSION:
             statuses.append(old_status(statistic(check, boot, world.features), check.op, check.threshold))
             continue
-        row = frame[(frame.family == check.family) & (frame.metric == metric_name(check)) & (frame.slice == check.slice)]
-        lo, hi = (float(row.ci_low.iloc[0]), float(row.ci_high.iloc[0])) if len(row) else (math.nan, math.nan)
-        statuses.append(interval_status(lo, hi, check.op, check.threshold))
+        row = by_key.get((check.family, metric_name(check), check.slice))
+        lo, hi = (row.ci_low, row.ci_high) if row is not None and row.ci_low is not None else (math.nan, math.nan)
+        statuses.append(interval_status(float(lo), float(hi), check.op, check.threshold))
     return worst(statuses)
 
 
@@ -456,14 +462,14 @@ def tabular_version(world: World, scenario: int, version: int) -> tuple[list[str
     for night in range(world.scale.nights):
         counts = rng.multinomial(BATCH_ROWS, cells.reshape(-1)).reshape(cells.shape)
         y, p, score, sex, race = draw_rows(counts, cells, rng)
-        frame = metrics_frame(engine_rows(world, y, p, score, world.labels(sex, race)), needed)
+        rows = engine_rows(world, y, p, score, world.labels(sex, race))
         dataset = f"night-{night:03d}"
-        d = gate.decide(world.parts.tabular, world.parts.policy, str(version + 1), dataset, runs, frame,
-                        passing_nights_before=before)
+        d = gate.decide(world.parts.tabular, world.parts.policy, str(version + 1), dataset, runs,
+                        metrics_frame(rows, needed), passing_nights_before=before)
         before = [*before, dataset] if d.night_verdict == PASS else []
         night_v.append(d.night_verdict)
         release_v.append(d.verdict)
-        old_v.append(old_night(world, counts, frame))
+        old_v.append(old_night(world, counts, rows))
         checks.append({r.check: r.status for r in d.reasons if r.kind == "threshold"})
     return night_v, release_v, old_v, checks
 
