@@ -149,7 +149,11 @@ def test_one_query_traces_a_decision_to_its_lineage(demo_home):
 def test_gate_outcome_is_on_the_registry_and_the_champion_passed(demo_home):
     client = MlflowClient(tracking_uri=f"sqlite:///{demo_home}/mlflow/mlflow.db")
     versions = {mv.version: mv for mv in client.search_model_versions("name='acs_employment_classifier'")}
-    assert {str(v): mv.tags.get("rai.gate.verdict") for v, mv in versions.items()} == {"1": "pass", "2": "pass", "3": "fail"}
+    tags = {str(v): mv.tags.get("rai.gate.verdict") for v, mv in versions.items()}
+    assert (tags["2"], tags["3"]) == ("pass", "fail")
+    # v1 passes its own three nights while it is the champion; once v2 is released, v1 re-evaluated against it
+    # (test_evaluate_through_dagster...) has an accuracy change whose interval straddles the 0.02 margin: undecided.
+    assert tags["1"] in ("pass", "insufficient_evidence")
     champion = client.get_model_version_by_alias("acs_employment_classifier", "champion")
     assert champion.tags["rai.gate.verdict"] == "pass" and str(champion.version) == "2"  # the newest passing version
 
