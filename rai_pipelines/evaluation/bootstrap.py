@@ -1,4 +1,4 @@
-"""Percentile bootstrap over counts.
+"""Bootstrap over counts.
 
 A row bootstrap of statistics that depend only on counts of rows per cell
 (group x label x prediction, or group x score bin x label) is a multinomial
@@ -7,8 +7,6 @@ cost that does not grow with the number of rows.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
@@ -20,22 +18,3 @@ def resample_counts(counts: np.ndarray, resamples: int, rng: np.random.Generator
     if total == 0:
         return np.zeros((resamples, *counts.shape), dtype=np.int64)
     return rng.multinomial(total, flat / total, size=resamples).reshape(resamples, *counts.shape)
-
-
-def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval along axis 0.
-
-    Resamples where the statistic is undefined (a group drawn with no positives)
-    are left out; when more than the interval's tail share of them is undefined
-    the interval itself is undefined, since it would describe a different
-    population than the point estimate.
-    """
-    alpha = (1 - confidence) / 2
-    undefined = np.isnan(samples).mean(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-        low, high = np.nanquantile(samples, [alpha, 1 - alpha], axis=0)
-    bad = undefined > alpha
-    low = np.where(bad, np.nan, low)
-    high = np.where(bad, np.nan, high)
-    return low, high
