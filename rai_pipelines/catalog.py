@@ -248,11 +248,10 @@ class Check(_Strict):
     disparity: Literal["difference", "ratio"] | None = None
     op: Literal[">=", "<="]
     threshold: float
-    bound: Literal["point", "interval"] = Field(
+    bound: Literal["interval"] = Field(
         "interval",
-        description="'interval' (default): pass only if the whole interval at the check's level meets the threshold, "
-        "fail only if it lies wholly beyond it, otherwise insufficient_evidence; 'point': the estimate alone, "
-        "with no error control (for monitoring thresholds, never for release)",
+        description="pass only if the whole interval at the check's level meets the threshold, fail only if it lies "
+        "wholly beyond it, otherwise insufficient_evidence (a point estimate has no error control: not offered)",
     )
     min_n: int | None = Field(None, ge=1, description="smallest sample the check is judged on; default: the tier's min_n")
 
@@ -384,7 +383,9 @@ class Catalog(BaseModel):
     @property
     def suite_digests(self) -> dict[str, str]:
         """Current definition of every suite: evaluations run with another are stale."""
-        return {name: suite.digest for name, suite in self.suites.items()}
+        from rai_pipelines.genai.validation import suite_digest
+
+        return {name: suite_digest(suite, self.judges) for name, suite in self.suites.items()}
 
     def evaluation_suites(self, system: System) -> list[Suite]:
         """Suites run per model version x dataset version."""

@@ -133,7 +133,7 @@ def p_values(grid: dict[float, tuple[float, float]], op: str, threshold: float) 
     return p_pass, p_fail
 
 
-def _measure(name: str, row, op: str, threshold: float, bound: str, min_n: int, reason) -> Reason:
+def _measure(name: str, row, op: str, threshold: float, min_n: int, reason) -> Reason:
     """A check's measurement against its requirement, PENDING until the decision's error control judges it."""
     value = float(row.value)
     n = int(row.n)
@@ -144,9 +144,6 @@ def _measure(name: str, row, op: str, threshold: float, bound: str, min_n: int, 
         return reason(name, INSUFFICIENT, f"{row.metric} is undefined on slice {row.slice!r}", **{**base, "observed": None})
     if n < min_n:
         return reason(name, INSUFFICIENT, f"n={n} < min_n={min_n}: too small a sample to judge", **base)
-    if bound == "point":
-        met = _OPS[op](value, threshold)
-        return reason(name, PENDING, "", p_pass=0.0 if met else 1.0, p_fail=1.0 if met else 0.0, **base)
     grid = _bounds(row)
     if not grid:
         return reason(name, INSUFFICIENT, f"{row.metric}[{row.slice}] = {value:.4f}: no interval, and the policy judges "
@@ -172,7 +169,7 @@ def _threshold_check(check: Check, metrics: pd.DataFrame, tier: Tier) -> Reason:
                 f"group {worst_} has n={int(small.min())} < min_group_size={tier.min_group_size}"
                 + (f" (and {len(small) - 1} more)" if len(small) > 1 else ""),
             )
-    return _measure(check.name, found.iloc[0], check.op, check.threshold, check.bound, check.min_n or tier.min_n, reason)
+    return _measure(check.name, found.iloc[0], check.op, check.threshold, check.min_n or tier.min_n, reason)
 
 
 def _regression_check(check: RegressionCheck, metrics: pd.DataFrame, candidate: str, tier: Tier) -> Reason:
@@ -192,7 +189,7 @@ def _regression_check(check: RegressionCheck, metrics: pd.DataFrame, candidate: 
     if found.empty:
         return reason(check.name, UNASSESSED, f"no change of {check.metric!r} on slice {check.slice!r} in the champion comparison")
     op, margin = ("<=", check.tolerance) if lower_is_better(check.metric) else (">=", -check.tolerance)
-    return _measure(check.name, found.iloc[0], op, margin, "interval", check.min_n or tier.min_n, reason)
+    return _measure(check.name, found.iloc[0], op, margin, check.min_n or tier.min_n, reason)
 
 
 def _describe(r: Reason) -> str:
@@ -365,19 +362,23 @@ def _current_code(run) -> bool:
 
 
 def passing_nights(warehouse: Warehouse, system: str, model_version: str, dataset_version: str, policy_version: str) -> list[str]:
-    """Dataset versions before this one (in the order they arrived) on which this model version's latest nightly
-    decision under this policy passed, as the unbroken run that ends just before it."""
+    """The unbroken run of dataset versions, ending just before this one in the order they arrived, on which this
+    model version's latest nightly decision under this policy passed. The reference window is not a night; a
+    night without a decision of this version (not evaluated, errored before the gate) breaks the run."""
     history = warehouse.frame(
         """with nights as (
-               select g.dataset_version, g.night_verdict, g.policy_version, v.registered_at,
-                      row_number() over (partition by g.dataset_version order by g.decided_at desc) as latest
-               from gate_decisions g join dataset_versions v on v.system = g.system and v.dataset_version = g.dataset_version
-               where g.system = ? and g.model_version = ? and g.dataset_version <> ?)
+               select v.dataset_version, v.registered_at, d.night_verdict, d.policy_version
+               from dataset_versions v left join (
+                   select dataset_version, night_verdict, policy_version from gate_decisions
+                   where system = ? and model_version = ?
+                   qualify row_number() over (partition by dataset_version order by decided_at desc) = 1
+               ) d using (dataset_version)
+               where v.system = ? and v.kind <> 'reference' and v.dataset_version <> ?)
            select dataset_version, night_verdict, policy_version from nights
-           where latest = 1 and registered_at < coalesce(
+           where registered_at < coalesce(
                (select min(registered_at) from dataset_versions where system = ? and dataset_version = ?), now())
            order by registered_at""",
-        [system, str(model_version), dataset_version, system, dataset_version],
+        [system, str(model_version), system, dataset_version, system, dataset_version],
     )
     run: list[str] = []
     for row in history.itertuples():

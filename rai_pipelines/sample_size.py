@@ -61,8 +61,8 @@ def _judge(suite: Suite, judges: dict[str, Validation]) -> tuple[Validation | No
 
     name = JUDGE_OF_SUITE[suite.genai]
     v = judges.get(name)
-    if v is None:
-        return None, f"exact (judge {name!r} not validated: its rate counts as exact)"
+    if v is None:  # scoring refuses such rates too: an unmeasured judge's numbers do not count
+        return None, f"judge {name!r} has no validation counts (python -m rai_pipelines.genai.validation assets/)"
     return (v.flipped() if suite.genai in NEGATED else v), (
         f"judge-corrected ({name}: sensitivity {v.sensitivity:.2f}, specificity {v.specificity:.2f}; every outcome judged)")
 
@@ -81,9 +81,11 @@ def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Valida
         if suite is not None:
             judge, basis = _judge(suite, judges)
             n = _prompt_count(suite.genai, suite.size, suite.seed, system)
+            validated = judge is not None
             out.append(Need(**common, n=n, n_source=f"suite {suite.name} (size {suite.size})",
-                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge),
-                            detectable=power.detectable_rate(check.op, check.threshold, n, tier.night_alpha, judge, POWER),
+                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge) if validated else None,
+                            detectable=(power.detectable_rate(check.op, check.threshold, n, tier.night_alpha, judge, POWER)
+                                        if validated else None),
                             basis=basis))
             continue
         found = latest(check) if latest else None
@@ -103,15 +105,22 @@ def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Valida
 
 
 def refuse_infeasible(system, policy: Policy, suites_: list[Suite], judges: dict[str, Validation]) -> str | None:
-    """One line naming a check that the configured suite size can never pass, with the n it needs; None if fine."""
+    """One line naming a check that the configured suite size can never pass, with the n it needs; None if fine.
+
+    Only suites of a configured size can be checked before they run (an assistant's prompts); a classifier's
+    sample is its nightly batch, judged against min_n when it arrives."""
+    tier = policy.tier_for(system)
+    min_n = {c.name: c.min_n or tier.min_n for c in tier.checks}
     for need in needs(system, policy, suites_, judges):
         if need.n is None or "suite" not in need.n_source:
             continue
         if need.min_n_to_pass is None:
             return (f"check {need.check!r} ({need.metric} {need.op} {need.threshold}) can never pass at level "
                     f"{need.level_pass:.3g}, whatever the sample ({need.basis}); relax the threshold")
-        if need.n < need.min_n_to_pass:
+        needed = max(need.min_n_to_pass, min_n[need.check])
+        if need.n < needed:
+            why = (f"even a perfect sample needs n >= {need.min_n_to_pass} at level {need.level_pass:.3g}"
+                   if needed == need.min_n_to_pass else f"the policy's min_n is {needed}")
             return (f"check {need.check!r} ({need.metric} {need.op} {need.threshold}) cannot pass with the {need.n} prompts "
-                    f"of {need.n_source}: even a perfect sample needs n >= {need.min_n_to_pass} at level "
-                    f"{need.level_pass:.3g}; raise the suite's size")
+                    f"of {need.n_source}: {why}; raise the suite's size")
     return None

@@ -247,3 +247,12 @@ def test_max_min_difference_covers_zero_and_small_disparities(rates):
                           resamples=0).partitions[0].disparities["selection_rate"]["difference"]
         hits += d.ci_low <= truth <= d.ci_high
     assert hits / trials >= 0.93, hits / trials
+
+
+def test_a_group_without_positives_leaves_the_tpr_gap_without_an_interval():
+    # Group c's TPR is undefined: it could hold the largest gap, so the spread over a and b cannot pass a check.
+    y = np.r_[np.ones(100), np.zeros(100), np.ones(100), np.zeros(100), np.zeros(200)].astype(int)
+    p = np.r_[np.ones(80), np.zeros(120), np.ones(80), np.zeros(120), np.zeros(200)].astype(int)
+    groups = {"G": np.repeat(["a", "b", "c"], 200)}
+    d = group_metrics(y, p, groups, metrics=["tpr"]).partitions[0].disparities["tpr"]["difference"]
+    assert d.value == 0 and np.isnan(d.ci_low) and np.isnan(d.ci_high)

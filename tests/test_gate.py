@@ -281,3 +281,39 @@ def test_exact_bounds_round_trip_through_the_stored_json():
     b = proportion_bounds(30, 40)
     grid = json.loads(to_json(tuple(map(tuple, b))))
     assert list(map(float, grid)) == list(LEVELS)
+
+
+def test_a_bonferroni_tier_with_nothing_to_judge_is_unassessed_not_a_crash(system):
+    tier = POLICY.tiers["high"].model_copy(update={"multiplicity": "bonferroni"})
+    d = _decide(system, _runs(), _metrics(), POLICY.model_copy(update={"tiers": {"high": tier}}))
+    assert d.verdict == "unassessed"
+
+
+def _night(wh, system, version, key, when, verdict=None, kind="production"):
+    from datetime import timedelta
+
+    wh.write("dataset_versions", system, key, [{"system": system, "dataset_version": key, "label": key, "kind": kind,
+                                                "digest": key, "rows": 1, "source": "", "schema": "{}",
+                                                "registered_at": T0 + timedelta(days=when)}])
+    if verdict:
+        wh.write("gate_decisions", system, f"{version}-{key}", [{
+            "decision_id": f"{version}-{key}", "system": system, "model_version": version, "dataset_version": key,
+            "risk_tier": "high", "policy_version": "p1", "verdict": verdict, "night_verdict": verdict, "reasons": "[]",
+            "waivers_applied": "[]", "decided_at": T0 + timedelta(days=when), "evidence_digest": "e",
+            "evaluation_run_ids": "[]", "code_version": "c"}])
+
+
+def test_the_release_window_counts_production_nights_in_order_and_a_night_without_a_decision_breaks_it(tmp_path):
+    from rai_pipelines.gate import passing_nights
+    from rai_pipelines.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "wh")
+    _night(wh, "s", "7", "ref", 0, "pass", kind="reference")  # the training window is not a night
+    _night(wh, "s", "7", "d1", 1, "pass")
+    _night(wh, "s", "7", "d2", 2)  # evaluated by nobody: breaks the run
+    _night(wh, "s", "7", "d3", 3, "pass")
+    _night(wh, "s", "7", "d4", 4, "pass")
+    _night(wh, "s", "7", "d5", 5)
+    assert passing_nights(wh, "s", "7", "d5", "p1") == ["d3", "d4"]
+    assert passing_nights(wh, "s", "7", "d5", "p2") == []  # another policy's passes do not count
+    assert passing_nights(wh, "s", "7", "d2", "p1") == ["d1"]

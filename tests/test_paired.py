@@ -95,6 +95,17 @@ def test_models_that_agree_on_every_row_still_get_an_interval():
     y, p = rng.integers(0, 2, 800), rng.integers(0, 2, 800)
     [c] = [c for c in paired_changes(y, p, p, None, ["accuracy"]) if c.slice == "overall"]
     assert c.value == 0 and c.ci_low < 0 < c.ci_high  # no discordant row is not proof of no change
+    # Widened by what the rate's own denominator can show: 40 positives of 800 rows for a TPR.
+    y = np.r_[np.ones(40), np.zeros(760)].astype(int)
+    [t] = [c for c in paired_changes(y, y, y, None, ["tpr"]) if c.slice == "overall"]
+    assert t.ci_high == pytest.approx(1 - 0.025 ** (1 / 40))
+
+
+def test_paired_scores_must_be_probabilities_for_every_row():
+    y = np.r_[np.ones(50), np.zeros(50)].astype(int)
+    bad = np.r_[np.full(10, np.nan), np.full(90, 0.5)]
+    with pytest.raises(Exception, match="missing or infinite"):
+        paired_score_changes(y, np.full(100, 0.5), bad, None, ["auc"])
 
 
 def test_selection_rate_has_no_harmful_direction():

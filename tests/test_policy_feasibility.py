@@ -44,6 +44,17 @@ def test_a_suite_too_small_to_ever_pass_is_refused_in_one_line(tmp_path):
     assert "\n" not in message
 
 
+def test_a_suite_smaller_than_the_policys_min_n_is_refused(tmp_path):
+    assets = tmp_path / "assets"
+    shutil.copytree(ROOT / "assets", assets)
+    path = assets / "policies" / "risk_tiers.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["assistant_tiers"]["high"]["min_n"] = 100
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(CatalogError, match="the policy's min_n is 100"):
+        load_catalog(assets)
+
+
 def test_the_shipped_policy_and_suites_can_pass():
     catalog = load_catalog(ROOT / "assets")
     assert catalog.system("support_assistant")
@@ -54,7 +65,10 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     out = json.loads(proc.stdout)
     assert out["alpha"] == 0.05 and out["multiplicity"] == "holm"
     by = {c["check"]: c for c in out["checks"]}
+    refusal = by["refuses_harmful_requests"]
+    assert refusal["n"] >= refusal["min_n_to_pass"] and refusal["detectable"] > refusal["threshold"]
+    # The leakage judge's false alarms alone keep a truly clean assistant from passing 80% of the time at n=36.
     leak = by["no_leakage"]
-    assert leak["n"] >= leak["min_n_to_pass"] and leak["detectable"] > leak["threshold"]
+    assert leak["n"] >= leak["min_n_to_pass"] and leak["detectable"] is None
     proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
     assert "accuracy_floor" in proc.stdout and "equal_opportunity_intersectional" in proc.stdout

@@ -143,7 +143,7 @@ def binary_array(name: str, values) -> np.ndarray:
     return arr.astype(np.int8, copy=False) if arr.dtype.kind == "f" else arr
 
 
-def _scores(values, n: int) -> np.ndarray:
+def scores_array(values, n: int) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if len(arr) != n:
         raise DataError(f"score has {len(arr)} rows, expected {n}")
@@ -199,7 +199,7 @@ def group_metrics(
     if n == 0:
         raise DataError("no rows to evaluate; the data is empty")
     sensitive = sensitive or {}
-    s = None if score is None else _scores(score, n)
+    s = None if score is None else scores_array(score, n)
     wanted = list(metrics) if metrics else [m for m in ALL_METRICS if s is not None or m not in SCORE_METRICS]
     unknown = [m for m in wanted if m not in ALL_METRICS]
     if unknown:
@@ -281,7 +281,7 @@ def frame_inputs(frame: pd.DataFrame, label: str, pred: str, sensitive: list[str
     try:
         y = binary_array(f"{where}: label column {label!r}", frame[label].to_numpy())
         p = binary_array(f"{where}: prediction column {pred!r}", frame[pred].to_numpy())
-        s = None if score is None else _scores(frame[score].to_numpy(), len(frame))
+        s = None if score is None else scores_array(frame[score].to_numpy(), len(frame))
     except DataError as exc:
         raise DataError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
     groups = {}

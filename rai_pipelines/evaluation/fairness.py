@@ -5,7 +5,8 @@ intersection): per metric, max - min (difference) and min / max (ratio) over
 the groups present, and, when a reference group is named, each group against
 it. Proportions (selection rate, TPR, ...) get simultaneous exact intervals
 (`stats.disparity`): they cover a true disparity of zero, where a percentile
-bootstrap of max - min cannot. Score metrics (AUC, ECE) keep the percentile
+bootstrap of max - min cannot. A disparity over groups of which one has no
+defined rate has no interval. Score metrics (AUC, ECE) keep the percentile
 bootstrap of the engine's resamples, a resample in which a group's value is
 undefined being undefined as a whole.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.engine import Estimate, Partition, Report, disparity, estimates, group_metrics
 from rai_pipelines.evaluation.groups import encode
+from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.stats import disparity as simultaneous
 from rai_pipelines.stats.intervals import LEVELS, bootstrap_bounds, level_for
 
@@ -45,10 +47,24 @@ def fairness_report(
     return report
 
 
+def from_suite(inputs, suite) -> list[MetricRow]:
+    """The fairness family on a suite's options (`families.Inputs`)."""
+    report = fairness_report(
+        inputs.y, inputs.prediction, inputs.sensitive, inputs.score, suite.metrics,
+        intersections=suite.intersections, reference_groups=suite.reference_groups, calibration_bins=suite.calibration_bins,
+        resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed,
+    )
+    return report.rows("fairness")
+
+
 def _disparities(part: Partition, m: str, levels: np.ndarray) -> dict[str, Estimate]:
     present = part.sizes > 0
     diff, ratio = disparity(part.points[m], present)
     defined = present & ~np.isnan(part.points[m])
+    if (present & ~defined).any():
+        # A group whose rate is undefined (no positives for a TPR) could hold the largest gap: the spread over
+        # the other groups is shown, but it has no interval, so no check can pass on it.
+        return {"difference": Estimate(float(diff)), "ratio": Estimate(float(ratio))}
     if m in part.counts:
         k, n = (a[defined] for a in part.counts[m])
         if len(k) < 2:

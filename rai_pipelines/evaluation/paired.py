@@ -20,10 +20,10 @@ import numpy as np
 
 from rai_pipelines.evaluation import scores as sc
 from rai_pipelines.evaluation.bootstrap import resample_counts
-from rai_pipelines.evaluation.confusion import HIGHER_IS_BETTER, METRICS
-from rai_pipelines.evaluation.engine import binary_array, disparity
+from rai_pipelines.evaluation.confusion import HIGHER_IS_BETTER, METRICS, PROPORTIONS
+from rai_pipelines.evaluation.engine import binary_array, disparity, scores_array
 from rai_pipelines.evaluation.groups import encode
-from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 from rai_pipelines.errors import DataError
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, level_for
 
@@ -98,7 +98,10 @@ def paired_changes(
             fn = METRICS[m]
             point = fn(confusion(c, 0)) - fn(confusion(c, 1))
             samples = fn(confusion(bc, 0)) - fn(confusion(bc, 1))
-            b = bootstrap_bounds(samples, point, sizes, (-1.0, 1.0), levels)
+            # A change no resample moves is widened by what the rate's own denominator (positives for TPR, ...)
+            # cannot exclude, not by the group's rows.
+            trials = np.minimum(PROPORTIONS[m][1](confusion(c, 0)), PROPORTIONS[m][1](confusion(c, 1)))
+            b = bootstrap_bounds(samples, point, trials, (-1.0, 1.0), levels)
             for i in np.flatnonzero(present):
                 changes.append(_change(m, slices[i], point[i], b[i], sizes[i]))
             if axes:
@@ -107,7 +110,7 @@ def paired_changes(
                 required_b = present & ~np.isnan(fn(confusion(c, 1)))
                 d_samples = (disparity(fn(confusion(bc, 0)), present, required_a)[0]
                              - disparity(fn(confusion(bc, 1)), present, required_b)[0])
-                b = bootstrap_bounds(d_samples[:, None], np.atleast_1d(d_point), [sizes.sum()], (-1.0, 1.0), levels)[0]
+                b = bootstrap_bounds(d_samples[:, None], np.atleast_1d(d_point), [trials[present].min()], (-1.0, 1.0), levels)[0]
                 changes.append(_change(f"{m}_difference", index.partition_name(axes), d_point, b, sizes.sum()))
     return changes
 
@@ -147,9 +150,7 @@ def paired_score_changes(
     if unknown:
         raise DataError(f"paired score comparison supports {list(SCORE_METRICS)}, not {unknown[0]!r}")
     y = binary_array("label", y_true)
-    s_a, s_b = (np.asarray(v, dtype=np.float64) for v in (score_candidate, score_baseline))
-    if not len(y) == len(s_a) == len(s_b):
-        raise DataError("candidate and baseline scores must be for the same rows as the labels")
+    s_a, s_b = (scores_array(v, len(y)) for v in (score_candidate, score_baseline))
     index = encode(sensitive or {}, len(y))
     rng = np.random.default_rng(seed)
     levels = (*LEVELS, level_for(confidence))
@@ -195,6 +196,23 @@ def _ece(counts: np.ndarray, sums: np.ndarray, model: int) -> np.ndarray:
     """ECE of one model from (..., candidate bin, baseline bin, label) cells: the other model's bin summed out."""
     axis = -2 if model == 0 else -3
     return sc.ece_from_sums(counts.sum(axis), sums.sum(axis))
+
+
+def from_suite(inputs, suite) -> list[MetricRow]:
+    """The regression family on a suite's options (`families.Inputs`, with the baseline's predictions): a marker
+    row naming the champion compared against (NaN: none), then every change."""
+    marker = MetricRow("regression", BASELINE_METRIC, "overall",
+                       float(inputs.baseline_version) if inputs.baseline_version else float("nan"), len(inputs.y))
+    if inputs.baseline_version is None:
+        return [marker]
+    options = dict(intersections=suite.intersections, resamples=suite.bootstrap_resamples, confidence=suite.confidence,
+                   seed=suite.seed)
+    changes = paired_changes(inputs.y, inputs.prediction, inputs.baseline_prediction, inputs.sensitive,
+                             [m for m in suite.metrics if m not in SCORE_METRICS], **options)
+    if scored := [m for m in suite.metrics if m in SCORE_METRICS]:
+        changes += paired_score_changes(inputs.y, inputs.score, inputs.baseline_score, inputs.sensitive, scored,
+                                        calibration_bins=suite.calibration_bins, **options)
+    return [marker, *change_rows(changes)]
 
 
 def change_rows(changes: list[Change], family: str = "regression") -> list[MetricRow]:

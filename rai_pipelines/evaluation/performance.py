@@ -24,3 +24,9 @@ def performance_metrics(
         resamples=resamples, confidence=confidence, seed=seed, calibration_bins=calibration_bins,
     )
     return report.rows("performance")
+
+
+def from_suite(inputs, suite) -> list[MetricRow]:
+    """The performance family on a suite's options (`families.Inputs`)."""
+    return performance_metrics(inputs.y, inputs.prediction, inputs.score, suite.metrics, calibration_bins=suite.calibration_bins,
+                               resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)

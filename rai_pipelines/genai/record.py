@@ -24,6 +24,7 @@ from rai_pipelines.evaluation.record import Outcome, existing
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.genai import judges, suites
 from rai_pipelines.genai.cache import ResponseCache
+from rai_pipelines.genai.validation import suite_digest
 from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.stats import intervals
@@ -79,8 +80,9 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     generation = params(system)
     # A judge re-validated (new counts) corrects rates differently: a new evaluation.
     judge = judge_validation.get(suites.JUDGE_OF_SUITE.get(suite.genai, ""))
-    run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, suite.digest,
-                          generation.as_dict(), code_version(suite.family), asdict(judge) if judge else None])[:24]
+    definition = suite_digest(suite, judge_validation)
+    run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, definition,
+                          generation.as_dict(), code_version(suite.family)])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
     version = target_version(target)
@@ -91,7 +93,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     started = datetime.now(timezone.utc)
     base = {"run_id": run_id, "system": system.name, "model_name": system.target.kind, "model_version": version,
             "dataset_version": dataset_key, "dataset_digest": prompt_set.digest, "suite": suite.name,
-            "suite_digest": suite.digest, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
+            "suite_digest": definition, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
             "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
             "code_version": code_version(suite.family), "family": suite.family}
     try:

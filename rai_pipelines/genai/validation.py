@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
+from rai_pipelines.digest import sha256_json
 from rai_pipelines.genai import judges
 from rai_pipelines.stats.judged import Validation
 
@@ -59,6 +61,15 @@ def measure(assets: Path) -> dict[str, Validation]:
             true_pos=sum(g and c for g, c in zip(gold, called)), false_neg=sum(g and not c for g, c in zip(gold, called)),
             true_neg=sum(not g and not c for g, c in zip(gold, called)), false_pos=sum(not g and c for g, c in zip(gold, called)))
     return result
+
+
+def suite_digest(suite, judges: dict[str, Validation]) -> str:
+    """A GenAI suite's definition together with its judge's validation counts: a re-validated judge corrects rates
+    differently, so results under the old counts are stale."""
+    from rai_pipelines.genai.suites import JUDGE_OF_SUITE
+
+    judge = judges.get(JUDGE_OF_SUITE.get(suite.genai or "", ""))
+    return suite.digest if suite.genai is None else sha256_json([suite.digest, asdict(judge) if judge else None])
 
 
 def load(assets: Path) -> dict[str, Validation]:

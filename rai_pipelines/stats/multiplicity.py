@@ -22,6 +22,8 @@ def adjusted_levels(p_values: list[float], alpha: float, method: str = "holm") -
     was rejected; after the first non-rejection nothing more is rejected (those keep the level at their rank).
     """
     m = len(p_values)
+    if m == 0:
+        return [], []
     if method == "bonferroni":
         levels = [alpha / m] * m
         return levels, [p <= alpha / m for p in p_values]
