@@ -214,8 +214,11 @@ def judge(reasons: list[Reason], tier: Tier, alpha: float | None = None) -> list
     levels, rejected = adjusted_levels([reasons[i].p_fail for i in pending], tier.alpha if alpha is None else alpha,
                                        tier.multiplicity)
     out = list(reasons)
+    # p-values live on the bounds grid: the level a check really passes at is the largest grid level within the
+    # tier's nightly level (0.05 for 0.0515), recorded as such.
+    level_pass = max((lvl for lvl in intervals.LEVELS if lvl <= tier.night_alpha), default=0.0)
     for i, level, reject in zip(pending, levels, rejected):
-        r = replace(reasons[i], level_pass=tier.night_alpha, level_fail=level)
+        r = replace(reasons[i], level_pass=level_pass, level_fail=level)
         status = PASS if r.p_pass <= r.level_pass else FAIL if reject else INSUFFICIENT
         r = replace(r, status=status)
         out[i] = replace(r, detail=_describe(r))

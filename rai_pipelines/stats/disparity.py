@@ -7,8 +7,9 @@ never below it). Instead:
 
 - two groups: the signed difference p1 - p2 by Newcombe's square-and-add
   method on Clopper-Pearson bounds of each group; |p1 - p2| is bounded by the
-  signed interval folded at zero, so a true disparity of zero is covered
-  whenever the signed interval covers zero.
+  signed interval folded at zero (its lower end from the signed interval at
+  half the level, since either tail can push it up), so a true disparity of
+  zero is covered whenever the signed interval covers zero.
 - more groups (and every ratio): a simultaneous box. Each group's rate gets
   Clopper-Pearson bounds at level / (2G), so all G rates lie in their bounds
   with probability >= 1 - level; then max - min lies in
@@ -45,9 +46,12 @@ def max_min_difference(k, n, levels) -> np.ndarray:
     k, n = np.asarray(k, float), np.asarray(n, float)
     levels = np.asarray(levels, float)
     if len(k) == 2:
+        # |d| > max(hi, -lo) needs the one tail on the side of the true sign: level. |d| < max(0, lo, -hi) can
+        # happen through either tail: the lower bound takes the signed interval at level / 2.
         signed = signed_difference(k[0], n[0], k[1], n[1], levels)
-        lo, hi = signed[:, 0], signed[:, 1]
-        return np.stack([np.maximum.reduce([np.zeros_like(lo), lo, -hi]), np.maximum(hi, -lo)], axis=-1)
+        halved = signed_difference(k[0], n[0], k[1], n[1], levels / 2)
+        lo2, hi2 = halved[:, 0], halved[:, 1]
+        return np.stack([np.maximum.reduce([np.zeros_like(lo2), lo2, -hi2]), np.maximum(signed[:, 1], -signed[:, 0])], axis=-1)
     g = len(k)
     lo, hi = _cp(k, n, levels / (2 * g))  # (G, L)
     return np.stack([np.maximum(lo.max(0) - hi.min(0), 0.0), hi.max(0) - lo.min(0)], axis=-1)
