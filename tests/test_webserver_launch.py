@@ -87,11 +87,12 @@ def test_launchpad_run_evaluates_and_gates(settings, acs, register_model, webser
         if status in {"SUCCESS", "FAILURE", "CANCELED"}:
             break
         time.sleep(1)
-    assert status == "SUCCESS"
-
     wh = Warehouse(settings.warehouse_dir)
     runs = wh.frame("select suite, dagster_run_id, dagster_partition from evaluation_runs where status = 'ok'")
     assert set(runs.suite) == {"performance", "fairness", "champion_comparison"}
     assert (runs.dagster_run_id == run_id).all()
     gate = wh.frame("select model_version, dataset_version, verdict from gate_decisions")
+    # The blocking release_approved check stops the release evidence (and so fails the run) unless the gate
+    # released the version; one night is short of the high tier's release window of three.
+    assert status == ("SUCCESS" if gate.verdict.iloc[0] == "pass" else "FAILURE")
     assert gate.to_dict("records")[0]["dataset_version"] == version.key
