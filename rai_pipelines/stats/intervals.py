@@ -26,6 +26,7 @@ widened by the largest rate of an event not seen in n draws (Clopper-Pearson's
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -36,10 +37,6 @@ LEVELS: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01
 MIN_TAIL_RESAMPLES = 5
 
 Bounds = tuple[tuple[float, float], ...]  # aligned with LEVELS
-
-
-def level_index(level: float) -> int:
-    return LEVELS.index(level)
 
 
 def clopper_pearson(k, n, level) -> tuple[np.ndarray, np.ndarray]:
@@ -118,15 +115,11 @@ def to_json(bounds: Bounds | None) -> str | None:
     """Stored as {level: [lo, hi]} so the column describes itself."""
     if bounds is None:
         return None
-    import json
-
     clean = lambda x: None if x is None or math.isnan(x) else round(float(x), 12)  # noqa: E731
     return json.dumps({str(level): [clean(lo), clean(hi)] for level, (lo, hi) in zip(LEVELS, bounds)})
 
 
 def from_json(text) -> dict[float, tuple[float, float]]:
-    import json
-
     if text is None or (isinstance(text, float) and math.isnan(text)) or text == "":
         return {}
     nan = float("nan")

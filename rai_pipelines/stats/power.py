@@ -30,7 +30,7 @@ def passing_count(op: str, threshold: float, n: int, level: float, judge: Valida
     best = n if op == ">=" else 0
     if not _passes(op, threshold, best, n, level, judge):
         return None
-    lo, hi = (0, n) if op == ">=" else (0, n)
+    lo, hi = 0, n
     # Passing is monotone in k: bisect for the boundary.
     if op == ">=":
         while lo < hi:
