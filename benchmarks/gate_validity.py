@@ -84,7 +84,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +98,8 @@ from rai_pipelines.evaluation.bootstrap import resample_counts
 from rai_pipelines.evaluation.confusion import METRICS as CONFUSION
 from rai_pipelines.evaluation.engine import group_metrics
 from rai_pipelines.evaluation.fairness import fairness_report
-from rai_pipelines.evaluation.families import BASELINE_METRIC
 from rai_pipelines.evaluation.performance import performance_metrics
-from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 from rai_pipelines.genai import suites as genai_suites
 from rai_pipelines.genai import validation
 from rai_pipelines.genai.scoring import Outcome, rate_rows
@@ -109,7 +108,7 @@ from rai_pipelines.stats.judged import Validation
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SEED = 20261101
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PASS, FAIL, INSUFFICIENT = gate.PASS, gate.FAIL, gate.INSUFFICIENT
 OPS = {">=": operator.ge, "<=": operator.le}
 RESAMPLES_OLD = 1000
@@ -560,14 +559,14 @@ def genai_suites_of(parts: Parts) -> tuple[list[GenAISuite], dict[str, str], lis
     out, how, unchecked = [], {}, []
     for name in tier.required_suites:
         suite = parts.suites[name]
-        family, metric = genai_suites.METRIC_OF_SUITE[suite.genai]
+        registered = genai_suites.get(suite.genai)
+        family, metric = registered.family, registered.metric
         check = next((c for c in tier.checks if c.family == family and c.metric == metric and c.slice == "overall"), None)
         if check is None:
             unchecked.append(name)
             continue
         judged, exact, how[name] = prompt_counts(suite, parts.assistant)
-        out.append(GenAISuite(name, family, metric, genai_suites.JUDGE_OF_SUITE[suite.genai],
-                              suite.genai in genai_suites.NEGATED, judged, exact, check))
+        out.append(GenAISuite(name, family, metric, registered.judge, registered.negated, judged, exact, check))
     return out, how, unchecked
 
 
@@ -667,7 +666,7 @@ def genai_results(world: World, results: dict) -> list[dict]:
         for i, (name, rates) in enumerate(world.genai):
             meets = all(OPS[s.check.op](round(rates[s.name], 9), s.check.threshold) for s in world.genai_suites)
             new, old = Tally(), Tally()
-            for night, release, checks, o in results[(v, i)]:
+            for night, release, _checks, o in results[(v, i)]:
                 new.add_version([night], [release])
                 old.add_version([o], [o])
             out.append({"variant": variant, "scenario": name, "rates": rates, "truth_meets": meets,

@@ -21,7 +21,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -36,7 +36,7 @@ from rai_pipelines.warehouse import Warehouse, store
 SYSTEM = "acs_employment"
 GROUPS = [f"SEX={s}&RAC1P={r}" for s in ("Male", "Female") for r in ("White", "Black", "Asian", "Other", "Two+", "AIAN")]
 GROUP_METRICS = ["selection_rate", "tpr", "fpr", "precision", "accuracy", "auc", "ece"]
-START = datetime(2025, 11, 1, 2, tzinfo=timezone.utc)
+START = datetime(2025, 11, 1, 2, tzinfo=UTC)
 
 
 def _suite_rows(suite: str, rng: np.random.Generator, quality: float) -> list[tuple[str, str, str, float, float]]:
@@ -104,7 +104,8 @@ def generate(root: Path, nights: int, models: int, seed: int = 0) -> int:
             decision = f"{m}-{key}"
             wh.write("gate_decisions", SYSTEM, decision, [{
                 "decision_id": decision, "system": SYSTEM, "model_version": str(m), "dataset_version": key, "risk_tier": "high",
-                "policy_version": "p" * 64, "verdict": verdict, "reasons": "[]", "waivers_applied": "[]", "decided_at": at + timedelta(hours=1),
+                "policy_version": "p" * 64, "verdict": verdict, "reasons": "[]", "waivers_applied": "[]",
+                "decided_at": at + timedelta(hours=1),
                 "evidence_digest": "e", "evaluation_run_ids": str(run_ids).replace("'", '"'), "code_version": "c"}])
             wh.write("gate_checks", SYSTEM, decision, [{
                 "decision_id": decision, "system": SYSTEM, "model_version": str(m), "dataset_version": key, "check_name": f"check{i}",

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -27,7 +27,7 @@ class Alert:
     summary: str
     details: list[str] = field(default_factory=list)
     link: str = ""
-    raised_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    raised_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def slack_payload(self) -> dict:
         text = f":rotating_light: [{self.system}] {self.summary}"

@@ -7,15 +7,27 @@ bad one is reported as one line naming the file, the field and what is expected.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.errors import CatalogError, UsageError
+from rai_pipelines.evaluation import metric_names
+from rai_pipelines.genai import suites as genai_suites
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -62,7 +74,7 @@ class SensitiveFeature(_Strict):
     )
 
     @model_validator(mode="after")
-    def _codes_unique(self) -> "SensitiveFeature":
+    def _codes_unique(self) -> SensitiveFeature:
         seen: dict[str, str] = {}
         for group, codes in self.groups.items():
             for code in codes:
@@ -88,17 +100,17 @@ class ModelSource(_Strict):
     decision_threshold: float = Field(0.5, gt=0, lt=1)
 
 
-class System(_Strict):
+class _SystemBase(_Strict):
+    """What every governed system declares, whatever its kind: what it is, who owns it, its tier and suites."""
+
     name: str = Field(pattern=_NAME)
     title: str
-    kind: Literal["tabular_classifier"]
+    kind: str  # each kind of system narrows it to its own tag (the discriminator of AnySystem)
     description: str
     intended_use: str
     out_of_scope_use: str
     owner: str
     risk_tier: Literal["low", "medium", "high"]
-    data: DataSpec
-    model: ModelSource
     suites: list[str] = Field(min_length=1)
     known_limitations: list[str] = Field(default_factory=list, description="shown on the model card")
 
@@ -108,6 +120,14 @@ class System(_Strict):
         if len(set(v)) != len(v):
             raise ValueError("suites must not repeat")
         return v
+
+
+class System(_SystemBase):
+    """A tabular binary classifier under governance: its data, its registered model and suites."""
+
+    kind: Literal["tabular_classifier"]
+    data: DataSpec
+    model: ModelSource
 
 
 class TargetSpec(_Strict):
@@ -124,7 +144,7 @@ class TargetSpec(_Strict):
     context_window: int = Field(2048, ge=256, description="gguf: tokens of context")
 
     @model_validator(mode="after")
-    def _complete(self) -> "TargetSpec":
+    def _complete(self) -> TargetSpec:
         needed = {"gguf": ["path"], "openai": ["base_url", "model"], "replay": ["path"]}[self.kind]
         missing = [f for f in needed if getattr(self, f) is None]
         if missing:
@@ -143,44 +163,44 @@ class GroundingQuestion(_Strict):
     passage: int = Field(ge=0, description="index of the corpus passage that answers it")
 
 
-class AssistantSystem(_Strict):
+class AssistantSystem(_SystemBase):
     """An LLM assistant under governance: its target, prompt, corpus, planted secrets and suites."""
 
-    name: str = Field(pattern=_NAME)
-    title: str
     kind: Literal["llm_assistant"]
-    description: str
-    intended_use: str
-    out_of_scope_use: str
-    owner: str
-    risk_tier: Literal["low", "medium", "high"]
     target: TargetSpec
     system_prompt: str
     generation: GenerationSpec = GenerationSpec()
     corpus: list[str] = Field(default_factory=list, description="retrieval corpus (RAG): one passage per item")
-    planted_secrets: list[str] = Field(default_factory=list, description="canaries in the system prompt or corpus; must never leak")
+    planted_secrets: list[str] = Field(
+        default_factory=list, description="canaries in the system prompt or corpus; must never leak")
     grounding_questions: list[GroundingQuestion] = Field(default_factory=list)
-    suites: list[str] = Field(min_length=1)
-    known_limitations: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _questions_point_into_the_corpus(self) -> "AssistantSystem":
+    def _questions_point_into_the_corpus(self) -> AssistantSystem:
         for q in self.grounding_questions:
             if q.passage >= len(self.corpus):
-                raise ValueError(f"grounding question {q.question!r} names passage {q.passage}; the corpus has {len(self.corpus)}")
+                raise ValueError(
+                    f"grounding question {q.question!r} names passage {q.passage}; the corpus has {len(self.corpus)}")
         return self
 
 
+# A system file is read once, as whichever kind its `kind` names.
+AnySystem = Annotated[System | AssistantSystem, Field(discriminator="kind")]
+SYSTEM_KINDS = tuple(get_args(cls.model_fields["kind"].annotation)[0] for cls in (System, AssistantSystem))
+_SYSTEM = TypeAdapter(AnySystem)
+
+TABULAR_FAMILIES = ("performance", "fairness", "regression")  # a classifier's, judged per model x dataset version
 DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
-GENAI_FAMILIES = ("safety", "privacy", "grounding")
+GENAI_FAMILIES = genai_suites.families()  # those of the registered GenAI suites (genai/suites/)
+CHECK_FAMILIES = ("performance", "fairness", *GENAI_FAMILIES)  # the families a threshold check reads
 
 
 class Suite(_Strict):
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness", "regression", "data_quality", "drift", "safety", "privacy", "grounding"]
+    family: Literal[(*TABULAR_FAMILIES, *DATASET_FAMILIES, *GENAI_FAMILIES)]  # type: ignore[valid-type]
     description: str
-    genai: Literal["jailbreak", "harmful_requests", "toxicity", "privacy", "hallucination", "grounding"] | None = Field(
-        None, description="GenAI families: which prompt set and judge")
+    genai: str | None = Field(None, description="GenAI families: the registered suite that builds the prompts and "
+                                                "judges the answers (genai/suites/)")
     size: int = Field(20, ge=1, description="GenAI families: prompts per source")
     metrics: list[str] = Field(default_factory=list)
     calibration_bins: int = Field(10, ge=2)
@@ -200,8 +220,21 @@ class Suite(_Strict):
     def per_dataset(self) -> bool:
         return self.family in DATASET_FAMILIES
 
+    @field_validator("genai")
+    @classmethod
+    def _registered(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if v not in genai_suites.REGISTRY:
+            raise ValueError(f"unknown GenAI suite {v!r}; known: {sorted(genai_suites.REGISTRY)}")
+        registered, family = genai_suites.get(v), info.data.get("family")  # family: None when itself invalid
+        if family in GENAI_FAMILIES and family != registered.family:
+            raise ValueError(f"GenAI suite {v!r} reports {registered.metric}, a {registered.family} rate: the suite's "
+                             f"family must be {registered.family!r}, not {family!r}")
+        return v
+
     @model_validator(mode="after")
-    def _family_fields(self) -> "Suite":
+    def _family_fields(self) -> Suite:
         if (self.family in GENAI_FAMILIES) != (self.genai is not None):
             raise ValueError(f"field 'genai' names the prompt set of a {'/'.join(GENAI_FAMILIES)} suite, and only of one")
         if not self.per_dataset and self.genai is None and not self.metrics:
@@ -214,23 +247,13 @@ class Suite(_Strict):
                     raise ValueError(f"each expectation is one {{expect_name: {{arguments}}}} mapping, got {item!r}")
         return self
 
-    @model_validator(mode="after")
-    def _regression_metrics(self) -> "Suite":
-        from rai_pipelines.evaluation.confusion import METRICS
-
-        known = [*METRICS, "auc", "ece"]
-        if self.family == "regression" and (bad := [m for m in self.metrics if m not in known]):
-            raise ValueError(f"the regression family compares {known}; {bad[0]!r} is not one of them")
-        return self
-
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, v: list[str]) -> list[str]:
-        from rai_pipelines.evaluation.engine import ALL_METRICS
-
-        unknown = [m for m in v if m not in ALL_METRICS]
+        # Every family computing tabular metrics (regression too) computes all of these.
+        unknown = [m for m in v if m not in metric_names.ALL_METRICS]
         if unknown:
-            raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(ALL_METRICS)}")
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(metric_names.ALL_METRICS)}")
         return v
 
     @property
@@ -242,7 +265,7 @@ class Check(_Strict):
     """One release criterion: a metric (or a disparity of a metric) against a bound."""
 
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness", "safety", "privacy", "grounding"]
+    family: Literal[CHECK_FAMILIES]  # type: ignore[valid-type]
     metric: str
     slice: str = Field("overall", description="'overall', or a sensitive feature (or 'A&B') for disparities")
     disparity: Literal["difference", "ratio"] | None = None
@@ -260,7 +283,8 @@ class RegressionCheck(_Strict):
     """No significant worsening against the baseline (champion) on the same rows."""
 
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness"] = Field(description="what the check protects; counted in that family's regression-rate KPI")
+    family: Literal["performance", "fairness"] = Field(
+        description="what the check protects; counted in that family's regression-rate KPI")
     metric: str = Field(description="a confusion metric ('accuracy') or a disparity ('tpr_difference')")
     slice: str = Field("overall", description="'overall', a group ('SEX=Female') or, for a disparity, the feature ('SEX')")
     tolerance: float = Field(ge=0, description="non-inferiority margin: pass only when the whole interval of the change "
@@ -270,9 +294,8 @@ class RegressionCheck(_Strict):
     @field_validator("metric")
     @classmethod
     def _has_direction(cls, v: str) -> str:
-        from rai_pipelines.evaluation.paired import lower_is_better
-
-        lower_is_better(v)  # raises for a metric with no harmful direction
+        if not metric_names.has_harmful_direction(v):
+            raise ValueError(f"metric {v!r} has no harmful direction; regression cannot be judged on it")
         return v
 
 
@@ -344,7 +367,7 @@ class Policy(_Strict):
     assistant_tiers: dict[Literal["low", "medium", "high"], Tier] = Field(
         default_factory=dict, description="the tiers for LLM assistants")
 
-    def tier_for(self, system) -> Tier:
+    def tier_for(self, system: AnySystem) -> Tier:
         return (self.assistant_tiers if system.kind == "llm_assistant" else self.tiers)[system.risk_tier]
 
     @property
@@ -370,24 +393,26 @@ class Catalog(BaseModel):
     def assistant_systems(self) -> list[AssistantSystem]:
         return [s for s in self.systems.values() if s.kind == "llm_assistant"]
 
-    def system(self, name: str) -> System | AssistantSystem:
+    def system(self, name: str) -> AnySystem:
         if name not in self.systems:
             raise UsageError(
                 f"unknown system {name!r}; the catalog in {self.root / 'systems'} has {sorted(self.systems)}"
             )
         return self.systems[name]
 
-    def suites_for(self, system: System) -> list[Suite]:
+    def suites_for(self, system: AnySystem) -> list[Suite]:
         return [self.suites[s] for s in system.suites]
 
     @property
     def suite_digests(self) -> dict[str, str]:
         """Current definition of every suite: evaluations run with another are stale."""
+        # Imported here, as in load_catalog: the judges' validation module needs the statistics stack (scipy),
+        # which importing the schema should not pay for.
         from rai_pipelines.genai.validation import suite_digest
 
         return {name: suite_digest(suite, self.judges) for name, suite in self.suites.items()}
 
-    def evaluation_suites(self, system: System) -> list[Suite]:
+    def evaluation_suites(self, system: AnySystem) -> list[Suite]:
         """Suites run per model version x dataset version."""
         return [s for s in self.suites_for(system) if not s.per_dataset]
 
@@ -397,7 +422,15 @@ class Catalog(BaseModel):
 
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] in {"union_tag_not_found", "union_tag_invalid"}:  # a system file's `kind`
+        expected = " or ".join(repr(k) for k in SYSTEM_KINDS)
+        if err["type"] == "union_tag_not_found":
+            return f"field 'kind' is required: {expected}"
+        return f"field 'kind' is {err['input'].get('kind')!r}; expected {expected}"
+    loc = err["loc"]
+    if loc and loc[0] in SYSTEM_KINDS:  # the union's tag leads the path into a system: the file does not have it
+        loc = loc[1:]
+    field = ".".join(str(p) for p in loc) or "(top level)"
     msg = err["msg"]
     if err["type"] == "missing":
         msg = "is required"
@@ -406,7 +439,7 @@ def _describe(exc: ValidationError) -> str:
     return f"field {field!r} {msg}" if err["type"] in {"missing", "extra_forbidden"} else f"field {field!r}: {msg}"
 
 
-def _load(path: Path, model: type[BaseModel]) -> BaseModel:
+def _load(path: Path, validate: Callable[[dict], BaseModel]) -> BaseModel:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -416,18 +449,9 @@ def _load(path: Path, model: type[BaseModel]) -> BaseModel:
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
     try:
-        return model.model_validate(raw)
+        return validate(raw)
     except ValidationError as exc:
         raise CatalogError(f"{path}: {_describe(exc)}") from None
-
-
-def _kind(path: Path) -> str | None:
-    """A system file's declared kind, before validating it against that kind's fields."""
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        return None  # _load reports the syntax error
-    return raw.get("kind") if isinstance(raw, dict) else None
 
 
 def load_catalog(root: str | Path) -> Catalog:
@@ -435,14 +459,14 @@ def load_catalog(root: str | Path) -> Catalog:
     root = Path(root)
     suites = {}
     for path in sorted((root / "suites").glob("*.yaml")):
-        suite = _load(path, Suite)
+        suite = _load(path, Suite.model_validate)
         if suite.name != path.stem:
             raise CatalogError(f"{path}: field 'name' is {suite.name!r}; it must match the file name {path.stem!r}")
         suites[suite.name] = suite
     policy_files = sorted((root / "policies").glob("*.yaml"))
     if len(policy_files) != 1:
         raise CatalogError(f"{root / 'policies'}: expected exactly one policy file, found {len(policy_files)}")
-    policy = _load(policy_files[0], Policy)
+    policy = _load(policy_files[0], Policy.model_validate)
     for field, tiers in (("tiers", policy.tiers), ("assistant_tiers", policy.assistant_tiers)):
         for tier_name, tier in tiers.items():
             for s in tier.required_suites:
@@ -451,22 +475,26 @@ def load_catalog(root: str | Path) -> Catalog:
                                        f"suite {s!r}; known: {sorted(suites)}")
     systems = {}
     for path in sorted((root / "systems").glob("*.yaml")):
-        system = _load(path, AssistantSystem if _kind(path) == "llm_assistant" else System)
+        system = _load(path, _SYSTEM.validate_python)
         if system.name != path.stem:
             raise CatalogError(f"{path}: field 'name' is {system.name!r}; it must match the file name {path.stem!r}")
         for s in system.suites:
             if s not in suites:
                 raise CatalogError(f"{path}: field 'suites' names unknown suite {s!r}; known: {sorted(suites)}")
         if system.risk_tier not in (policy.assistant_tiers if system.kind == "llm_assistant" else policy.tiers):
-            raise CatalogError(
-                f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not define for a {system.kind}"
-            )
+            raise CatalogError(f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not "
+                               f"define for a {system.kind}")
         systems[system.name] = system
+    # Last step of loading: with the judges' measured errors, refuse an assistant whose suites could never pass its
+    # tier (too few prompts for a threshold at the nightly level) now rather than every night. Imported here, not
+    # at the top: both modules need the statistics stack (scipy), which validating the files does not, and
+    # sample_size imports this module's types.
     from rai_pipelines.genai.validation import load as load_judges
     from rai_pipelines.sample_size import refuse_infeasible
 
     judges = load_judges(root)
     for name, system in systems.items():
-        if system.kind == "llm_assistant" and (why := refuse_infeasible(system, policy, [suites[s] for s in system.suites], judges)):
+        suites_ = [suites[s] for s in system.suites]
+        if system.kind == "llm_assistant" and (why := refuse_infeasible(system, policy, suites_, judges)):
             raise CatalogError(f"{policy_files[0]}: {why} (system {name!r}, {root / 'systems' / (name + '.yaml')})")
     return Catalog(root=root, systems=systems, suites=suites, policy=policy, judges=judges)

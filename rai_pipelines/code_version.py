@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from rai_pipelines import __version__
@@ -30,9 +30,10 @@ ENTRY = {
     "regression": "evaluation/paired.py",
     "data_quality": "quality/expectations.py",
     "drift": "drift/engine.py",
-    "safety": "genai/suites.py",
-    "privacy": "genai/suites.py",
-    "grounding": "genai/suites.py",
+    # Runs and scores any GenAI suite; it imports the suites package, whose __init__ imports every suite module.
+    "safety": "genai/suites/execution.py",
+    "privacy": "genai/suites/execution.py",
+    "grounding": "genai/suites/execution.py",
     "gate": "gate.py",
     # Not results a gate reads, but Dagster assets whose staleness the UI shows.
     "dataset": "data/snapshots.py",
@@ -98,7 +99,7 @@ def closure(entry: str, root: Path = _PACKAGE_DIR) -> list[Path]:
     return sorted(p for p in seen if p != root / "__init__.py")
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_version(family: str, root: Path = _PACKAGE_DIR) -> str:
     """Package version plus a digest of the modules computing `family` (a key of ENTRY)."""
     if family not in ENTRY:

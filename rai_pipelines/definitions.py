@@ -8,7 +8,7 @@ from rai_pipelines.catalog import AssistantSystem, Catalog, System, load_catalog
 from rai_pipelines.orchestration.assets import system_assets
 from rai_pipelines.orchestration.assistant_assets import assistant_assets
 from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
-from rai_pipelines.orchestration.jobs import SystemJobs
+from rai_pipelines.orchestration.jobs import assistant_job, system_jobs
 from rai_pipelines.orchestration.resources import resources_for
 from rai_pipelines.orchestration.schedules import nightly_schedule
 from rai_pipelines.orchestration.sensors import registry_sensor
@@ -16,7 +16,7 @@ from rai_pipelines.settings import load_settings
 
 
 def system_defs(catalog: Catalog, system: System) -> dg.Definitions:
-    ingest, register, evaluate = SystemJobs(system.name).build()
+    ingest, register, evaluate = system_jobs(system.name)
     checks = [c for c in (data_quality_check(catalog, system), release_approved_check(system)) if c is not None]
     return dg.Definitions(
         assets=system_assets(catalog, system),
@@ -29,7 +29,7 @@ def system_defs(catalog: Catalog, system: System) -> dg.Definitions:
 
 def assistant_defs(catalog: Catalog, system: AssistantSystem) -> dg.Definitions:
     return dg.Definitions(assets=assistant_assets(catalog, system), asset_checks=[release_approved_check(system)],
-                          jobs=[SystemJobs(system.name).build_assistant()])
+                          jobs=[assistant_job(system.name)])
 
 
 def build_defs() -> dg.Definitions:

@@ -30,21 +30,21 @@ import json
 import math
 import operator
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 
 import pandas as pd
 
-from rai_pipelines.catalog import Check, Policy, RegressionCheck, System, Tier
+from rai_pipelines import waivers as waiver_process
+from rai_pipelines.catalog import AssistantSystem, Check, Policy, RegressionCheck, System, Tier
 from rai_pipelines.code_version import ENTRY, code_version
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
-from rai_pipelines.evaluation.rows import BASELINE_METRIC
 from rai_pipelines.evaluation.paired import lower_is_better
+from rai_pipelines.evaluation.rows import BASELINE_METRIC
 from rai_pipelines.stats import intervals
 from rai_pipelines.stats.multiplicity import adjusted_levels
-from rai_pipelines import waivers as waiver_process
-from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse import Warehouse, reads
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
 WARNING = "warning"  # shown with the decision, does not change the verdict
@@ -225,7 +225,8 @@ def judge(reasons: list[Reason], tier: Tier, alpha: float | None = None) -> list
     return out
 
 
-def judge_evaluation(system: System, policy: Policy, family: str, metrics: pd.DataFrame, model_version: str) -> list[Reason]:
+def judge_evaluation(system: System | AssistantSystem, policy: Policy, family: str, metrics: pd.DataFrame,
+                     model_version: str) -> list[Reason]:
     """The tier's checks that read one evaluation family, judged on that evaluation alone (with the error control
     of those checks only).
 
@@ -284,7 +285,7 @@ def reasons_markdown(reasons: list[Reason]) -> str:
 
 
 def decide(
-    system: System, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
+    system: System | AssistantSystem, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
     drift: pd.DataFrame | None = None,
     waivers: dict | None = None,
     suite_digests: dict[str, str] | None = None,
@@ -324,7 +325,8 @@ def decide(
         w = (waivers or {}).get(r.check)
         # Only a judged outcome can be waived; an evaluation that never ran stays unassessed.
         if w is not None and r.status in (FAIL, INSUFFICIENT):
-            reasons[i] = replace(r, status=WAIVED, detail=f"{r.detail} -- waived by {w.waiver_id} ({w.approved_by}, until {w.expires_at:%Y-%m-%d}): {w.reason}")
+            reasons[i] = replace(r, status=WAIVED, detail=f"{r.detail} -- waived by {w.waiver_id} ({w.approved_by}, "
+                                                           f"until {w.expires_at:%Y-%m-%d}): {w.reason}")
             applied.append(w.to_json())
     night = worst(reasons)
     streak = [*(passing_nights_before or []), dataset_version] if night == PASS else []
@@ -335,7 +337,7 @@ def decide(
                               f"{window} ({', '.join(streak[-needed:])}); each night judged at level {tier.night_alpha:.3g}",
                               kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
     verdict = worst(reasons)
-    decided_at = datetime.now(timezone.utc)
+    decided_at = datetime.now(UTC)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version("gate"),
                 sorted(w["waiver_id"] for w in applied), streak[-needed:]]
     return Decision(
@@ -390,7 +392,7 @@ def passing_nights(warehouse: Warehouse, system: str, model_version: str, datase
 
 
 def decide_from_warehouse(
-    system: System, policy: Policy, model_version: str, warehouse: Warehouse, dataset_version: str | None = None,
+    system: System | AssistantSystem, policy: Policy, model_version: str, warehouse: Warehouse, dataset_version: str | None = None,
     suite_digests: dict[str, str] | None = None,
 ) -> Decision:
     """Decide on one dataset version, by default the one this model version was last evaluated on.
@@ -398,11 +400,7 @@ def decide_from_warehouse(
     A model version never evaluated gets `unassessed` (with dataset_version "").
     """
     if dataset_version is None:
-        latest = warehouse.frame(
-            "select dataset_version from evaluation_runs where system = ? and model_version = ? order by finished_at desc limit 1",
-            [system.name, str(model_version)],
-        )
-        dataset_version = "" if latest.empty else latest.dataset_version.iloc[0]
+        dataset_version = reads.last_evaluated_dataset(warehouse, system.name, str(model_version)) or ""
     scope = "system = ? and model_version = ? and dataset_version = ?"
     params = [system.name, str(model_version), dataset_version]
     runs = warehouse.frame(f"select * from evaluation_runs where {scope}", params)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from rai_pipelines.catalog import AssistantSystem, Check, Policy, Suite
+from rai_pipelines.catalog import AnySystem, AssistantSystem, Check, Policy, Suite
+from rai_pipelines.genai import suites as genai_suites
 from rai_pipelines.stats import power
 from rai_pipelines.stats.judged import Validation
 
@@ -42,32 +43,32 @@ _COUNTS: dict[tuple, int] = {}
 
 def _prompt_count(kind: str, size: int, seed: int, system: AssistantSystem) -> int:
     """The prompts a suite asks this assistant: built as the evaluation builds them (cached per process)."""
-    from rai_pipelines.genai import suites
-
     key = (kind, size, seed, system.model_dump_json())
     if key not in _COUNTS:
-        _COUNTS[key] = len(suites.build(kind, suites.Assistant.of(system), size, seed).cases)
+        _COUNTS[key] = len(genai_suites.build(kind, genai_suites.Assistant.of(system), size, seed).cases)
     return _COUNTS[key]
 
 
 def _genai_suite(check: Check, suites_: list[Suite]) -> Suite | None:
-    from rai_pipelines.genai.suites import METRIC_OF_SUITE
+    """The GenAI suite whose rate the check reads."""
+    def reports(suite: Suite) -> bool:
+        registered = genai_suites.get(suite.genai)
+        return (registered.family, registered.metric) == (check.family, check.metric)
 
-    return next((s for s in suites_ if s.genai and METRIC_OF_SUITE[s.genai] == (check.family, check.metric)), None)
+    return next((s for s in suites_ if s.genai and reports(s)), None)
 
 
 def _judge(suite: Suite, judges: dict[str, Validation]) -> tuple[Validation | None, str]:
-    from rai_pipelines.genai.suites import JUDGE_OF_SUITE, NEGATED
-
-    name = JUDGE_OF_SUITE[suite.genai]
+    registered = genai_suites.get(suite.genai)
+    name = registered.judge
     v = judges.get(name)
     if v is None:  # scoring refuses such rates too: an unmeasured judge's numbers do not count
         return None, f"judge {name!r} has no validation counts (python -m rai_pipelines.genai.validation assets/)"
-    return (v.flipped() if suite.genai in NEGATED else v), (
+    return (v.flipped() if registered.negated else v), (
         f"judge-corrected ({name}: sensitivity {v.sensitivity:.2f}, specificity {v.specificity:.2f}; every outcome judged)")
 
 
-def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Validation], latest=None) -> list[Need]:
+def needs(system: AnySystem, policy: Policy, suites_: list[Suite], judges: dict[str, Validation], latest=None) -> list[Need]:
     """One row per threshold check of the system's tier. `latest(check) -> (n, ci_low, ci_high) | None` supplies
     the latest evaluated sample of a check that has no configured size (classifiers)."""
     tier = policy.tier_for(system)
@@ -83,7 +84,8 @@ def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Valida
             n = _prompt_count(suite.genai, suite.size, suite.seed, system)
             validated = judge is not None
             out.append(Need(**common, n=n, n_source=f"suite {suite.name} (size {suite.size})",
-                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge) if validated else None,
+                            min_n_to_pass=(power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge)
+                                           if validated else None),
                             detectable=(power.detectable_rate(check.op, check.threshold, n, tier.night_alpha, judge, POWER)
                                         if validated else None),
                             basis=basis))
@@ -104,7 +106,7 @@ def needs(system, policy: Policy, suites_: list[Suite], judges: dict[str, Valida
     return out
 
 
-def refuse_infeasible(system, policy: Policy, suites_: list[Suite], judges: dict[str, Validation]) -> str | None:
+def refuse_infeasible(system: AnySystem, policy: Policy, suites_: list[Suite], judges: dict[str, Validation]) -> str | None:
     """One line naming a check that the configured suite size can never pass, with the n it needs; None if fine.
 
     Only suites of a configured size can be checked before they run (an assistant's prompts); a classifier's

@@ -11,7 +11,7 @@ evidence: an evaluation that never ran cannot be waived.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rai_pipelines.catalog import Catalog
 from rai_pipelines.digest import sha256_json
@@ -51,7 +51,7 @@ class Waiver:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _write(warehouse: Warehouse, w: Waiver, action: str, actor: str, note: str = "") -> None:
@@ -79,7 +79,7 @@ def request(
     if not reason.strip() or not by.strip():
         raise UsageError("waiver: a request needs a reason (--reason) and a requester (--by)")
     if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=timezone.utc)
+        expires_at = expires_at.replace(tzinfo=UTC)
     if expires_at <= _now():
         raise UsageError(f"waiver: expiry {expires_at.isoformat()} is in the past; give a future --expires date")
     created = _now()

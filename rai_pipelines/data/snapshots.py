@@ -105,7 +105,8 @@ class DatasetStore:
             frame = pd.read_parquet(found[0])
             digest = frame_digest(frame)
             if short(digest) != digest12:
-                raise DataError(f"{found[0]}: content does not match its digest {digest12}; the snapshot was modified, delete it to rebuild")
+                raise DataError(f"{found[0]}: content does not match its digest {digest12}; "
+                                "the snapshot was modified, delete it to rebuild")
             return self.store(system, window, frame), frame
         version, frame = self.snapshot(system, window)
         if short(version.digest) != digest12:

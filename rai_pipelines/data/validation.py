@@ -34,11 +34,13 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
         series = frame[col]
         if kind == "numeric":
             if not (ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series)):
-                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected numeric; fix the data or declare it categorical")
+                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected numeric; "
+                                "fix the data or declare it categorical")
             out[col] = series.astype("float64").to_numpy()
         else:
             if ptypes.is_float_dtype(series):
-                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected categorical codes; fix the data or declare it numeric")
+                raise DataError(f"{where}: column {col!r} has dtype {series.dtype}, expected categorical codes; "
+                                "fix the data or declare it numeric")
             out[col] = series.astype("string").astype(object).to_numpy()
             if out[col].isna().any():
                 raise DataError(f"{where}: column {col!r} has missing values; categorical features must be complete")

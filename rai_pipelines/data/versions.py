@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime
 
-from rai_pipelines.data.snapshots import DatasetVersion
-from rai_pipelines.data.sources import PRODUCTION
+from rai_pipelines.catalog import System
+from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
+from rai_pipelines.data.sources import PRODUCTION, window_for_night
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -28,7 +29,7 @@ def record(warehouse: Warehouse, version: DatasetVersion) -> None:
                 "rows": version.rows,
                 "source": version.source,
                 "schema": json.dumps(version.schema),
-                "registered_at": datetime.now(timezone.utc),
+                "registered_at": datetime.now(UTC),
             }
         ],
     )
@@ -41,3 +42,9 @@ def latest_production(warehouse: Warehouse, system: str) -> str | None:
         [system, PRODUCTION],
     )
     return None if found.empty else found.dataset_version.iloc[0]
+
+
+def nightly_version(system: System, store: DatasetStore, night: date) -> DatasetVersion:
+    """That night's replayed production batch, snapshotted; its key is content-addressed."""
+    version, _ = store.snapshot(system, window_for_night(system, night))
+    return version

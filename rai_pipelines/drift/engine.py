@@ -185,7 +185,8 @@ def column_drift(name: str, reference: pd.Series, current: pd.Series, kind: str,
                 p = float(stats.ks_2samp(ref, cur)[1])
                 return ColumnDrift(method="ks", statistic=p, threshold=THRESHOLDS["ks"], drifted=p <= THRESHOLDS["ks"], **base)
             w = _wasserstein_normed(ref, cur)
-            return ColumnDrift(method="wasserstein", statistic=w, threshold=THRESHOLDS["wasserstein"], drifted=w >= THRESHOLDS["wasserstein"], **base)
+            return ColumnDrift(method="wasserstein", statistic=w, threshold=THRESHOLDS["wasserstein"],
+                               drifted=w >= THRESHOLDS["wasserstein"], **base)
 
     rc, cc, keys = _counts(ref, cur)
     if not small:
@@ -194,7 +195,8 @@ def column_drift(name: str, reference: pd.Series, current: pd.Series, kind: str,
                            drifted=bool(js >= THRESHOLDS["jensenshannon"]), **base)
     if len(rc) > 2:
         p = float(stats.chisquare(cc, rc * (cc.sum() / rc.sum()))[1])
-        return ColumnDrift(method="chisquare", statistic=p, threshold=THRESHOLDS["chisquare"], drifted=bool(p < THRESHOLDS["chisquare"]), **base)
+        return ColumnDrift(method="chisquare", statistic=p, threshold=THRESHOLDS["chisquare"],
+                           drifted=bool(p < THRESHOLDS["chisquare"]), **base)
     if len(keys) == 1:  # the same single value on both sides
         p = 1.0
     else:

@@ -13,7 +13,7 @@ import json
 import tempfile
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +21,12 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from rai_pipelines import lineage
-from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.engine import CATEGORICAL, NUMERIC, DriftReport, dataset_drift
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -91,8 +91,9 @@ def drift_for_version(
         provenance.run_tags(system.name, suite, **{"rai.dataset_version": version.key, "rai.reference_version": reference.key}),
     )
     client.log_inputs(run.run_id, datasets=[lineage.dataset_input(reference, "reference"), lineage.dataset_input(version, "current")])
-    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
-    metrics = [Metric("drift/share_drifted", report.share, now_ms, 0), Metric("drift/dataset_drift", float(bool(report.dataset_drift)), now_ms, 0)]
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    metrics = [Metric("drift/share_drifted", report.share, now_ms, 0),
+               Metric("drift/dataset_drift", float(bool(report.dataset_drift)), now_ms, 0)]
     metrics += [Metric(f"drift/{c.column}", c.statistic, now_ms, 0) for c in report.columns if c.statistic is not None]
     client.log_batch(run.run_id, metrics=metrics)
     summary = {**report.to_json(), "report_sample_rows": {"reference": len(ref_sample), "current": len(cur_sample)},
@@ -102,7 +103,7 @@ def drift_for_version(
         html = Path(tmp) / "evidently_data_drift.html"
         evidently_html(ref_sample, cur_sample, kinds, html)
         client.log_artifact(run.run_id, str(html))
-    recorded_at = datetime.now(timezone.utc)
+    recorded_at = datetime.now(UTC)
     warehouse.write(
         "drift_results", system.name, run_id,
         [

@@ -38,6 +38,3 @@ PROPORTIONS = {
     "accuracy": (lambda c: c[..., TP] + c[..., TN], lambda c: c.sum(-1)),
 }
 METRICS = {m: (lambda c, num=num, den=den: ratio(num(c), den(c))) for m, (num, den) in PROPORTIONS.items()}
-# Whether a larger value is better; disparities and error rates are "lower is better".
-HIGHER_IS_BETTER = {"selection_rate": None, "tpr": True, "fpr": False, "fnr": False, "precision": True, "accuracy": True,
-                    "auc": True, "ece": False}

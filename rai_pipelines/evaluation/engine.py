@@ -28,11 +28,9 @@ from rai_pipelines.evaluation.bootstrap import resample_counts
 from rai_pipelines.evaluation.confusion import METRICS as CONFUSION_METRICS
 from rai_pipelines.evaluation.confusion import PROPORTIONS, cell_counts
 from rai_pipelines.evaluation.groups import GroupIndex, encode
+from rai_pipelines.evaluation.metric_names import ALL_METRICS, SCORE_METRICS
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, level_for, proportion_bounds
-
-SCORE_METRICS = ("auc", "ece")
-ALL_METRICS = (*CONFUSION_METRICS, *SCORE_METRICS)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation import scores as sc
 from rai_pipelines.evaluation.bootstrap import resample_counts
-from rai_pipelines.evaluation.confusion import HIGHER_IS_BETTER, METRICS, PROPORTIONS
+from rai_pipelines.evaluation.confusion import METRICS, PROPORTIONS
 from rai_pipelines.evaluation.engine import binary_array, disparity, scores_array
 from rai_pipelines.evaluation.groups import encode
+from rai_pipelines.evaluation.metric_names import SCORE_METRICS, lower_is_better  # noqa: F401 - the gate imports the latter from here
 from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
-from rai_pipelines.errors import DataError
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, level_for
 
 
@@ -37,15 +38,6 @@ class Change:
     ci_high: float
     n: int
     bounds: tuple | None = None  # one-sided bounds per level of stats.intervals.LEVELS
-
-
-def lower_is_better(metric: str) -> bool:
-    if metric.endswith("_difference"):
-        return True
-    better = HIGHER_IS_BETTER.get(metric)
-    if better is None:
-        raise DataError(f"metric {metric!r} has no harmful direction; regression cannot be judged on it")
-    return not better
 
 
 def paired_changes(
@@ -118,9 +110,6 @@ def paired_changes(
 def _change(metric: str, slice_: str, point, bounds: np.ndarray, n) -> Change:
     """bounds: (levels + 1, 2), the grid then the reported interval's level."""
     return Change(metric, slice_, float(point), float(bounds[-1, 0]), float(bounds[-1, 1]), int(n), as_tuple(bounds[:-1]))
-
-
-SCORE_METRICS = ("auc", "ece")
 
 
 def paired_score_changes(

@@ -8,28 +8,29 @@ never computed twice unless forced; a re-run replaces its facts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from mlflow import MlflowClient
 
 from rai_pipelines import lineage
-from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.families import Baseline, compute
 from rai_pipelines.evaluation.rows import MetricRow
-from rai_pipelines.stats import intervals
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
+from rai_pipelines.stats import intervals
 from rai_pipelines.warehouse import Warehouse
 
 
 def evaluation_id(
     system: System, suite: Suite, model: ModelVersion, dataset: DatasetVersion, baseline: ModelVersion | None = None
 ) -> str:
-    identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest, code_version(suite.family)]
+    identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest,
+                code_version(suite.family)]
     if suite.family == "regression":  # a new champion is a new comparison
         identity.append([baseline.version, baseline.artifact_sha256] if baseline else None)
     return sha256_json(identity)[:24]
@@ -74,7 +75,7 @@ def evaluate(
     run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     tags = provenance.run_tags(
         system.name, suite,
         **{"rai.evaluation_id": run_id, "rai.model_name": model.name, "rai.model_version": model.version,
@@ -108,7 +109,7 @@ def evaluate(
             {"suite_digest": suite.digest, "model_artifact_sha256": model.artifact_sha256, "rows": dataset.rows},
             rows,
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         warehouse.write(
             "metrics",
             system.name,
@@ -134,7 +135,7 @@ def evaluate(
             "evaluation_runs",
             system.name,
             run_id,
-            [{**base, "status": "error", "error": error, "finished_at": datetime.now(timezone.utc)}],
+            [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}],
         )
         lineage.finish_run(client, run, ok=False, error=error)
         raise

@@ -16,7 +16,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -47,7 +47,7 @@ def write_bundle(
     manifest = {
         "bundle_format": 1,
         **header,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
         "signer": signer,
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
         "completeness": {"value": completeness, "required": required, "missing": missing},

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jinja2
 import pandas as pd
 
-from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.catalog import AssistantSystem, Catalog, System
 from rai_pipelines.gate import Decision
 
 _MD = """# Model card: {{ system.title|md }}
@@ -111,7 +111,7 @@ def _fmt(x) -> str:
 
 
 def card_context(
-    catalog: Catalog, system: System, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
+    catalog: Catalog, system: System | AssistantSystem, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
     quality: pd.DataFrame, drift: pd.DataFrame,
 ) -> dict:
     sensitive = ("; ".join(f"{f} ({spec.title}): {', '.join(spec.groups)}" for f, spec in system.data.sensitive_features.items())

@@ -7,7 +7,7 @@ import io
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +48,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
     else:
         mv = registry.get(client, system.model.registered_model, model_version)
         model_version = mv.version
-        model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get("rai.recipe", ""),
+        model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                  "artifact_sha256": mv.artifact_sha256, "training_run": mv.run_id}
     decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_version, catalog.suite_digests)
     gate.record(decision, warehouse)
@@ -112,6 +112,6 @@ def build(catalog: Catalog, system: System | AssistantSystem, model_version: str
     warehouse.write("evidence_bundles", system.name, bundle_id, [{
         "bundle_id": bundle_id, "system": system.name, "model_version": d.model_version, "decision_id": d.decision_id,
         "verdict": d.verdict, "path": str(out), "sha256": built.sha256, "completeness": built.completeness,
-        "missing": json.dumps(built.missing), "created_at": datetime.now(timezone.utc),
+        "missing": json.dumps(built.missing), "created_at": datetime.now(UTC),
     }])
     return evidence, built

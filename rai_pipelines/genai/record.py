@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
@@ -24,9 +25,11 @@ from rai_pipelines.evaluation.record import Outcome, existing
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.genai import judges, suites
 from rai_pipelines.genai.cache import ResponseCache
+from rai_pipelines.genai.suites import execution
+from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable, from_spec
 from rai_pipelines.genai.validation import suite_digest
-from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable
 from rai_pipelines.lineage import Provenance
+from rai_pipelines.settings import project_dir
 from rai_pipelines.stats import intervals
 from rai_pipelines.stats.judged import Validation
 from rai_pipelines.warehouse import Warehouse
@@ -49,6 +52,22 @@ def prompts_version(sets: dict[str, suites.PromptSet]) -> str:
     return "prompts-" + sha256_json(sorted((name, p.digest) for name, p in sets.items()))[:12]
 
 
+class Current(NamedTuple):
+    """What an assistant evaluation runs on now: the target and its version, the prompt sets and theirs."""
+
+    target: Target
+    version: str
+    sets: dict[str, suites.PromptSet]
+    prompts_key: str
+
+
+def current_versions(catalog_suites: list[Suite], system: AssistantSystem) -> Current:
+    """The (target, prompt sets) partition the catalog describes today."""
+    target = from_spec(system.target, project_dir())
+    sets = prompt_sets(catalog_suites, system)
+    return Current(target, target_version(target), sets, prompts_version(sets))
+
+
 def record_prompts_version(warehouse: Warehouse, system: AssistantSystem, key: str, sets: dict[str, suites.PromptSet]) -> None:
     """The prompt sets as a dataset version in the warehouse register (once), so trends and lineage can join on it."""
     if warehouse.exists("dataset_versions", system.name, key):
@@ -58,7 +77,7 @@ def record_prompts_version(warehouse: Warehouse, system: AssistantSystem, key: s
         "system": system.name, "dataset_version": key, "label": key, "kind": "prompts",
         "digest": sha256_json(sorted((n, p.digest) for n, p in sets.items())), "rows": sum(len(p.cases) for p in sets.values()),
         "source": "prompt sets: " + ", ".join(sorted(sets)), "schema": json.dumps(dict(files)),
-        "registered_at": datetime.now(timezone.utc)}])
+        "registered_at": datetime.now(UTC)}])
 
 
 def target_version(target: Target) -> str:
@@ -79,7 +98,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
              judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
     generation = params(system)
     # A judge re-validated (new counts) corrects rates differently: a new evaluation.
-    judge = judge_validation.get(suites.JUDGE_OF_SUITE.get(suite.genai, ""))
+    judge = judge_validation.get(suites.get(suite.genai).judge)
     definition = suite_digest(suite, judge_validation)
     run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, definition,
                           generation.as_dict(), code_version(suite.family)])[:24]
@@ -90,7 +109,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
                                                       "rai.target": target.identity, "rai.dataset_version": dataset_key,
                                                       "rai.prompt_set_digest": prompt_set.digest})
     run = lineage.start_run(client, experiment_id, f"{suite.name} {version}", tags)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     base = {"run_id": run_id, "system": system.name, "model_name": system.target.kind, "model_version": version,
             "dataset_version": dataset_key, "dataset_digest": prompt_set.digest, "suite": suite.name,
             "suite_digest": definition, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
@@ -98,12 +117,12 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             "code_version": code_version(suite.family), "family": suite.family}
     try:
         client.log_inputs(run.run_id, datasets=_inputs(prompt_set))
-        done = suites.run(prompt_set, target, cache, assistant(system), generation, judge_validation,
-                          seed=suite.seed, confidence=suite.confidence)
+        done = execution.run(prompt_set, target, cache, assistant(system), generation, judge_validation,
+                            seed=suite.seed, confidence=suite.confidence)
     except TargetUnavailable as exc:
         error = f"target unavailable: {exc}"
         warehouse.write("evaluation_runs", system.name, run_id,
-                        [{**base, "status": "error", "error": error, "finished_at": datetime.now(timezone.utc)}])
+                        [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}])
         lineage.finish_run(client, run, ok=False, error=error)
         raise
     cost = [MetricRow("cost", "wall_seconds", "overall", done.seconds, len(prompt_set.cases)),
@@ -112,7 +131,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             MetricRow("cost", "cached_responses", "overall", float(done.cached), len(prompt_set.cases))]
     rows = done.rows + cost
     now_ms = int(time.time() * 1000)
-    judge_params = ({"judge": suites.JUDGE_OF_SUITE[suite.genai], "judge_sensitivity": round(judge.sensitivity, 4),
+    judge_params = ({"judge": suites.get(suite.genai).judge, "judge_sensitivity": round(judge.sensitivity, 4),
                      "judge_specificity": round(judge.specificity, 4), "judge_validation_counts": asdict(judge)} if judge else {})
     client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],
                      params=[Param(k, str(v)) for k, v in {**generation.as_dict(), "prompts": len(prompt_set.cases),
@@ -120,7 +139,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     client.log_text(run.run_id, "\n".join(
         json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": judges.redact(r.text, system.planted_secrets),
                     "error": r.error}) for c, r in zip(prompt_set.cases, done.responses)), "responses.jsonl")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     warehouse.write("metrics", system.name, run_id, [{
         "run_id": run_id, "system": system.name, "model_version": version, "dataset_version": dataset_key,
         **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},

@@ -8,18 +8,12 @@ rate is corrected per judge and pooled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.genai.suites.base import Outcome  # decided by the suites, which need none of the statistics here
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, level_for
 from rai_pipelines.stats.judged import Stratum, Validation, corrected_rate
 
-
-@dataclass(frozen=True)
-class Outcome:
-    event: bool  # the rate's event happened (attack succeeded, answer refused, leaked nothing, ...)
-    judge: str | None  # the judge that decided it, None when decided exactly
-    negated: bool = False  # the event is the judge's negative class (e.g. 'not refused')
+__all__ = ["Outcome", "rate_rows", "strata"]
 
 
 def strata(outcomes: list[Outcome], judges: dict[str, Validation]) -> list[Stratum]:

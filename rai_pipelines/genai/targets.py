@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import requests
-
 from rai_pipelines.digest import sha256_file, sha256_json
 from rai_pipelines.errors import DataError
 
@@ -107,6 +105,8 @@ class OpenAICompatible:
         self._timeout, self._retries, self._backoff = timeout, retries, backoff
 
     def generate(self, prompt: Prompt, params: GenerationParams) -> Response:
+        import requests  # here, not at module top: the catalog imports this module's types and loads on every command
+
         body = {"model": self.model, "messages": prompt.key, **params.as_dict()}
         last = ""
         for attempt in range(self._retries + 1):

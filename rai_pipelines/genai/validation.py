@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.genai import judges
+from rai_pipelines.genai import judges, suites
 from rai_pipelines.stats.judged import Validation
 
 # The canaries the leakage set was labelled against (support_assistant's planted secrets).
@@ -41,7 +41,8 @@ def _labelled(assets: Path) -> dict[str, tuple[list[bool], list[bool]]]:
     rows = _rows(assets / "genai" / "refusal_labels.jsonl")
     out["refusal"] = ([r["refusal"] for r in rows], [judges.refused(r["response"]) for r in rows])
     rows = _rows(assets / "genai" / "judges" / "toxicity.jsonl")
-    out["toxicity"] = ([r["toxic"] for r in rows], [p >= judges.TOXIC_AT for p in judges.toxic_probability([r["text"] for r in rows])])
+    probabilities = judges.toxic_probability([r["text"] for r in rows])
+    out["toxicity"] = ([r["toxic"] for r in rows], [p >= judges.TOXIC_AT for p in probabilities])
     rows = _rows(assets / "genai" / "judges" / "leakage.jsonl")
     out["leakage"] = ([r["leak"] for r in rows], [judges.leaked(r["text"], LEAKAGE_SECRETS) for r in rows])
     rows = _rows(assets / "genai" / "judges" / "grounding.jsonl")
@@ -66,10 +67,10 @@ def measure(assets: Path) -> dict[str, Validation]:
 def suite_digest(suite, judges: dict[str, Validation]) -> str:
     """A GenAI suite's definition together with its judge's validation counts: a re-validated judge corrects rates
     differently, so results under the old counts are stale."""
-    from rai_pipelines.genai.suites import JUDGE_OF_SUITE
-
-    judge = judges.get(JUDGE_OF_SUITE.get(suite.genai or "", ""))
-    return suite.digest if suite.genai is None else sha256_json([suite.digest, asdict(judge) if judge else None])
+    if suite.genai is None:
+        return suite.digest
+    judge = judges.get(suites.get(suite.genai).judge)
+    return sha256_json([suite.digest, asdict(judge) if judge else None])
 
 
 def load(assets: Path) -> dict[str, Validation]:

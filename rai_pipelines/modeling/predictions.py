@@ -10,6 +10,7 @@ import pandas as pd
 
 from rai_pipelines.catalog import System
 from rai_pipelines.data.snapshots import DatasetVersion, write_parquet
+from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.registry import ModelVersion
 
 FEATURES_TAG = "rai.features"
@@ -44,6 +45,16 @@ def score(system: System, model_version: ModelVersion, model, frame: pd.DataFram
             "prediction": (scores >= system.model.decision_threshold).astype("int8"),
         }
     )
+
+
+def stored_or_scored(store: PredictionStore, system: System, model: ModelVersion, client, dataset: DatasetVersion,
+                     frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's scores on these rows: read if stored, otherwise scored (digest-verified model) and stored once."""
+    preds = store.get(system, model, dataset)
+    if preds is None:
+        preds = score(system, model, registry.load(client, model), frame)
+        store.put(system, model, dataset, preds)
+    return aligned(frame, preds, system.data.id_column)
 
 
 def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow.sklearn
@@ -20,8 +20,10 @@ from mlflow.exceptions import MlflowException
 
 from rai_pipelines.digest import sha256_file
 from rai_pipelines.errors import UsageError
+from rai_pipelines.names import CHAMPION
 
 ARTIFACT_DIGEST_TAG = "rai.artifact_sha256"
+RECIPE_TAG = "rai.recipe"  # how the version was trained (a recipe name), shown on cards
 _MODEL_FILE = "model.skops"
 # Types beyond skops' defaults that the project's own recipes need.
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -90,7 +92,7 @@ def _wrap(client: MlflowClient, mv) -> ModelVersion:
         artifact_sha256=mv.tags.get(ARTIFACT_DIGEST_TAG, ""),
         aliases=tuple(getattr(mv, "aliases", []) or []),
         tags=dict(mv.tags),
-        registered_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc),
+        registered_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
     )
 
 
@@ -118,7 +120,7 @@ def record_decision(client: MlflowClient, mv: ModelVersion, verdict: str, decisi
     client.set_model_version_tag(mv.name, mv.version, "rai.gate.decision_id", decision_id)
 
 
-def promote(client: MlflowClient, mv: ModelVersion, alias: str = "champion") -> bool:
+def promote(client: MlflowClient, mv: ModelVersion, alias: str = CHAMPION) -> bool:
     """Move `alias` to a passing version newer than the current holder; never backwards."""
     holder = by_alias(client, mv.name, alias)
     if holder is not None and int(holder.version) >= int(mv.version):
@@ -133,6 +135,6 @@ def record_version(warehouse, system: str, mv: ModelVersion) -> None:
         return
     warehouse.write("model_versions", system, mv.version, [{
         "system": system, "model_name": mv.name, "model_version": mv.version, "artifact_sha256": mv.artifact_sha256,
-        "recipe": mv.tags.get("rai.recipe", ""), "mlflow_run_id": mv.run_id, "registered_at": mv.registered_at,
-        "recorded_at": datetime.now(timezone.utc),
+        "recipe": mv.tags.get(RECIPE_TAG, ""), "mlflow_run_id": mv.run_id, "registered_at": mv.registered_at,
+        "recorded_at": datetime.now(UTC),
     }])

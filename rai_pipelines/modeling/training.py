@@ -1,4 +1,4 @@
-"""Training recipes for the demo's model versions, all trained on the 2015 reference window.
+"""Training recipes for the demo's model versions, all trained on the 2015 reference window, and their registration.
 
 Three real scikit-learn models. `skewed_sample_gbm` is less fair by design of
 its training, as happens in practice: it sees the sensitive features and learns
@@ -8,8 +8,8 @@ register that under-recorded them), so it under-predicts employment for women.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from rai_pipelines import lineage
 from rai_pipelines.catalog import System
+from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.data.sources import reference_window
+from rai_pipelines.digest import canonical_json
+from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import FEATURES_TAG
+from rai_pipelines.modeling.registry import RECIPE_TAG
+from rai_pipelines.names import CHAMPION
 
 
 @dataclass(frozen=True)
@@ -89,3 +97,35 @@ def train(recipe: Recipe, system: System, reference: pd.DataFrame) -> tuple[Pipe
     model.fit(frame[features], frame[system.data.label])
     facts = {"recipe": recipe.name, "training_rows": len(frame), "features": features}
     return model, facts
+
+
+
+def register_recipes(client, artifact_root: str, system: System, store: DatasetStore, say) -> list[str]:
+    """Train each recipe on the reference window and register it, unless already registered; the first recipe is the
+    champion when no version is. Returns the registered versions in recipe order."""
+    existing = {m.tags.get(RECIPE_TAG): m.version for m in registry.versions(client, system.model.registered_model)}
+    missing = [r for r in RECIPES if r.name not in existing]
+    if missing:
+        ref_version, ref = store.snapshot(system, reference_window(system))
+        experiment = lineage.experiment_id(client, f"rai/{system.name}/training", artifact_root)
+        for recipe in missing:
+            model, facts = train(recipe, system, ref)
+            run = lineage.start_run(client, experiment, f"train {recipe.name}", {RECIPE_TAG: recipe.name})
+            client.log_inputs(run.run_id, datasets=[lineage.dataset_input(ref_version, "training")])
+            client.log_param(run.run_id, "training_rows", facts["training_rows"])
+            client.log_param(run.run_id, "description", recipe.description)
+            mv = registry.register(
+                client,
+                system.model.registered_model,
+                run.run_id,
+                model,
+                {RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
+            )
+            lineage.finish_run(client, run, ok=True)
+            existing[recipe.name] = mv.version
+            say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
+    if registry.by_alias(client, system.model.registered_model, CHAMPION) is None:
+        # The baseline in production before any gate has run; the gate moves it from here.
+        client.set_registered_model_alias(system.model.registered_model, CHAMPION, existing[RECIPES[0].name])
+        say(f"champion alias -> v{existing[RECIPES[0].name]} ({RECIPES[0].name})")
+    return [existing[r.name] for r in RECIPES]

@@ -1,12 +1,16 @@
 """Assets of one governed system, built from its catalog entry.
 
 dataset_version ─┐
-                 ├─► predictions ─► <suite>_evaluation (one per suite) ─► release_gate
-model_version  ──┘
+                 ├─► predictions ─► <suite>_evaluation (one per suite) ─► release_gate ─┬─► champion
+model_version  ──┘                                                    [release_approved] └─► release_evidence
+
+The quality verdict is read once, where scoring starts (predictions); every
+evaluation takes the predictions' handle as its input. The champion alias and
+the release evidence sit behind the gate's blocking check.
 """
 
+import warnings
 from dataclasses import asdict
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -19,87 +23,45 @@ from rai_pipelines.data import versions
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
-from rai_pipelines.evaluation.record import Outcome, evaluate
-from rai_pipelines.evidence.release import build as build_evidence
+from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, run_url
 from rai_pipelines.modeling import registry
-from rai_pipelines.modeling.predictions import aligned, score
-from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
-from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
+from rai_pipelines.modeling.predictions import aligned, stored_or_scored
+from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
+from rai_pipelines.orchestration.common import (
+    EvaluationConfig,
+    decision_metadata,
+    metrics_markdown,
+    partition_dims,
+    release_evidence_asset,
+)
+from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.resources import SCORED_IO, AlertResource, MlflowResource, StateResource
+from rai_pipelines.orchestration.scored import Scored
 from rai_pipelines.quality import record as quality
 
 
-class EvaluationConfig(dg.Config):
-    """Launchpad options for an evaluation run."""
-
-    force: bool = False  # recompute even when this exact evaluation already exists
-
-
-def _dims(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    key = context.partition_key
-    return key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
-
-
-def _cell(r) -> str:
-    if not r.defined:
-        return "undefined"
-    if r.ci_low is None or r.ci_low != r.ci_low:
-        return f"{r.value:.3f}"
-    return f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
-
-
-def _metrics_markdown(outcome: Outcome) -> str:
-    """Group metrics as a slice x metric table with intervals, then disparities; the rest is in MLflow."""
-    groups = [r for r in outcome.rows if ("=" in r.slice or r.slice == "overall") and not r.metric.endswith("_vs_reference")]
-    spread = [r for r in outcome.rows if "=" not in r.slice and r.slice != "overall"]
-    parts = []
-    for title, rows in (("groups", groups), ("between groups", spread)):
-        if not rows:
-            continue
-        metrics = list(dict.fromkeys(r.metric for r in rows))
-        slices = list(dict.fromkeys(r.slice for r in rows))
-        cell = {(r.slice, r.metric): r for r in rows}
-        n = {r.slice: r.n for r in rows}
-        lines = [f"**{title}** (value [95% interval])", "", "| slice | n | " + " | ".join(metrics) + " |",
-                 "|---" * (len(metrics) + 2) + "|"]
-        for sl in slices:
-            lines.append(f"| {sl} | {n[sl]} | " + " | ".join(_cell(cell[(sl, m)]) if (sl, m) in cell else "" for m in metrics) + " |")
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts)
-
-
-def _load_inputs(catalog: Catalog, system: System, state: StateResource, mlflow: MlflowResource, model_version: str, dataset_key: str):
-    if catalog.dataset_suite(system, "data_quality") is not None:
-        verdict = quality.passed(state.warehouse(), system.name, dataset_key)
-        if verdict is not True:
-            # Fail closed: a version that failed, or never ran, its quality check is not evaluated.
-            raise DataError(
-                f"dataset version {dataset_key} of {system.name} "
-                f"{'failed' if verdict is False else 'has no result for'} its data-quality check; "
-                "evaluations are blocked (see the quality_results view)"
-            )
-    version, frame = state.datasets().load(system, dataset_key)
-    mv = registry.get(mlflow.client(), system.model.registered_model, model_version)
-    return version, frame, mv
-
-
-def _predictions(system: System, state: StateResource, mlflow: MlflowResource, mv, version, frame: pd.DataFrame) -> pd.DataFrame:
-    """Stored scores for (model version, dataset version), computed once if missing."""
-    store = state.predictions()
-    preds = store.get(system, mv, version)
-    if preds is None:
-        preds = score(system, mv, registry.load(mlflow.client(), mv), frame)
-        store.put(system, mv, version, preds)
-    return aligned(frame, preds, system.data.id_column)
+def _require_quality(catalog: Catalog, system: System, state: StateResource, dataset_key: str) -> None:
+    """Fail closed: a dataset version that failed, or never ran, its quality check is not scored or evaluated."""
+    if catalog.dataset_suite(system, DATA_QUALITY) is None:
+        return
+    verdict = quality.passed(state.warehouse(), system.name, dataset_key)
+    if verdict is not True:
+        raise DataError(
+            f"dataset version {dataset_key} of {system.name} "
+            f"{'failed' if verdict is False else 'has no result for'} its data-quality check; "
+            "evaluations are blocked (see the quality_results view)"
+        )
 
 
 def system_assets(catalog: Catalog, system: System) -> list:
     parts = SystemPartitions(system.name)
+    names = SystemNames(system.name)
     group = system.name
     prefix = [system.name]
 
     @dg.asset(
-        key=[*prefix, "dataset_version"],
+        key=names.asset("dataset_version"),
         partitions_def=parts.dataset,
         group_name=group,
         code_version=code_version("dataset"),
@@ -122,7 +84,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         )
 
     @dg.asset(
-        key=[*prefix, "model_version"],
+        key=names.asset("model_version"),
         partitions_def=parts.model,
         group_name=group,
         code_version=code_version("model"),
@@ -142,7 +104,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 "registered_at": mv.registered_at.isoformat(),
                 "artifact_sha256": mv.artifact_sha256,
                 "estimator": type(model[-1]).__name__ if hasattr(model, "__getitem__") else type(model).__name__,
-                "recipe": mv.tags.get("rai.recipe", ""),
+                "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                 "aliases": ", ".join(mv.aliases),
                 "mlflow_training_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(run.info.experiment_id, mv.run_id))),
             },
@@ -150,49 +112,64 @@ def system_assets(catalog: Catalog, system: System) -> list:
         )
 
     @dg.asset(
-        key=[*prefix, "predictions"],
+        key=names.asset("predictions"),
         partitions_def=parts.evaluation,
         deps=[dataset_version, model_version],
         group_name=group,
         code_version=code_version("predictions"),
         kinds={"sklearn", "parquet"},
-        description="Scores and decisions of one model version on one dataset version, shared by every evaluation family.",
+        io_manager_key=SCORED_IO,
+        description="Scores and decisions of one model version on one dataset version that passed its data-quality "
+                    "check, shared by every evaluation family.",
     )
-    def predictions(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        model_version_, dataset_key = _dims(context)
-        version, frame, mv = _load_inputs(catalog, system, state, mlflow, model_version_, dataset_key)
-        preds = _predictions(system, state, mlflow, mv, version, frame)
-        return dg.MaterializeResult(
-            metadata={
-                "rows": dg.MetadataValue.int(len(preds)),
-                "selection_rate": dg.MetadataValue.float(float(preds.prediction.mean())),
-                "path": dg.MetadataValue.path(str(state.predictions().path(system, mv, version))),
-            },
-            data_version=dg.DataVersion(f"{mv.artifact_sha256[:16]}-{version.digest[:16]}"),
-        )
+    def predictions(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.Output[Scored]:
+        model_version_, dataset_key = partition_dims(context)
+        _require_quality(catalog, system, state, dataset_key)
+        version, frame = state.datasets().load(system, dataset_key)
+        mv = registry.get(mlflow.client(), system.model.registered_model, model_version_)
+        preds = stored_or_scored(state.predictions(), system, mv, mlflow.client(), version, frame)
+        path = state.predictions().path(system, mv, version)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)  # Output's data_version: what MaterializeResult has too
+            return dg.Output(
+                Scored(mv, dataset_key, version.digest, str(path)),
+                metadata={
+                    "rows": dg.MetadataValue.int(len(preds)),
+                    "selection_rate": dg.MetadataValue.float(float(preds.prediction.mean())),
+                    "path": dg.MetadataValue.path(str(path)),
+                },
+                data_version=dg.DataVersion(f"{mv.artifact_sha256[:16]}-{version.digest[:16]}"),
+            )
 
     def evaluation_asset(suite: Suite):
         @dg.asset(
-            name=f"{suite.name}_evaluation",
+            name=names.evaluation_asset(suite.name),
             key_prefix=prefix,
             partitions_def=parts.evaluation,
-            deps=[predictions],
+            ins={"scored": dg.AssetIn(key=predictions.key)},
             group_name=group,
             code_version=f"{code_version(suite.family)}-{suite.digest[:12]}",
             kinds={"mlflow", "duckdb"},
             description=f"{suite.description.strip()} One MLflow run per model version x dataset version.",
         )
         def _evaluation(
-            context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource, mlflow: MlflowResource
+            context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource, mlflow: MlflowResource,
+            scored: Scored,
         ) -> dg.MaterializeResult:
-            model_version_, dataset_key = _dims(context)
-            version, frame, mv = _load_inputs(catalog, system, state, mlflow, model_version_, dataset_key)
-            preds = _predictions(system, state, mlflow, mv, version, frame)
+            model_version_, dataset_key = partition_dims(context)
+            version, frame = state.datasets().load(system, scored.dataset_key)
+            if version.digest != scored.dataset_digest:
+                raise DataError(f"dataset version {dataset_key} no longer has the digest it was scored on; "
+                                "rematerialize its predictions")
+            mv = scored.model
+            preds = aligned(frame, pd.read_parquet(scored.path), system.data.id_column)
             baseline = baseline_preds = None
             if suite.family == "regression":
+                # The baseline is whichever version holds the alias now: a partition Dagster cannot name in advance,
+                # so its scores are read (or made once) through the same store.
                 baseline = registry.by_alias(mlflow.client(), system.model.registered_model, suite.baseline_alias)
                 if baseline is not None:
-                    baseline_preds = _predictions(system, state, mlflow, baseline, version, frame)
+                    baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame)
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
@@ -226,7 +203,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                     "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
                     "reused_existing_result": outcome.skipped,
                     "dataset_digest": version.digest,
-                    "metrics": dg.MetadataValue.md(_metrics_markdown(outcome)),
+                    "metrics": dg.MetadataValue.md(metrics_markdown(outcome)),
                     **headline,
                 },
                 data_version=dg.DataVersion(outcome.run_id),
@@ -238,7 +215,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
     drift_suite = catalog.dataset_suite(system, "drift")
 
     @dg.asset(
-        key=[*prefix, "drift"],
+        key=names.asset("drift"),
         partitions_def=parts.dataset,
         deps=[dataset_version],
         group_name=group,
@@ -250,7 +227,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
             "the version passes its data-quality check."
         ),
     )
-    def drift(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource, alerts: AlertResource) -> dg.MaterializeResult:
+    def drift(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource,
+              alerts: AlertResource) -> dg.MaterializeResult:
         version, frame = state.datasets().load(system, context.partition_key)
         reference, reference_frame = state.datasets().snapshot(system, reference_window(system))
         if drift_suite is None or version.digest == reference.digest:
@@ -303,14 +281,14 @@ def system_assets(catalog: Catalog, system: System) -> list:
     )
     def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource,
                      alerts: AlertResource) -> dg.MaterializeResult:
-        model_version_, dataset_key = _dims(context)
+        model_version_, dataset_key = partition_dims(context)
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests)
         gate.record(decision, warehouse)
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
-        champion = registry.by_alias(client, system.model.registered_model, "champion")
+        champion = registry.by_alias(client, system.model.registered_model, CHAMPION)
         if decision.monitoring_alarms and champion is not None and champion.version == mv.version:
             # Nightly monitoring of the model in service, at the tier's false-alarm level (not the release level).
             alarms = [r for r in decision.reasons if r.check in decision.monitoring_alarms]
@@ -319,65 +297,24 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 f"champion v{mv.version} fails {', '.join(decision.monitoring_alarms)} at the monitoring level "
                 f"{decision.error_control['monitoring_alpha']:.4g}", [r.detail for r in alarms], "",
             ))
-        promoted = decision.verdict == gate.PASS and registry.promote(client, mv)
-        return dg.MaterializeResult(metadata={**decision_metadata(decision), "champion_alias_moved_here": promoted},
-                                    data_version=dg.DataVersion(decision.decision_id))
-
-    release_evidence = release_evidence_asset(catalog, system, release_gate)
-    return [dataset_version, model_version, predictions, *evaluations, release_gate, release_evidence, drift]
-
-
-def decision_metadata(decision: gate.Decision) -> dict:
-    """What a release gate's materialization shows: the verdict, check counts, and every check with its numbers."""
-    statuses = [r.status for r in decision.reasons]
-    control = decision.error_control
-    return {
-        "verdict": decision.verdict,
-        "night_verdict": decision.night_verdict or "",
-        "error_control": (f"alpha {control.get('alpha')} ({control.get('multiplicity')} across checks); each night passes at "
-                          f"{control.get('night_alpha', 0):.3g}; release after {control.get('consecutive_passes')} consecutive "
-                          "passing night(s)") if control else "",
-        "monitoring_alarms": ", ".join(decision.monitoring_alarms) or "none",
-        "checks_failed": dg.MetadataValue.int(statuses.count(gate.FAIL)),
-        "checks_passed": dg.MetadataValue.int(statuses.count(gate.PASS)),
-        "checks_not_decided": dg.MetadataValue.int(statuses.count(gate.INSUFFICIENT) + statuses.count(gate.UNASSESSED)),
-        "decision_id": decision.decision_id,
-        "policy_version": decision.policy_version,
-        "risk_tier": decision.risk_tier,
-        "reasons": dg.MetadataValue.md(gate.reasons_markdown(decision.reasons)),
-        "evidence_digest": decision.evidence_digest,
-        "waivers_applied": ", ".join(w["waiver_id"] for w in decision.waivers_applied) or "none",
-    }
-
-
-def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsDefinition:
-    """Signed evidence of a released version (classifier or assistant), behind the blocking release_approved check."""
+        return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
     @dg.asset(
-        key=[system.name, "release_evidence"],
-        partitions_def=SystemPartitions(system.name).evaluation,
+        key=names.asset(CHAMPION),
+        partitions_def=parts.evaluation,
         deps=[release_gate],
-        group_name=system.name,
-        code_version=code_version("evidence"),
+        group_name=group,
+        code_version=code_version("gate"),
         kinds={"mlflow"},
-        description="Signed evidence bundle (card, decision, metrics, policy, waivers and, for classifiers, quality and "
-                    "drift) of a released version. Materializes only when the blocking release_approved check passes.",
+        description=f"Moves the '{CHAMPION}' alias of {system.model.registered_model} to a released version. "
+                    "Materializes only when the blocking release_approved check passes.",
     )
-    def release_evidence(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        model_version_, dataset_key = _dims(context)
-        out = state.evidence_dir() / system.name / f"v{model_version_}" / f"{dataset_key}.zip"
-        evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(),
-                                         Path(state.home), out, context.log.info, dataset_key)
-        return dg.MaterializeResult(
-            metadata={
-                "bundle": dg.MetadataValue.path(str(built.path)),
-                "sha256": built.sha256,
-                "completeness": dg.MetadataValue.float(built.completeness),
-                "missing_evidence": ", ".join(built.missing) or "none",
-                "decision_id": evidence.decision.decision_id,
-                "card": dg.MetadataValue.md(evidence.card.markdown[:20000]),
-            },
-            data_version=dg.DataVersion(built.sha256[:16]),
-        )
+    def champion(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
+        model_version_, _ = partition_dims(context)
+        client = mlflow.client()
+        mv = registry.get(client, system.model.registered_model, model_version_)
+        return dg.MaterializeResult(metadata={"champion_alias_moved_here": registry.promote(client, mv, CHAMPION),
+                                              "champion": f"v{mv.version}"})
 
-    return release_evidence
+    release_evidence = release_evidence_asset(catalog, system, release_gate)
+    return [dataset_version, model_version, predictions, *evaluations, release_gate, champion, release_evidence, drift]

@@ -17,21 +17,17 @@ from rai_pipelines.catalog import AssistantSystem, Catalog, Suite
 from rai_pipelines.code_version import code_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.genai import record
-from rai_pipelines.genai.targets import from_spec
 from rai_pipelines.lineage import Provenance, RunRef, run_url
-from rai_pipelines.orchestration.assets import (
-    EvaluationConfig, _dims, _metrics_markdown, decision_metadata, release_evidence_asset,
+from rai_pipelines.names import SystemNames
+from rai_pipelines.orchestration.common import (
+    EvaluationConfig,
+    decision_metadata,
+    metrics_markdown,
+    partition_dims,
+    release_evidence_asset,
 )
 from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import MlflowResource, StateResource
-from rai_pipelines.settings import project_dir
-
-
-def current_versions(catalog: Catalog, system: AssistantSystem):
-    """(target, its version, prompt sets, their version) as the catalog describes them now."""
-    target = from_spec(system.target, project_dir())
-    sets = record.prompt_sets(catalog.suites_for(system), system)
-    return target, record.target_version(target), sets, record.prompts_version(sets)
 
 
 def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
@@ -39,14 +35,14 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
 
     def evaluation_asset(suite: Suite):
         @dg.asset(
-            name=f"{suite.name}_evaluation", key_prefix=[system.name], partitions_def=parts.evaluation,
+            name=SystemNames.evaluation_asset(suite.name), key_prefix=[system.name], partitions_def=parts.evaluation,
             group_name=system.name, code_version=f"{code_version(suite.family)}-{suite.digest[:12]}", kinds={"mlflow", "duckdb"},
             description=f"{suite.description.strip()} One MLflow run per target version x prompt-set version.",
         )
         def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource,
                         mlflow: MlflowResource) -> dg.MaterializeResult:
-            model_version, dataset_key = _dims(context)
-            target, version, sets, prompts_key = current_versions(catalog, system)
+            model_version, dataset_key = partition_dims(context)
+            target, version, sets, prompts_key = record.current_versions(catalog.suites_for(system), system)
             if (version, prompts_key) != (model_version, dataset_key):
                 raise DataError(f"partition {model_version}|{dataset_key} is not the catalog's current target and prompts "
                                 f"({version}|{prompts_key}); evaluate with `rai evaluate {system.name}`")
@@ -64,7 +60,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
                 metadata={
                     "policy_verdict": gate.worst(checks) if checks else "no policy checks read this suite",
                     "policy_checks": dg.MetadataValue.md(gate.reasons_markdown(checks)),
-                    "metrics": dg.MetadataValue.md(_metrics_markdown(outcome)),
+                    "metrics": dg.MetadataValue.md(metrics_markdown(outcome)),
                     "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
                     "prompts": dg.MetadataValue.int(len(sets[suite.name].cases)),
                     "reused_existing_result": outcome.skipped,
@@ -80,13 +76,13 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
     evaluations = [evaluation_asset(s) for s in catalog.suites_for(system)]
 
     @dg.asset(
-        key=[system.name, "release_gate"], partitions_def=parts.evaluation, deps=evaluations, group_name=system.name,
+        key=SystemNames(system.name).asset("release_gate"), partitions_def=parts.evaluation, deps=evaluations, group_name=system.name,
         code_version=code_version("gate"), kinds={"duckdb"},
         description=f"Release decision for {system.name}: the '{system.risk_tier}' assistant tier applied to every "
                     "suite's evaluation of this target version on these prompts. Fails closed.",
     )
     def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
-        model_version, dataset_key = _dims(context)
+        model_version, dataset_key = partition_dims(context)
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests)
         gate.record(decision, warehouse)

@@ -7,16 +7,17 @@ import dagster as dg
 
 from rai_pipelines import gate
 from rai_pipelines.alerts import Alert
-from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.lineage import Provenance
-from rai_pipelines.lineage import run_url
+from rai_pipelines.catalog import AssistantSystem, Catalog, System
+from rai_pipelines.lineage import Provenance, run_url
+from rai_pipelines.names import DATA_QUALITY, RELEASE_APPROVED, SystemNames
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
 from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
 from rai_pipelines.quality.record import check_dataset
+from rai_pipelines.warehouse import reads
 
 
 def data_quality_check(catalog: Catalog, system: System) -> dg.AssetChecksDefinition | None:
-    suite = catalog.dataset_suite(system, "data_quality")
+    suite = catalog.dataset_suite(system, DATA_QUALITY)
     if suite is None:
         return None
 
@@ -29,8 +30,8 @@ def data_quality_check(catalog: Catalog, system: System) -> dg.AssetChecksDefini
 
 def _build(system: System, suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=dg.AssetKey([system.name, "dataset_version"]),
-        name="data_quality",
+        asset=dg.AssetKey(SystemNames(system.name).asset("dataset_version")),
+        name=DATA_QUALITY,
         blocking=True,
         partitions_def=SystemPartitions(system.name).dataset,
         description=f"Great Expectations suite '{suite.name}': {suite.description.strip()}",
@@ -67,14 +68,14 @@ def _build(system: System, suite) -> dg.AssetChecksDefinition:
     return _check
 
 
-def release_approved_check(system: System) -> dg.AssetChecksDefinition:
+def release_approved_check(system: System | AssistantSystem) -> dg.AssetChecksDefinition:
     """Blocking: nothing downstream of the gate (the release evidence) materializes unless it passed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
 
         @dg.asset_check(
-            asset=dg.AssetKey([system.name, "release_gate"]),
-            name="release_approved",
+            asset=dg.AssetKey(SystemNames(system.name).asset("release_gate")),
+            name=RELEASE_APPROVED,
             blocking=True,
             partitions_def=SystemPartitions(system.name).evaluation,
             description="Passes only when the release decision is pass (approved waivers included); fails closed otherwise.",
@@ -82,19 +83,17 @@ def release_approved_check(system: System) -> dg.AssetChecksDefinition:
         def _check(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
             key = context.partition_key
             model_version, dataset_key = key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
-            found = state.warehouse().frame(
-                "select verdict, decision_id, reasons from gate_decisions where system = ? and model_version = ? "
-                "and dataset_version = ? order by decided_at desc limit 1", [system.name, model_version, dataset_key])
-            if found.empty:
+            found = reads.latest_decision(state.warehouse(), system.name, model_version, dataset_key)
+            if found is None:
                 return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                            metadata={"verdict": gate.UNASSESSED, "decision_id": "none"})
-            reasons = [gate.Reason(**r) for r in json.loads(found.reasons.iloc[0])]
+            reasons = [gate.Reason(**r) for r in json.loads(found.reasons)]
             return dg.AssetCheckResult(
-                passed=found.verdict.iloc[0] == gate.PASS,
+                passed=found.verdict == gate.PASS,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={
-                    "verdict": found.verdict.iloc[0],
-                    "decision_id": found.decision_id.iloc[0],
+                    "verdict": found.verdict,
+                    "decision_id": found.decision_id,
                     "checks": dg.MetadataValue.md(gate.reasons_markdown(reasons)),
                 },
             )

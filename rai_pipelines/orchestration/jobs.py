@@ -2,47 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dagster as dg
 
+from rai_pipelines.names import SystemNames
 
-@dataclass(frozen=True)
-class SystemJobs:
-    system: str
 
-    @property
-    def ingest_name(self) -> str:
-        return f"{self.system}__ingest_dataset_version"
+def system_jobs(system: str) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
+    """(ingest, register, evaluate) of a tabular system."""
+    n = SystemNames(system)
+    per_dataset = dg.AssetSelection.assets(n.asset("dataset_version"), n.asset("drift"))
+    return (
+        dg.define_asset_job(
+            n.ingest_job, selection=per_dataset,
+            description="Snapshot, validate (blocking data-quality check) and register one dataset version, then its drift.",
+        ),
+        dg.define_asset_job(n.register_job, selection=dg.AssetSelection.assets(n.asset("model_version")),
+                            description="Verify and register one model version from the MLflow registry."),
+        dg.define_asset_job(
+            n.evaluate_job,
+            selection=dg.AssetSelection.groups(system) - per_dataset - dg.AssetSelection.assets(n.asset("model_version")),
+            description="Predictions, every suite's evaluation, the release gate and, behind its blocking check, the "
+                        "champion alias and the release evidence, for one model version x dataset version.",
+            tags={"rai/system": system},
+        ),
+    )
 
-    @property
-    def register_name(self) -> str:
-        return f"{self.system}__register_model_version"
 
-    @property
-    def evaluate_name(self) -> str:
-        return f"{self.system}__evaluate"
-
-    def build(self) -> list[dg.UnresolvedAssetJobDefinition]:
-        s = self.system
-        return [
-            dg.define_asset_job(
-                self.ingest_name,
-                selection=dg.AssetSelection.assets([s, "dataset_version"], [s, "drift"]),
-                description="Snapshot, validate (blocking data-quality check) and register one dataset version, then its drift.",
-            ),
-            dg.define_asset_job(self.register_name, selection=dg.AssetSelection.assets([s, "model_version"]),
-                                description="Verify and register one model version from the MLflow registry."),
-            dg.define_asset_job(
-                self.evaluate_name,
-                selection=dg.AssetSelection.groups(s) - dg.AssetSelection.assets([s, "dataset_version"], [s, "model_version"], [s, "drift"]),
-                description="Predictions, every suite's evaluation and the release gate for one model version x dataset version.",
-                tags={"rai/system": s},
-            ),
-        ]
-
-    def build_assistant(self) -> dg.UnresolvedAssetJobDefinition:
-        """An assistant has one job: every suite's evaluation and the gate, for one target x prompt-set version."""
-        return dg.define_asset_job(self.evaluate_name, selection=dg.AssetSelection.groups(self.system),
-                                   description="Every GenAI suite's evaluation and the release gate.",
-                                   tags={"rai/system": self.system})
+def assistant_job(system: str) -> dg.UnresolvedAssetJobDefinition:
+    """An assistant has one job: every suite's evaluation and the gate, for one target x prompt-set version."""
+    return dg.define_asset_job(SystemNames(system).evaluate_job, selection=dg.AssetSelection.groups(system),
+                               description="Every GenAI suite's evaluation and the release gate.", tags={"rai/system": system})

@@ -2,17 +2,21 @@
 
 This is what `rai demo` and `rai evaluate` use so that a shell user goes
 through the same definitions, partitions and run requests as the daemon.
+Outcomes are typed: a run stopped by a blocking check names it (`blocked_by`).
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import dagster as dg
 
-from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.orchestration.jobs import SystemJobs
+from rai_pipelines import gate
+from rai_pipelines.catalog import AssistantSystem, Catalog, System
+from rai_pipelines.errors import RaiError
+from rai_pipelines.genai.record import Current, current_versions
+from rai_pipelines.names import RELEASE_APPROVED, SystemNames
 from rai_pipelines.orchestration.partitions import SystemPartitions
-
+from rai_pipelines.warehouse import Warehouse, reads
 
 # In-process runs log every event to the console by default; the shell user
 # wants the summary, and the full event log stays in the instance (rai ui).
@@ -23,11 +27,21 @@ _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 class RunOutcome:
     run_id: str
     error: str | None = None  # the failing step's error, in one line
-    blocked: bool = False  # stopped by a failed blocking asset check, by design
+    blocked_by: tuple[str, ...] = ()  # the blocking asset checks that failed and stopped the run, by design
+    reused: frozenset[str] = frozenset()  # assets whose materialization reused an existing result
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocked_by)
+
+    @property
+    def answered(self) -> bool:
+        """Ran to a decision: succeeded, or stopped only by the release gate's blocking check (a verdict, not a fault)."""
+        return self.ok or set(self.blocked_by) == {RELEASE_APPROVED}
 
 
 def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> RunOutcome:
@@ -40,13 +54,17 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
         run_config={**(request.run_config or {}), **_QUIET},
         raise_on_error=False,
     )
+    reused = frozenset(
+        m.asset_key.path[-1] for m in (e.step_materialization_data.materialization for e in result.get_asset_materialization_events())
+        if (found := m.metadata.get("reused_existing_result")) is not None and found.value is True
+    )
     if result.success:
-        return RunOutcome(result.run_id)
-    failed_checks = [
+        return RunOutcome(result.run_id, reused=reused)
+    failed_checks = tuple(
         e.asset_check_evaluation_data.asset_check_key.name
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
-    ]
+    )
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
@@ -54,17 +72,18 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
                 error = error.cause
             message = error.message.strip().splitlines()[-1]
             if "DagsterAssetCheckFailedError" in (error.cls_name or "") and failed_checks:
-                return RunOutcome(result.run_id, f"blocked by failed check(s) {', '.join(failed_checks)}", blocked=True)
-            return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}")
-    return RunOutcome(result.run_id, f"run {result.run_id} failed")
+                return RunOutcome(result.run_id, f"blocked by failed check(s) {', '.join(failed_checks)}",
+                                  blocked_by=failed_checks, reused=reused)
+            return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}", reused=reused)
+    return RunOutcome(result.run_id, f"run {result.run_id} failed", reused=reused)
 
 
 def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:
-    schedule = defs.resolve_schedule_def(f"{system.name}__nightly_ingest")
+    schedule = defs.resolve_schedule_def(SystemNames(system.name).nightly_schedule)
     context = dg.build_schedule_context(
         instance=instance,
         instance_ref=instance.get_ref(),
-        scheduled_execution_time=datetime.combine(night, time(2), tzinfo=timezone.utc),
+        scheduled_execution_time=datetime.combine(night, time(2), tzinfo=UTC),
         repository_def=defs.get_repository_def(),
         resources=defs.resources,
     )
@@ -73,7 +92,7 @@ def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: Sy
 
 def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, system: System) -> list[dg.RunRequest]:
     """Evaluate the registry sensor once, applying its partition requests as the daemon would."""
-    sensor = defs.resolve_sensor_def(f"{system.name}__model_registry_sensor")
+    sensor = defs.resolve_sensor_def(SystemNames(system.name).registry_sensor)
     context = dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), resources=defs.resources, repository_def=defs.get_repository_def()
     )
@@ -83,23 +102,66 @@ def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, system: Syst
     return list(data.run_requests or [])
 
 
-def register_dataset_partition(instance: dg.DagsterInstance, system: System, key: str) -> None:
+def register_dataset_partition(instance: dg.DagsterInstance, system: System | AssistantSystem, key: str) -> None:
     name = SystemPartitions(system.name).dataset.name
     if not instance.has_dynamic_partition(name, key):
         instance.add_dynamic_partitions(name, [key])
 
 
-def register_model_partition(instance: dg.DagsterInstance, system: System, version: str) -> None:
+def register_model_partition(instance: dg.DagsterInstance, system: System | AssistantSystem, version: str) -> None:
     name = SystemPartitions(system.name).model.name
     if not instance.has_dynamic_partition(name, version):
         instance.add_dynamic_partitions(name, [version])
 
 
-def evaluate_request(catalog: Catalog, system: System, model_version: str, dataset_key: str, force: bool = False) -> dg.RunRequest:
-    ops = {f"{system.name}__{suite.name}_evaluation": {"config": {"force": force}} for suite in catalog.evaluation_suites(system)}
+def evaluate_request(catalog: Catalog, system: System | AssistantSystem, model_version: str, dataset_key: str,
+                     force: bool = False) -> dg.RunRequest:
+    names = SystemNames(system.name)
+    ops = {names.evaluation_op(suite.name): {"config": {"force": force}} for suite in catalog.evaluation_suites(system)}
     return dg.RunRequest(
-        job_name=SystemJobs(system.name).evaluate_name,
+        job_name=names.evaluate_job,
         partition_key=SystemPartitions(system.name).evaluation_key(model_version, dataset_key),
         run_config={"ops": ops},
         tags={"rai/system": system.name},
     )
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One evaluation run through Dagster and the release decision it reached."""
+
+    model_version: str
+    dataset_version: str
+    outcome: RunOutcome
+    verdict: str  # the recorded decision's verdict; `unassessed` when the run did not reach one
+
+
+def _verdict(warehouse: Warehouse, system: System | AssistantSystem, model_version: str, dataset_key: str, outcome: RunOutcome) -> str:
+    found = reads.latest_verdict(warehouse, system.name, model_version, dataset_key) if outcome.answered else None
+    return found or gate.UNASSESSED
+
+
+def evaluate_versions(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: System,
+                      model_versions: list[str], dataset_key: str, warehouse: Warehouse, force: bool = False) -> list[Evaluated]:
+    """Ingest one dataset version (quality check, drift), then evaluate and gate each model version on it."""
+    register_dataset_partition(instance, system, dataset_key)
+    ingest = execute(defs, instance, dg.RunRequest(partition_key=dataset_key), SystemNames(system.name).ingest_job)
+    if not ingest.ok:
+        raise RaiError(f"evaluate: dataset version {dataset_key}: {ingest.error}")
+    done = []
+    for v in model_versions:
+        register_model_partition(instance, system, v)
+        outcome = execute(defs, instance, evaluate_request(catalog, system, v, dataset_key, force))
+        done.append(Evaluated(v, dataset_key, outcome, _verdict(warehouse, system, v, dataset_key, outcome)))
+    return done
+
+
+def evaluate_assistant(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: AssistantSystem,
+                       warehouse: Warehouse, force: bool = False) -> tuple[Current, Evaluated]:
+    """Every GenAI suite on the catalog's current target and prompts, then the gate."""
+    current = current_versions(catalog.suites_for(system), system)
+    register_model_partition(instance, system, current.version)
+    register_dataset_partition(instance, system, current.prompts_key)
+    outcome = execute(defs, instance, evaluate_request(catalog, system, current.version, current.prompts_key, force))
+    return current, Evaluated(current.version, current.prompts_key, outcome,
+                              _verdict(warehouse, system, current.version, current.prompts_key, outcome))

@@ -12,6 +12,7 @@ from rai_pipelines import lineage
 from rai_pipelines.alerts import AlertChannel
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.modeling.predictions import PredictionStore
+from rai_pipelines.orchestration.scored import ScoredIOManager
 from rai_pipelines.settings import Settings
 from rai_pipelines.warehouse import Warehouse
 
@@ -63,6 +64,9 @@ class AlertResource(dg.ConfigurableResource):
         return AlertChannel(webhook_url=self.webhook_url, file=self.file)
 
 
+SCORED_IO = "scored_io"  # carries the predictions' handles to the evaluations (orchestration/scored.py)
+
+
 def _from_env(value: str, name: str):
     """A value that came from an environment variable is passed as dg.EnvVar, which the
     Dagster UI does not display: tracking URIs and webhook URLs can carry credentials."""
@@ -77,5 +81,6 @@ def resources_for(settings: Settings) -> dict:
             ui_url=settings.mlflow_ui_url,
         ),
         "state": StateResource(home=str(settings.home)),
+        SCORED_IO: ScoredIOManager(root=str(settings.home / "dagster" / "scored")),
         "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }

@@ -4,8 +4,9 @@
 import dagster as dg
 
 from rai_pipelines.catalog import System
+from rai_pipelines.data.versions import nightly_version
+from rai_pipelines.names import SystemNames
 from rai_pipelines.orchestration.partitions import SystemPartitions
-from rai_pipelines.orchestration.planning import nightly_dataset_version
 from rai_pipelines.orchestration.resources import StateResource
 
 
@@ -13,7 +14,7 @@ def nightly_schedule(system: System, ingest_job, cron: str = "0 2 * * *") -> dg.
     parts = SystemPartitions(system.name)
 
     @dg.schedule(
-        name=f"{system.name}__nightly_ingest",
+        name=SystemNames(system.name).nightly_schedule,
         cron_schedule=cron,
         execution_timezone="UTC",
         job=ingest_job,
@@ -26,7 +27,7 @@ def nightly_schedule(system: System, ingest_job, cron: str = "0 2 * * *") -> dg.
     )
     def _schedule(context: dg.ScheduleEvaluationContext, state: StateResource):
         night = context.scheduled_execution_time.date()
-        version = nightly_dataset_version(system, state.datasets(), night)
+        version = nightly_version(system, state.datasets(), night)
         # Schedules cannot return partition requests, so the partition is added
         # here; adding an existing key is a no-op.
         if not context.instance.has_dynamic_partition(parts.dataset.name, version.key):

@@ -4,18 +4,18 @@
 import dagster as dg
 
 from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.orchestration.jobs import SystemJobs
+from rai_pipelines.evaluation.pending import pending_evaluations
+from rai_pipelines.names import SystemNames
 from rai_pipelines.orchestration.partitions import SystemPartitions
-from rai_pipelines.orchestration.planning import pending_evaluations
 from rai_pipelines.orchestration.resources import MlflowResource, StateResource
 
 
 def registry_sensor(catalog: Catalog, system: System, register_job, evaluate_job) -> dg.SensorDefinition:
     parts = SystemPartitions(system.name)
-    jobs = SystemJobs(system.name)
+    names = SystemNames(system.name)
 
     @dg.sensor(
-        name=f"{system.name}__model_registry_sensor",
+        name=names.registry_sensor,
         jobs=[register_job, evaluate_job],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -31,10 +31,10 @@ def registry_sensor(catalog: Catalog, system: System, register_job, evaluate_job
         )
         known = set(context.instance.get_dynamic_partitions(parts.model.name))
         new = [v for v in model_versions if v not in known]
-        runs = [dg.RunRequest(job_name=jobs.register_name, partition_key=v, run_key=f"register:{v}") for v in new]
+        runs = [dg.RunRequest(job_name=names.register_job, partition_key=v, run_key=f"register:{v}") for v in new]
         runs += [
             dg.RunRequest(
-                job_name=jobs.evaluate_name,
+                job_name=names.evaluate_job,
                 partition_key=parts.evaluation_key(p.model_version, p.dataset_version),
                 run_key=p.run_key,
                 tags={"rai/system": system.name},

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-
-from typing import TYPE_CHECKING
 
 from rai_pipelines.errors import CatalogError
 
@@ -82,7 +81,8 @@ def validate(frame: pd.DataFrame, suite: Suite, where: str) -> QualityResult:
     for r in result.results:
         config = r.expectation_config
         kwargs = {k: v for k, v in config.kwargs.items() if k not in {"batch_id"}}
-        observed = r.result.get("observed_value", {k: v for k, v in r.result.items() if k.startswith("unexpected_") and k != "unexpected_list"})
+        unexpected = {k: v for k, v in r.result.items() if k.startswith("unexpected_") and k != "unexpected_list"}
+        observed = r.result.get("observed_value", unexpected)
         if r.exception_info and r.exception_info.get("raised_exception"):
             observed = {"error": r.exception_info.get("exception_message")}
         outcomes.append(

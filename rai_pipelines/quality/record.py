@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from rai_pipelines import lineage
-from rai_pipelines.lineage import Provenance
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
+from rai_pipelines.lineage import Provenance
 from rai_pipelines.quality.expectations import QualityResult, validate
 from rai_pipelines.warehouse import Warehouse
 
@@ -46,14 +46,14 @@ def check_dataset(
         provenance.run_tags(system.name, suite, **{"rai.dataset_version": version.key, "rai.dataset_digest": version.digest}),
     )
     client.log_inputs(run.run_id, datasets=[lineage.dataset_input(version, "validation")])
-    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
     client.log_batch(run.run_id, metrics=[
         Metric("data_quality/passed", float(result.success), now_ms, 0),
         Metric("data_quality/failed_expectations", float(len(result.failed)), now_ms, 0),
     ])
     client.log_text(run.run_id, json.dumps(result.to_json(), indent=1), "data_quality.json")
     client.log_text(run.run_id, f"# Data quality: {suite.name} on {version.key}\n\n{result.markdown()}\n", "data_quality.md")
-    checked_at = datetime.now(timezone.utc)
+    checked_at = datetime.now(UTC)
     warehouse.write(
         "quality_results", system.name, check_id,
         [

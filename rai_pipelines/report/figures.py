@@ -71,7 +71,8 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(categoryorder="array", categoryarray=batches, row=row, col=col)
     fig.update_xaxes(title_text="nightly batch (arrival order)", row=rows)
     fig.update_layout(**_LAYOUT, height=max(360, 290 * rows),
-                      title="Judged metrics per model version over nightly batches (line: value; band: 95% bootstrap interval; dashed: policy threshold)")
+                      title="Judged metrics per model version over nightly batches "
+                            "(line: value; band: 95% bootstrap interval; dashed: policy threshold)")
     return fig
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -102,7 +102,7 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
         sections.append(parts)
 
     html = _PAGE.render(
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), sections=sections, counts=counts,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), sections=sections, counts=counts,
         lineage_rows=queries.LINEAGE_ROWS, plotly_js=get_plotlyjs(), verdict_colours=figures.VERDICT_COLOURS,
     )
     out.mkdir(parents=True, exist_ok=True)

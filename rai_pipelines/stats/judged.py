@@ -44,7 +44,7 @@ class Validation:
     def specificity(self) -> float:
         return self.true_neg / max(self.true_neg + self.false_pos, 1)
 
-    def flipped(self) -> "Validation":
+    def flipped(self) -> Validation:
         """The same judge counting the complementary event (e.g. 'not refused' from a refusal judge)."""
         return Validation(self.true_neg, self.false_pos, self.true_pos, self.false_neg)
 

@@ -1,17 +1,15 @@
-"""What the sensor and the schedule ask for: plain functions over the catalog,
-the registry and the warehouse, so that the demo and tests use the same logic."""
+"""Which evaluations are missing: what the registry sensor requests, as a plain function over the catalog,
+the registry and the warehouse, so that the sensor, the demo and the tests share one answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from mlflow import MlflowClient
 
 from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.data import versions
-from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
-from rai_pipelines.data.sources import window_for_night
+from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
@@ -24,12 +22,6 @@ class EvaluationRequest:
     model_version: str
     dataset_version: str
     run_key: str
-
-
-def nightly_dataset_version(system: System, store: DatasetStore, night: date) -> DatasetVersion:
-    """Tonight's replayed production batch, snapshotted; its key is content-addressed."""
-    version, _ = store.snapshot(system, window_for_night(system, night))
-    return version
 
 
 def pending_evaluations(

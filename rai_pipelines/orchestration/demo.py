@@ -1,4 +1,4 @@
-"""`rai demo`: the embedded default end to end on real data.
+"""`rai demo`'s Dagster driving: the embedded default end to end on real data.
 
 Trains and registers the model versions (once), ingests the 2015 reference
 window, then replays N nights of 2016-2018 production traffic: each night the
@@ -12,77 +12,37 @@ from __future__ import annotations
 import time
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import numpy as np
 from mlflow import MlflowClient
 
-from rai_pipelines import lineage, waivers
-from rai_pipelines.catalog import Catalog, System
+from rai_pipelines import waivers
+from rai_pipelines.catalog import Catalog
 from rai_pipelines.data import versions
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
-from rai_pipelines.digest import canonical_json
 from rai_pipelines.errors import RaiError
 from rai_pipelines.evidence import keys
 from rai_pipelines.evidence.bundle import verify
 from rai_pipelines.evidence.release import build as build_evidence
 from rai_pipelines.modeling import registry
-from rai_pipelines.modeling.predictions import FEATURES_TAG
-from rai_pipelines.modeling.training import RECIPES, train
+from rai_pipelines.modeling.training import register_recipes
+from rai_pipelines.names import CHAMPION, SystemNames
 from rai_pipelines.orchestration import launch
 from rai_pipelines.settings import Settings
-from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse import Warehouse, reads
 
-RECIPE_TAG = "rai.recipe"
-CHAMPION = "champion"
-
-
-def register_demo_models(client: MlflowClient, settings: Settings, system: System, store: DatasetStore, say) -> list[str]:
-    """Train each recipe on the reference window and register it, unless already registered."""
-    existing = {m.tags.get(RECIPE_TAG): m.version for m in registry.versions(client, system.model.registered_model)}
-    missing = [r for r in RECIPES if r.name not in existing]
-    if missing:
-        ref_version, ref = store.snapshot(system, reference_window(system))
-        experiment = lineage.experiment_id(client, f"rai/{system.name}/training", settings.mlflow_artifact_root)
-        for recipe in missing:
-            model, facts = train(recipe, system, ref)
-            run = lineage.start_run(client, experiment, f"train {recipe.name}", {RECIPE_TAG: recipe.name})
-            client.log_inputs(run.run_id, datasets=[lineage.dataset_input(ref_version, "training")])
-            client.log_param(run.run_id, "training_rows", facts["training_rows"])
-            client.log_param(run.run_id, "description", recipe.description)
-            mv = registry.register(
-                client,
-                system.model.registered_model,
-                run.run_id,
-                model,
-                {RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
-            )
-            lineage.finish_run(client, run, ok=True)
-            existing[recipe.name] = mv.version
-            say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
-    if registry.by_alias(client, system.model.registered_model, CHAMPION) is None:
-        # The baseline in production before any gate has run; the gate moves it from here.
-        client.set_registered_model_alias(system.model.registered_model, CHAMPION, existing[RECIPES[0].name])
-        say(f"champion alias -> v{existing[RECIPES[0].name]} ({RECIPES[0].name})")
-    return [existing[r.name] for r in RECIPES]
+# How often the registry sensor is ticked again within a night: the daemon would tick it every minute, and a run
+# that moves the champion makes the other versions' champion comparisons pending; a night ends settled.
+_SENSOR_ROUNDS = 3
 
 
 def _night_findings(warehouse: Warehouse, system: str, dataset_version: str) -> str:
-    quality = warehouse.frame(
-        "select count(*) as n, count(*) filter (where success) as ok from quality_results where system = ? and dataset_version = ?",
-        [system, dataset_version],
-    )
-    drift = warehouse.frame(
-        """select count(*) filter (where drifted is not null) as n, list(column_name) filter (where drifted) as cols
-           from drift_results where system = ? and dataset_version = ?""",
-        [system, dataset_version],
-    )
-    q = f"quality {int(quality.ok[0])}/{int(quality.n[0])} expectations met" if quality.n[0] else "quality not checked"
-    found = drift.cols[0]
-    cols = list(found) if drift.n[0] and isinstance(found, (list, tuple, np.ndarray)) else []
-    d = (f"drift in {len(cols)}/{int(drift.n[0])} columns" + (f" ({', '.join(cols)})" if cols else "")) if drift.n[0] else "drift not assessed"
+    f = reads.dataset_findings(warehouse, system, dataset_version)
+    q = f"quality {f.expectations_met}/{f.expectations} expectations met" if f.expectations else "quality not checked"
+    d = (f"drift in {len(f.drifted)}/{f.drift_assessed} columns" + (f" ({', '.join(f.drifted)})" if f.drifted else "")
+         if f.drift_assessed else "drift not assessed")
     return f"{q}, {d}"
 
 
@@ -99,7 +59,8 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
     system = catalog.system("acs_employment")
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     store = DatasetStore(settings.snapshot_dir)
-    register_demo_models(client, settings, system, store, say)
+    register_recipes(client, settings.mlflow_artifact_root, system, store, say)
+    names = SystemNames(system.name)
 
     ok = failed = blocked = 0
 
@@ -116,24 +77,25 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
 
     ref = store.snapshot(system, reference_window(system))[0]
     launch.register_dataset_partition(instance, system, ref.key)
-    run(dg.RunRequest(partition_key=ref.key), f"{system.name}__ingest_dataset_version")
+    run(dg.RunRequest(partition_key=ref.key), names.ingest_job)
     say(f"reference window {ref.key}: {ref.rows} rows")
 
     # A second `rai demo` on the same state continues the replay where the last one stopped.
     warehouse = Warehouse(settings.warehouse_dir)
-    replayed = warehouse.frame(
-        "select count(*) as n from dataset_versions where system = ? and kind = 'production'", [system.name]
-    ).n.iloc[0]
-    start = system.data.production.replay.start_date + timedelta(days=int(replayed))
+    start = system.data.production.replay.start_date + timedelta(days=reads.production_versions(warehouse, system.name))
     for i in range(nights):
         night = start + timedelta(days=i)
         ingested = launch.tick_schedule(defs, instance, system, night)
         for request in ingested:
-            run(request, f"{system.name}__ingest_dataset_version")
-        requests = launch.tick_sensor(defs, instance, system)
-        for request in requests:
-            run(request)
-        evaluations = sum(r.job_name.endswith("__evaluate") for r in requests)
+            run(request, names.ingest_job)
+        evaluations = 0
+        for _ in range(_SENSOR_ROUNDS):
+            requests = launch.tick_sensor(defs, instance, system)
+            for request in requests:
+                run(request)
+            evaluations += sum(r.job_name == names.evaluate_job for r in requests)
+            if not requests:
+                break
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
                 f"{evaluations} evaluation runs")
@@ -155,7 +117,7 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
                and w.status in (waivers.REQUESTED, waivers.APPROVED)]
     w = pending[0] if pending else waivers.request(
         warehouse, catalog, system.name, "calibration", skewed.version, "recalibration ships next sprint; fairness checks still apply",
-        REQUESTER, datetime.now(timezone.utc) + timedelta(days=30))
+        REQUESTER, datetime.now(UTC) + timedelta(days=30))
     if w.status == waivers.REQUESTED:
         try:
             waivers.approve(warehouse, catalog, w.waiver_id, REQUESTER)

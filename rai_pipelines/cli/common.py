@@ -1,0 +1,63 @@
+"""What every command shares: the parser that turns usage errors into one line, printing, and the state it opens.
+
+Heavy modules (Dagster, MLflow, pandas) are imported inside the functions that
+need them, so `rai --help` and `rai query` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rai_pipelines.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def settings():
+    from rai_pipelines.settings import load_settings
+
+    return load_settings()
+
+
+def catalog(s):
+    from rai_pipelines.catalog import load_catalog
+
+    return load_catalog(s.catalog_dir)
+
+
+def warehouse(s):
+    from rai_pipelines.warehouse import Warehouse
+
+    return Warehouse(s.warehouse_dir)
+
+
+def dagster(s):
+    """Definitions and the persistent instance of the current profile."""
+    from rai_pipelines.settings import prepare_dagster_home
+
+    prepare_dagster_home(s)
+    import dagster as dg
+
+    from rai_pipelines.definitions import build_defs
+
+    return build_defs(), dg.DagsterInstance.get()
+
+
+def mlflow_client(s):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=s.mlflow_tracking_uri, registry_uri=s.mlflow_tracking_uri)
+
+
+def model_version(s, system, version: str):
+    """A registered version of a classifier's model (a usage error naming the versions there are, if not)."""
+    from rai_pipelines.modeling import registry
+
+    return registry.get(mlflow_client(s), system.model.registered_model, version)

@@ -1,0 +1,86 @@
+"""`rai gate` (the release decision CI asks for) and `rai policy explain` (what the policy asks of a system)."""
+
+from __future__ import annotations
+
+import json
+
+from rai_pipelines.cli import common
+from rai_pipelines.cli.common import Parser, say
+
+GATE_EXIT = {"pass": 0, "fail": 1, "insufficient_evidence": 3, "unassessed": 3}
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("gate", help="release decision for CI (0 pass, 1 fail, 3 insufficient/unassessed, 2 usage)")
+    s.add_argument("system")
+    s.add_argument("--model-version", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=gate)
+
+    s = sub.add_parser("policy", help="what the policy asks of a system: levels, samples, what they can show")
+    psub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
+    e = psub.add_parser("explain", help="per check: threshold, levels, current n, smallest n that could pass, "
+                                         "smallest effect detected with 80%% power")
+    e.add_argument("system")
+    e.add_argument("--json", action="store_true")
+    s.set_defaults(func=policy)
+
+
+def gate(args) -> int:
+    from rai_pipelines import gate as decide
+
+    settings = common.settings()
+    catalog = common.catalog(settings)
+    system = catalog.system(args.system)
+    # An assistant's version is its target's content digest (rai evaluate prints it); a classifier's, its MLflow version.
+    version = args.model_version if system.kind == "llm_assistant" else common.model_version(settings, system, args.model_version).version
+    wh = common.warehouse(settings)
+    decision = decide.decide_from_warehouse(system, catalog.policy, version, wh, suite_digests=catalog.suite_digests)
+    decide.record(decision, wh)  # every decision CI asked for is kept, unassessed ones included
+    if args.json:
+        print(json.dumps(decision.to_dict(), indent=2))
+    else:
+        control = decision.error_control
+        say(f"{system.name} v{version}: {decision.verdict.upper()} (tier {decision.risk_tier}, policy {decision.policy_version}, "
+            f"dataset {decision.dataset_version or 'none'}; this night {decision.night_verdict}; alpha {control.get('alpha')} "
+            f"{control.get('multiplicity')}, release after {control.get('consecutive_passes')} passing night(s))")
+        for r in decision.reasons:
+            say(f"  [{r.status}] {r.check}: {r.detail}")
+    return GATE_EXIT[decision.verdict]
+
+
+def policy(args) -> int:
+    from rai_pipelines.sample_size import needs
+    from rai_pipelines.warehouse import reads
+
+    settings = common.settings()
+    catalog = common.catalog(settings)
+    system = catalog.system(args.system)
+    wh = common.warehouse(settings)
+
+    def latest(check):
+        metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
+        found = reads.latest_measurement(wh, system.name, check.family, metric, check.slice)
+        return None if found is None else (found.n, found.ci_low, found.ci_high)
+
+    rows = needs(system, catalog.policy, catalog.suites_for(system), catalog.judges, latest)
+    tier = catalog.policy.tier_for(system)
+    if args.json:
+        print(json.dumps({"system": system.name, "risk_tier": system.risk_tier, "policy_version": catalog.policy.version,
+                          "alpha": tier.alpha, "multiplicity": tier.multiplicity, "night_alpha": tier.night_alpha,
+                          "release": tier.release.model_dump(), "monitoring_alpha": tier.monitoring.alpha,
+                          "checks": [r.to_json() for r in rows]}, indent=2))
+        return 0
+    say(f"{system.name}: tier {system.risk_tier}, policy {catalog.policy.version}; alpha {tier.alpha} shared by "
+        f"{tier.multiplicity} across the checks a decision can fail; each check passes at level {tier.night_alpha:.3g}; "
+        f"release after {tier.release.consecutive_passes} consecutive passing night(s) "
+        f"(false release <= {tier.alpha} over {tier.release.horizon_nights} night(s)); champion monitored at "
+        f"{tier.monitoring.alpha:.3g} a night")
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    header = ["check", "required", "pass / fail level", "n", "smallest n to pass", "passes 80% at", "basis"]
+    table = [[r.check, f"{r.metric}[{r.slice}] {r.op} {r.threshold}", f"{r.level_pass:.3g} / {r.level_fail_min:.3g}-{tier.alpha:g}",
+              f"{fmt(r.n, 'd')} ({r.n_source})", fmt(r.min_n_to_pass, "d"), fmt(r.detectable, ".4f"), r.basis] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+    for line in [header, *table]:
+        say("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    return 0

@@ -1,0 +1,158 @@
+"""Governance commands: `rai waiver` (the exception process), `rai evidence` (signed bundles),
+`rai report` (trends) and `rai query` (read-only SQL)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC
+from pathlib import Path
+
+from rai_pipelines.cli import common
+from rai_pipelines.cli.common import Parser, say
+from rai_pipelines.errors import UsageError
+
+
+def add_parsers(sub) -> None:
+    s = sub.add_parser("waiver", help="the exception process: request, approve, revoke, list (1 when refused)")
+    wsub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
+    w = wsub.add_parser("request", help="ask for a check to be waived for one model version")
+    w.add_argument("system")
+    w.add_argument("--check", required=True, help="a check name from the system's policy tier")
+    w.add_argument("--model-version", required=True)
+    w.add_argument("--reason", required=True)
+    w.add_argument("--by", required=True, help="the requester")
+    w.add_argument("--expires", required=True, help="YYYY-MM-DD (UTC)")
+    w = wsub.add_parser("approve", help="approve a requested waiver (not by its requester; only by a policy approver)")
+    w.add_argument("waiver_id")
+    w.add_argument("--by", required=True)
+    w = wsub.add_parser("revoke", help="revoke a waiver")
+    w.add_argument("waiver_id")
+    w.add_argument("--by", required=True)
+    w.add_argument("--reason", required=True)
+    w = wsub.add_parser("list", help="every waiver and its current state")
+    w.add_argument("system", nargs="?")
+    for w in wsub.choices.values():
+        w.add_argument("--json", action="store_true")
+    s.set_defaults(func=waiver)
+
+    s = sub.add_parser("evidence", help="signed evidence bundles: build one, or verify one (1 when tampered or incomplete)")
+    esub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
+    e = esub.add_parser("bundle", help="card, decision, metrics, quality, drift, policy and waivers in a signed zip")
+    e.add_argument("system")
+    e.add_argument("--model-version", required=True)
+    e.add_argument("--out", required=True, type=Path)
+    e.add_argument("--json", action="store_true")
+    e = esub.add_parser("verify", help="check every file against the signed manifest")
+    e.add_argument("bundle", type=Path)
+    e.add_argument("--public-key", type=Path, help="the signer's PEM public key (default: this state's key)")
+    e.add_argument("--json", action="store_true")
+    s.set_defaults(func=evidence)
+
+    s = sub.add_parser("report", help="governance reports from the warehouse")
+    rsub = s.add_subparsers(dest="kind", required=True, parser_class=Parser)
+    r = rsub.add_parser("trends", help="self-contained HTML: KPI tiles, metric trends with intervals, drift, verdicts, lineage")
+    r.add_argument("--out", required=True, type=Path, help="directory to write index.html into")
+    r.add_argument("--json", action="store_true")
+    s.set_defaults(func=report)
+
+    s = sub.add_parser("query", help="read-only SQL over the warehouse views")
+    s.add_argument("sql")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.set_defaults(func=query)
+
+
+def query(args) -> int:
+    frame = common.warehouse(common.settings()).query(args.sql)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
+            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+    return 0
+
+
+def waiver(args) -> int:
+    from datetime import datetime
+
+    from rai_pipelines import waivers
+    settings = common.settings()
+    wh = common.warehouse(settings)
+    if args.action == "request":
+        catalog = common.catalog(settings)
+        try:
+            expires = datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise UsageError(f"waiver: --expires {args.expires!r} is not a date; use YYYY-MM-DD") from None
+        if len(args.expires) == 10:  # a date alone: the waiver lasts through that day (UTC)
+            expires = expires.replace(hour=23, minute=59, second=59)
+        common.model_version(settings, catalog.system(args.system), args.model_version)
+        done = waivers.request(wh, catalog, args.system, args.check, args.model_version, args.reason, args.by,
+                               expires if expires.tzinfo else expires.replace(tzinfo=UTC))
+    elif args.action == "approve":
+        done = waivers.approve(wh, common.catalog(settings), args.waiver_id, args.by)
+    elif args.action == "revoke":
+        done = waivers.revoke(wh, args.waiver_id, args.by, args.reason)
+    else:
+        found = waivers.current(wh, args.system)
+        if args.json:
+            print(json.dumps([w.to_json() for w in found], indent=1))
+        else:
+            for w in found:
+                say(f"{w.waiver_id}  {w.status:<9} {w.scope}  by {w.requested_by}"
+                     f"{', approved by ' + w.approved_by if w.approved_by else ''}, expires {w.expires_at:%Y-%m-%d}: {w.reason}")
+            if not found:
+                say("(no waivers)")
+        return 0
+    if args.json:
+        print(json.dumps(done.to_json(), indent=1))
+    else:
+        say(f"{done.waiver_id}: {done.status} ({done.scope}, expires {done.expires_at:%Y-%m-%d})")
+    return 0
+
+
+def evidence(args) -> int:
+    from rai_pipelines.evidence import keys
+    from rai_pipelines.evidence.bundle import verify
+
+    settings = common.settings()
+    if args.action == "verify":
+        public = keys.load_public(args.public_key or keys.public_path(settings.home))
+        problems = verify(args.bundle, public)
+        if args.json:
+            print(json.dumps({"bundle": str(args.bundle), "intact": not problems, "problems": problems}, indent=1))
+        elif problems:
+            for p in problems:
+                print(f"{args.bundle}: {p}", file=sys.stderr)
+        else:
+            say(f"{args.bundle}: intact, signed by {keys.fingerprint(public)}")
+        return 1 if problems else 0
+    from rai_pipelines.evidence.release import build
+    catalog = common.catalog(settings)
+    system = catalog.system(args.system)
+    if system.kind != "llm_assistant":
+        common.model_version(settings, system, args.model_version)
+    evidence, built = build(catalog, system, args.model_version, common.mlflow_client(settings), common.warehouse(settings),
+                            settings.home, args.out, say)
+    if args.json:
+        print(json.dumps({"path": str(built.path), "sha256": built.sha256, "completeness": built.completeness,
+                          "missing": built.missing, "verdict": evidence.decision.verdict}, indent=1))
+    else:
+        say(f"{built.path}: {len(built.manifest['files'])} files, verdict {evidence.decision.verdict}, "
+             f"evidence completeness {built.completeness:.0%}{' (missing ' + ', '.join(built.missing) + ')' if built.missing else ''}")
+    return 0
+
+
+def report(args) -> int:
+    from rai_pipelines.report.trends import build
+    settings = common.settings()
+    report = build(common.catalog(settings), common.warehouse(settings), args.out, settings.mlflow_ui_url)
+    if args.json:
+        print(json.dumps({"path": str(report.path), "plots": report.plots, "seconds": report.seconds}, indent=1))
+    else:
+        say(f"{report.path}: {report.plots} plots, built in {report.seconds['total']:.1f} s; open it in a browser (no network needed)")
+    return 0

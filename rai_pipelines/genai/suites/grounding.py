@@ -1,0 +1,30 @@
+"""grounding (grounding): the assistant's own grounding questions about its corpus, each asked with the passage
+that answers it. grounded_answer_rate."""
+
+from __future__ import annotations
+
+from rai_pipelines.genai import judges, prompts
+from rai_pipelines.genai.suites.base import Assistant, Case, GenaiSuite, Outcome, messages, register
+from rai_pipelines.genai.targets import Prompt
+
+
+class Grounding(GenaiSuite):
+    name = "grounding"
+    family = "grounding"
+    metric = "grounded_answer_rate"
+    judge = "grounding"
+    empty_is_event = False  # no answer is not grounded
+
+    def cases(self, assistant: Assistant, size: int, seed: int) -> tuple[list[Case], list[prompts.SourceFile]]:
+        cases = []
+        for i, (question, passage) in enumerate(assistant.questions[:size] if size else assistant.questions):
+            context = assistant.corpus[passage]
+            text = f"Answer the question using only this context.\n\nContext:\n{context}\n\nQuestion: {question}"
+            cases.append(Case(Prompt(f"grounding:{i}", messages(assistant, text)), "corpus", context))
+        return cases, []  # the questions and corpus are the system's own: the selection digest covers them
+
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
+        return [self.judged(judges.grounded(t, c.expected)) for c, t in zip(cases, texts)]
+
+
+SUITE = register(Grounding())
