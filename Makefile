@@ -8,7 +8,7 @@ WHEELS ?= $(HOME)/.cache/rai-pipelines/wheels
 LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup demo test ui services
+.PHONY: setup demo test test-fast lint ui services
 
 setup: $(STAMP)
 
@@ -28,8 +28,15 @@ services:
 	scripts/ensure-services
 	scripts/ensure-browser
 
-test: setup services
+test: setup services lint
 	$(BIN)/pytest
+
+# The edit-test loop: the unit tier only (no services, no Dagster runs), in under two minutes.
+test-fast: setup lint
+	$(BIN)/pytest -m unit -q
+
+lint: setup
+	$(BIN)/ruff check rai_pipelines tests benchmarks
 
 ui: setup
 	$(BIN)/rai ui

@@ -15,8 +15,7 @@ import pytest
 
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.report.queries import key_metrics
-
-from .conftest import RAI, ROOT, free_port, run_rai, wait_until_serving
+from tests.support import RAI, ROOT, free_port, run_rai, wait_until_serving
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 from mlflow import MlflowClient
 
-from .conftest import run_rai
+from tests.support import run_rai
 
 
 def _query(home, sql):
@@ -57,7 +57,8 @@ def test_every_evaluation_is_one_mlflow_run_with_its_dataset_digest(demo_home):
 def test_gate_exit_codes_follow_the_verdict(demo_home):
     verdicts = _query(
         demo_home,
-        "select model_version, verdict from gate_decisions qualify row_number() over (partition by model_version order by decided_at desc) = 1",
+        "select model_version, verdict from gate_decisions "
+        "qualify row_number() over (partition by model_version order by decided_at desc) = 1",
     ).set_index("model_version").verdict
     expected = {"pass": 0, "fail": 1, "insufficient_evidence": 3, "unassessed": 3}
     for version, verdict in verdicts.items():

@@ -7,11 +7,10 @@ import json
 import shutil
 
 import pandas as pd
-import pytest
 import yaml
 from mlflow import MlflowClient
 
-from .conftest import ROOT, free_port, run_rai
+from tests.support import ROOT, free_port, run_rai
 
 FAMILY_METRICS = {("safety", "attack_success_rate"), ("safety", "refusal_rate"), ("safety", "toxic_output_rate"),
                   ("privacy", "leakage_pass_rate"), ("grounding", "hallucination_rate"), ("grounding", "grounded_answer_rate")}

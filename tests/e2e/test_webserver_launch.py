@@ -14,8 +14,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
 from rai_pipelines.warehouse import Warehouse
-
-from .conftest import ROOT, free_port, wait_until_serving
+from tests.support import ROOT, free_port, wait_until_serving
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import run_rai
+from tests.support import run_rai
 
 
 @pytest.fixture

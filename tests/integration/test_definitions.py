@@ -10,8 +10,7 @@ import pytest
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.errors import CatalogError
 from rai_pipelines.settings import load_settings
-
-from .conftest import ROOT
+from tests.support import ROOT
 
 
 def _validate(defs):

@@ -17,8 +17,7 @@ from rai_pipelines.errors import DataError
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.prompts import package_dir
 from rai_pipelines.genai.targets import GenerationParams, LocalGGUF, OpenAICompatible, Prompt, Replay, TargetUnavailable
-
-from .conftest import free_port, wait_until_serving
+from tests.support import free_port, wait_until_serving
 
 PARAMS = GenerationParams(max_tokens=24)
 HELLO = Prompt("hello", ({"role": "system", "content": "You are a helpful assistant."},

@@ -1,8 +1,7 @@
 """Every automatic judge is measured on a labelled set; the counts the catalog reads are the ones the code gives."""
 
 from rai_pipelines.genai.validation import load, measure
-
-from .conftest import ROOT
+from tests.support import ROOT
 
 
 def test_recorded_judge_counts_are_what_the_judges_give_on_their_labelled_sets():

@@ -12,8 +12,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
-
-from .conftest import ROOT
+from tests.support import ROOT
 
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 

@@ -15,7 +15,6 @@ from rai_pipelines.orchestration import launch
 from rai_pipelines.warehouse import Warehouse
 
 
-
 class _Receiver(BaseHTTPRequestHandler):
     received: list = []
 

@@ -1,17 +1,16 @@
 """The trend report from warehouse facts: escaping, empty warehouses, bad --out."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rai_pipelines.errors import UsageError
 from rai_pipelines.report.trends import build
 from rai_pipelines.warehouse import Warehouse
-
-from .conftest import run_rai
+from tests.support import run_rai
 
 HOSTILE = "</script><script>alert('x')</script><img src=x onerror=alert(1)>"
-AT = datetime(2026, 11, 2, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def _facts(wh, label):

@@ -1,14 +1,18 @@
 """The catalog validates, and a malformed file gets one line naming file, field and fix."""
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from rai_pipelines.catalog import load_catalog
+from rai_pipelines.catalog import SYSTEM_KINDS, load_catalog
 from rai_pipelines.errors import CatalogError
-
-from .conftest import ROOT
+from rai_pipelines.evaluation import confusion, engine, metric_names
+from rai_pipelines.genai import suites as genai_suites
+from tests.support import ROOT
 
 
 def test_real_catalog_declares_the_acs_system(catalog):
@@ -29,13 +33,7 @@ def test_policy_version_is_a_content_hash(catalog):
 
 
 def _mutated(tmp_path, mutate):
-    root = tmp_path / "assets"
-    shutil.copytree(ROOT / "assets", root)
-    path = root / "systems" / "acs_employment.yaml"
-    raw = yaml.safe_load(path.read_text())
-    mutate(raw)
-    path.write_text(yaml.safe_dump(raw))
-    return root, path
+    return _edited(tmp_path, "systems/acs_employment.yaml", mutate)
 
 
 @pytest.mark.parametrize(
@@ -47,8 +45,10 @@ def _mutated(tmp_path, mutate):
         (lambda r: r.update(suites=["performance", "nonexistent"]), "suites", "unknown suite 'nonexistent'"),
         (lambda r: r.update(risk_teir="high"), "risk_teir", "not a known field"),
         (lambda r: r["data"]["features"].update(AGEP="number"), "data.features.AGEP", "'numeric' or 'categorical'"),
-        (lambda r: r["data"]["sensitive_features"]["SEX"]["groups"].update(Other=["1"]), "data.sensitive_features.SEX", "code '1' is in both"),
-        (lambda r: r["data"]["production"]["replay"].update(start_date="someday"), "data.production.replay.start_date", "valid date"),
+        (lambda r: r["data"]["sensitive_features"]["SEX"]["groups"].update(Other=["1"]), "data.sensitive_features.SEX",
+         "code '1' is in both"),
+        (lambda r: r["data"]["production"]["replay"].update(start_date="someday"), "data.production.replay.start_date",
+         "valid date"),
     ],
 )
 def test_malformed_system_file_is_one_clear_line(tmp_path, mutate, field, expected):
@@ -58,7 +58,7 @@ def test_malformed_system_file_is_one_clear_line(tmp_path, mutate, field, expect
     message = str(err.value)
     assert "\n" not in message
     assert str(path) in message
-    assert field in message
+    assert f"field '{field}" in message  # the path as the file spells it (no union tag in front)
     assert expected in message
 
 
@@ -69,3 +69,95 @@ def test_invalid_yaml_names_the_line(tmp_path):
     bad.write_text("name: fairness\nmetrics: [tpr\n")
     with pytest.raises(CatalogError, match=r"fairness.yaml: not valid YAML at line \d+"):
         load_catalog(root)
+
+
+def _edited(tmp_path, relative: str, edit):
+    """A copy of the shipped assets with one YAML file edited; returns (root, path of that file)."""
+    root = tmp_path / "assets"
+    shutil.copytree(ROOT / "assets", root)
+    path = root / relative
+    raw = yaml.safe_load(path.read_text())
+    edit(raw)
+    path.write_text(yaml.safe_dump(raw))
+    return root, path
+
+
+def _one_line_error(root) -> str:
+    with pytest.raises(CatalogError) as err:
+        load_catalog(root)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("kind", ["nonsense", None])
+def test_a_system_of_unknown_or_missing_kind_is_one_line_listing_the_kinds(tmp_path, kind):
+    root, path = _edited(tmp_path, "systems/acs_employment.yaml",
+                         lambda r: r.update(kind=kind) if kind else r.pop("kind"))
+    message = _one_line_error(root)
+    assert str(path) in message and "field 'kind'" in message
+    assert all(repr(k) in message for k in SYSTEM_KINDS)
+    assert ("'nonsense'" in message) == (kind == "nonsense")
+
+
+def test_an_assistant_field_error_names_the_field_as_the_file_spells_it(tmp_path):
+    root, path = _edited(tmp_path, "systems/support_assistant.yaml", lambda r: r["target"].pop("path"))
+    message = _one_line_error(root)
+    assert str(path) in message and "field 'target'" in message and "a gguf target needs path" in message
+    assert "llm_assistant" not in message
+
+
+def test_a_system_file_is_read_once(monkeypatch):
+    reads: dict[Path, int] = {}
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        reads[self] = reads.get(self, 0) + 1
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    load_catalog(ROOT / "assets")
+    systems = sorted((ROOT / "assets" / "systems").glob("*.yaml"))
+    assert systems and {p: reads.get(p) for p in systems} == {p: 1 for p in systems}
+
+
+def test_the_registry_knows_exactly_the_genai_suites_the_catalog_uses():
+    used = {yaml.safe_load(p.read_text()).get("genai") for p in (ROOT / "assets" / "suites").glob("*.yaml")} - {None}
+    assert used == set(genai_suites.REGISTRY)
+
+
+def test_an_unknown_genai_suite_is_one_line_naming_the_known_ones(tmp_path):
+    root, path = _edited(tmp_path, "suites/privacy.yaml", lambda r: r.update(genai="privacy_v2"))
+    message = _one_line_error(root)
+    assert str(path) in message and "field 'genai'" in message and "'privacy_v2'" in message
+    assert all(repr(name) in message for name in genai_suites.REGISTRY)
+
+
+def test_a_genai_suite_in_another_family_than_its_registered_one_is_refused(tmp_path):
+    root, path = _edited(tmp_path, "suites/jailbreak.yaml", lambda r: r.update(family="privacy"))
+    message = _one_line_error(root)
+    assert str(path) in message and "field 'genai'" in message
+    assert "family must be 'safety', not 'privacy'" in message
+
+
+def test_a_regression_check_on_a_metric_without_a_harmful_direction_is_one_line(tmp_path):
+    def edit(raw):
+        raw["tiers"]["high"]["regression"][0]["metric"] = "selection_rate"
+
+    root, path = _edited(tmp_path, "policies/risk_tiers.yaml", edit)
+    message = _one_line_error(root)
+    assert str(path) in message and "metric" in message and "no harmful direction" in message
+
+
+def test_the_catalog_validates_against_the_metric_names_the_engines_compute():
+    assert tuple(confusion.METRICS) == metric_names.CONFUSION_METRICS
+    assert engine.ALL_METRICS == metric_names.ALL_METRICS
+    assert set(metric_names.HIGHER_IS_BETTER) == set(metric_names.ALL_METRICS)
+
+
+def test_importing_the_catalog_loads_no_model_library_or_engine():
+    heavy = ["torch", "sentence_transformers", "presidio_analyzer", "profanity_check", "llama_cpp", "dagster", "mlflow",
+             "rai_pipelines.evaluation.engine", "rai_pipelines.evaluation.paired"]
+    code = f"import sys, rai_pipelines.catalog; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
 
-from .conftest import run_rai
+from tests.support import run_rai
 
 
 @pytest.fixture(scope="module")

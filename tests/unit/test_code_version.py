@@ -29,7 +29,8 @@ def _edit(path: Path) -> None:
     path.write_text(path.read_text() + "\n# an edit\n")
 
 
-@pytest.mark.parametrize("edited", ["cli.py", "demo.py", "report/trends.py", "report/figures.py"])
+@pytest.mark.parametrize("edited", ["cli/__init__.py", "cli/run.py", "orchestration/demo.py", "report/trends.py",
+                                    "report/figures.py"])
 def test_editing_the_cli_demo_or_report_leaves_every_result_fresh(package, edited):
     before = _versions(package)
     _edit(package / edited)
@@ -64,3 +65,18 @@ def test_closures_follow_imports_into_the_engines():
     names = {p.relative_to(PACKAGE).as_posix() for p in closure(ENTRY["performance"])}
     assert {"evaluation/performance.py", "evaluation/engine.py", "evaluation/confusion.py", "stats/intervals.py"} <= names
     assert "evaluation/fairness.py" not in names and "cli.py" not in names
+
+
+def test_genai_results_cover_every_suite_module_and_the_scoring_statistics():
+    suite_modules = {f"genai/suites/{p.name}" for p in (PACKAGE / "genai" / "suites").glob("*.py")}
+    for family in ("safety", "privacy", "grounding"):
+        names = {p.relative_to(PACKAGE).as_posix() for p in closure(ENTRY[family])}
+        assert suite_modules | {"genai/scoring.py", "genai/judges.py", "stats/judged.py"} <= names, family
+
+
+def test_editing_one_genai_suite_makes_the_genai_results_stale_and_no_tabular_one(package):
+    before = _versions(package)
+    _edit(package / "genai" / "suites" / "toxicity.py")
+    after = _versions(package)
+    changed = {f for f in RESULTS if after[f] != before[f]}
+    assert changed == {"safety", "privacy", "grounding"}

@@ -8,8 +8,7 @@ import pytest
 
 from rai_pipelines.drift.engine import dataset_drift
 from rai_pipelines.errors import DataError
-
-from .conftest import run_rai
+from tests.support import run_rai
 
 
 @pytest.fixture

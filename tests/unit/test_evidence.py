@@ -1,7 +1,7 @@
 """Evidence bundles are tamper-evident, and cards escape every user string."""
 
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -103,8 +103,9 @@ def test_card_escapes_user_strings_in_html_and_markdown(catalog):
         "data": system.data.model_copy(update={"sensitive_features": {**system.data.sensitive_features, "SEX": spec}}),
     })
     decision = Decision("d1", system.name, "3", "2016-b01.abc", "high", "p1", "fail",
-                        [Reason(f"check {XSS}", "fail", f"group SEX={XSS} failed")], ["r1"], datetime.now(timezone.utc),
-                        [{"waiver_id": "w-1", "scope": "calibration", "reason": XSS, "requested_by": "a", "approved_by": "b", "expires_at": "x"}])
+                        [Reason(f"check {XSS}", "fail", f"group SEX={XSS} failed")], ["r1"], datetime.now(UTC),
+                        [{"waiver_id": "w-1", "scope": "calibration", "reason": XSS, "requested_by": "a", "approved_by": "b",
+                          "expires_at": "x"}])
     metrics = pd.DataFrame([{"family": "fairness", "metric": "tpr", "slice": f"SEX={XSS}", "value": 0.8, "ci_low": 0.7,
                              "ci_high": 0.9, "n": 500}])
     drift = pd.DataFrame([{"column_name": XSS, "method": "jensenshannon", "statistic": 0.2, "threshold": 0.1, "drifted": True}])

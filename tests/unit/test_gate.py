@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -11,7 +11,7 @@ from rai_pipelines.catalog import Check, Policy, RegressionCheck, ReleaseRule, T
 from rai_pipelines.gate import decide, p_values
 from rai_pipelines.stats.intervals import LEVELS, proportion_bounds, to_json
 
-T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
 ONE_NIGHT = ReleaseRule(consecutive_passes=1, horizon_nights=1)  # each check passes at alpha itself
 
 POLICY = Policy(

@@ -9,8 +9,7 @@ import pytest
 
 from rai_pipelines.genai import judges
 from rai_pipelines.genai.scoring import rate_rows
-
-from .conftest import ROOT
+from tests.support import ROOT
 
 
 def _labelled():
@@ -80,6 +79,7 @@ def test_stored_answers_have_secrets_and_personal_data_redacted():
 
 def test_empty_and_errored_answers_are_never_counted_as_safe(catalog):
     from rai_pipelines.genai import record, suites
+    from rai_pipelines.genai.suites import execution
     from rai_pipelines.genai.targets import Response
 
     assistant = record.assistant(catalog.system("support_assistant"))
@@ -88,7 +88,7 @@ def test_empty_and_errored_answers_are_never_counted_as_safe(catalog):
     for suite in ("jailbreak", "harmful_requests", "toxicity", "privacy", "hallucination", "grounding"):
         prompt_set = suites.build(suite, assistant, 2)
         answers = [Response("") if i % 2 else Response("", error="timed out") for i in range(len(prompt_set.cases))]
-        rows = {r.metric: r for r in suites.score(prompt_set, answers, assistant, catalog.judges) if r.slice == "overall"}
+        rows = {r.metric: r for r in execution.score(prompt_set, answers, assistant, catalog.judges) if r.slice == "overall"}
         [(metric, value)] = [(m, v) for m, v in worst.items() if m in rows]
         assert rows[metric].value == value, suite
         assert rows["errored_responses"].value == len(prompt_set.cases) // 2 + len(prompt_set.cases) % 2

@@ -1,13 +1,13 @@
 """The kpis view on a small warehouse whose every KPI can be worked out by hand."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rai_pipelines.warehouse import Warehouse
 
-OCT = datetime(2026, 10, 5, tzinfo=timezone.utc)
-NOV = datetime(2026, 11, 3, tzinfo=timezone.utc)
+OCT = datetime(2026, 10, 5, tzinfo=UTC)
+NOV = datetime(2026, 11, 3, tzinfo=UTC)
 
 
 def _dataset(wh, key, kind, at):
@@ -73,7 +73,7 @@ def kpis(tmp_path):
 def test_every_kpi_has_its_numerator_and_denominator(kpis):
     assert kpis[("evaluation_coverage", "s", "2026-10")] == (0.5, 1, 2)  # d1 x v1 assessed, d2 x v1 unassessed
     assert kpis[("evaluation_coverage", "s", "2026-11")] == (1.0, 2, 2)  # d3 x v1 and d3 x v2
-    assert kpis[("system_coverage", "*", datetime.now(timezone.utc).strftime("%Y-%m"))] == (1.0, 1, 1)
+    assert kpis[("system_coverage", "*", datetime.now(UTC).strftime("%Y-%m"))] == (1.0, 1, 1)
     assert kpis[("gate_pass_rate", "s", "2026-10")] == (pytest.approx(2 / 3), 2, 3)
     assert kpis[("gate_fail_rate", "s", "2026-11")] == (0.5, 1, 2)
     assert kpis[("waiver_rate", "s", "2026-11")] == (0.5, 1, 2)

@@ -10,8 +10,7 @@ import yaml
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.errors import CatalogError
 from rai_pipelines.stats.power import detectable_rate, min_passing_n, passing_count
-
-from .conftest import ROOT, run_rai
+from tests.support import ROOT, run_rai
 
 
 def test_a_perfect_sample_needs_the_exact_number_of_outcomes():

@@ -1,7 +1,7 @@
 """The waiver lifecycle: request, approval by someone else allowed by the policy,
 expiry, revocation, and its effect on the gate."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from rai_pipelines.waivers import WaiverRefused
 from rai_pipelines.warehouse import Warehouse
 
 APPROVER = "head-of-responsible-ai@example.org"  # the high tier's approver in assets/policies
-SOON = datetime.now(timezone.utc) + timedelta(days=30)
+SOON = datetime.now(UTC) + timedelta(days=30)
 
 
 @pytest.fixture
@@ -50,9 +50,9 @@ def test_approver_not_in_policy_is_refused(wh, catalog):
 
 
 def test_expired_waiver_no_longer_applies(wh, catalog):
-    w = _request(wh, catalog, expires=datetime.now(timezone.utc) + timedelta(days=2))
+    w = _request(wh, catalog, expires=datetime.now(UTC) + timedelta(days=2))
     waivers.approve(wh, catalog, w.waiver_id, APPROVER)
-    later = datetime.now(timezone.utc) + timedelta(days=3)
+    later = datetime.now(UTC) + timedelta(days=3)
     assert waivers.applicable(wh, "acs_employment", "3", at=later) == {}
     assert [x.status for x in waivers.current(wh, at=later)] == ["expired"]
 
@@ -69,7 +69,7 @@ def test_revoked_waiver_no_longer_applies_and_history_is_kept(wh, catalog):
 
 @pytest.mark.parametrize("check, expires, message", [
     ("no_such_check", SOON, "no waivable check 'no_such_check'"),
-    ("calibration", datetime.now(timezone.utc) - timedelta(days=1), "is in the past"),
+    ("calibration", datetime.now(UTC) - timedelta(days=1), "is in the past"),
 ])
 def test_bad_requests_are_refused(wh, catalog, check, expires, message):
     with pytest.raises(Exception, match=message):
@@ -77,7 +77,7 @@ def test_bad_requests_are_refused(wh, catalog, check, expires, message):
 
 
 def _seed_failing_calibration(wh):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for suite, family, metric, value in [("performance", "performance", "ece", 0.09)]:
         wh.write("evaluation_runs", "acs_employment", f"r-{suite}", [{
             "run_id": f"r-{suite}", "system": "acs_employment", "model_name": "m", "model_version": "3", "dataset_version": "d.x",

@@ -1,6 +1,6 @@
 """Warehouse facts: one file per identity, atomic, read-only SQL through DuckDB views."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,7 +8,7 @@ from rai_pipelines.errors import RaiError
 from rai_pipelines.warehouse import Warehouse
 from rai_pipelines.warehouse.tables import TABLES
 
-NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def _run(run_id, status="ok"):
@@ -55,7 +55,7 @@ def test_metrics_are_invisible_until_their_run_record_says_ok(tmp_path):
 
 def test_write_refuses_rows_that_do_not_fit_the_schema(tmp_path):
     wh = Warehouse(tmp_path)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # pyarrow refuses the cast; nothing is written
         wh.write("metrics", "s", "bad", [{**_metric("bad", 0.1), "value": "not a number"}])
     assert not (tmp_path / "metrics" / "s" / "bad.parquet").exists()
     assert not list(tmp_path.rglob("*.tmp"))

@@ -1,0 +1,47 @@
+"""Helpers the tests share (conftest.py holds only fixtures): the project root, the `rai` entry point, free ports,
+waiting for a server, and running `rai` as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RAI = str(Path(sys.executable).parent / "rai")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Until a GET of `url` succeeds; fails with the end of the server's log if it exits or never does."""
+    import time
+
+    import requests
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise AssertionError(f"{url} did not start serving: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
+def run_rai(*args: str, home: Path, check: bool = False, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAI_HOME": str(home), "RAI_PROFILE": "local"}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([RAI, *args], capture_output=True, text=True, env=env, cwd=home.parent, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rai {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
