@@ -8,7 +8,7 @@ import pytest
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import production_windows
 from rai_pipelines.orchestration.assets import system_assets
-from rai_pipelines.orchestration.checks import data_quality_check
+from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
 from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import resources_for
 from rai_pipelines.warehouse import Warehouse
@@ -129,3 +129,46 @@ def test_unknown_model_version_fails_the_step_and_writes_nothing(world, settings
     )
     assert not result.success
     assert Warehouse(settings.warehouse_dir).frame("select count(*) c from evaluation_runs").c[0] == 0
+
+
+def _step_errors(result) -> str:
+    return "\n".join(e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure)
+
+
+def test_an_evaluation_reads_predictions_as_its_input_and_names_them_when_missing(world, settings):
+    w = world
+    key = w["parts"].evaluation_key(w["mv"].version, w["version"].key)
+    alone = dg.AssetSelection.assets(["acs_employment", "performance_evaluation"])
+    missing = dg.materialize(w["assets"], selection=alone, partition_key=key, instance=w["instance"],
+                             resources=w["resources"], raise_on_error=False)
+    assert not missing.success
+    errors = _step_errors(missing)
+    assert "no predictions for partition" in errors and "acs_employment/predictions" in errors, errors
+    wh = Warehouse(settings.warehouse_dir)
+    assert wh.frame("select count(*) c from evaluation_runs").c[0] == 0  # nothing scored behind the input's back
+
+    assert _materialize(w, dg.AssetSelection.assets(["acs_employment", "predictions"]), key).success
+    later = _materialize(w, alone, key)  # another run: the handle the predictions run stored is the input
+    assert later.success
+    assert wh.frame("select suite from evaluation_runs where status = 'ok'").suite.tolist() == ["performance"]
+
+
+def test_champion_moves_only_behind_the_blocking_release_check(world, acs, register_model, mlflow_client, settings):
+    w = world
+    candidate = register_model("gradient_boosting")
+    w["instance"].add_dynamic_partitions(w["parts"].model.name, [candidate.version])
+    key = w["parts"].evaluation_key(candidate.version, w["version"].key)
+    result = dg.materialize([*w["assets"], release_approved_check(acs)], selection=EVALUATION, partition_key=key,
+                            instance=w["instance"], resources=w["resources"], raise_on_error=False)
+    [approved] = result.get_asset_check_evaluations()
+    verdict = Warehouse(settings.warehouse_dir).frame(
+        "select verdict from gate_decisions where model_version = ? order by decided_at desc limit 1", [candidate.version]).verdict[0]
+    assert approved.passed == (verdict == "pass")
+    moved = result.asset_materializations_for_node("acs_employment__champion")
+    champion = str(mlflow_client.get_model_version_by_alias(candidate.name, "champion").version)
+    if verdict == "pass":
+        assert moved and champion == candidate.version
+    else:  # one night cannot release a high-tier version: the alias stays, and the champion step never ran
+        assert not moved and champion == w["mv"].version
+        assert not result.asset_materializations_for_node("acs_employment__release_evidence")
+

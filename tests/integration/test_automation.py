@@ -48,7 +48,7 @@ def test_sensor_registers_new_versions_and_requests_missing_evaluations(settings
     # Once version 1 is evaluated, only version 2 is still pending. (Its release evidence waits: one passing
     # night is not the high tier's release window, so the blocking release_approved check stops the run there.)
     outcome = launch.execute(defs, instance, next(r for r in requests if r.partition_key.keys_by_dimension[MODEL_DIM] == "1"))
-    assert outcome.ok or (outcome.blocked and "release_approved" in outcome.error), outcome.error
+    assert outcome.answered and set(outcome.blocked_by) <= {"release_approved"}, outcome.error
     assert _evaluations(launch.tick_sensor(defs, instance, acs)) == [("2", ingest.partition_key)]
 
     # A new registry version becomes a partition and gets its evaluation.

@@ -114,7 +114,7 @@ def test_version_violating_its_suite_is_blocked_and_never_evaluated(bad_project,
     register_model(rows=2000)
     [request] = launch.tick_schedule(defs, instance, acs, _night(acs, 0))
     outcome = launch.execute(defs, instance, request, "acs_employment__ingest_dataset_version")
-    assert outcome.blocked and "data_quality" in outcome.error
+    assert outcome.blocked_by == ("data_quality",) and not outcome.answered and "data_quality" in outcome.error
 
     wh = Warehouse(settings.warehouse_dir)
     failed = wh.frame("select expectation, column_name from quality_results where not success")
