@@ -28,6 +28,7 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.errors import CatalogError, UsageError
 from rai_pipelines.evaluation import metric_names
 from rai_pipelines.genai import suites as genai_suites
+from rai_pipelines.names import CHAMPION
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -209,7 +210,7 @@ class Suite(_Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     seed: int = 0
     reference_groups: dict[str, str] = Field(default_factory=dict, description="sensitive feature -> group compared against")
-    baseline_alias: str = Field("champion", description="regression family: the MLflow alias of the model compared against")
+    baseline_alias: str = Field(CHAMPION, description="regression family: the MLflow alias of the model compared against")
     expectations: list[dict[str, dict]] = Field(
         default_factory=list, description="data_quality family: [{expect_..._name: {kwargs}}], Great Expectations' own names"
     )

@@ -40,7 +40,7 @@ from rai_pipelines.catalog import AssistantSystem, Check, Policy, RegressionChec
 from rai_pipelines.code_version import ENTRY, code_version
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
-from rai_pipelines.evaluation.paired import lower_is_better
+from rai_pipelines.evaluation.metric_names import lower_is_better
 from rai_pipelines.evaluation.rows import BASELINE_METRIC
 from rai_pipelines.stats import intervals
 from rai_pipelines.stats.multiplicity import adjusted_levels

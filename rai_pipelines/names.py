@@ -1,8 +1,10 @@
 """The one spelling of every name Dagster and MLflow know our objects by.
 
-Jobs, schedules, sensors, asset keys, asset checks and registry aliases are
-named here and nowhere else, so the Dagster layer, the CLI, the demo and the
-tests cannot drift apart. Plain strings: no Dagster import.
+Jobs, schedules, sensors, asset checks and registry aliases are named here,
+and asset keys and evaluation ops are built here from the system and the
+asset's name, so the Dagster layer, the CLI and the demo cannot drift apart.
+(The tests spell the names out, as a user's Launchpad config or CI would: they
+pin them.) Plain strings: no Dagster import.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`rai`: the command line. One module per command group, each a thin adapter over plain functions.
 
 Errors are one line on stderr (a traceback only with --debug); exit codes are
-the contract CI reads (DESIGN.md): 0 pass/ok, 1 fail, 2 usage, 3 insufficient
-evidence or unassessed, 130 interrupted, 141 broken pipe.
+the contract CI reads (README, "Command line"): 0 pass/ok, 1 fail, 2 usage, 3
+insufficient evidence or unassessed, 130 interrupted, 141 broken pipe.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from rai_pipelines.errors import RaiError
 
 GROUPS = (run, gate, engines, governance)  # the order `rai --help` lists them in
 
-
 def build_parser() -> Parser:
     p = Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -25,13 +24,11 @@ def build_parser() -> Parser:
         group.add_parsers(sub)
     return p
 
-
 def _quiet_libraries() -> None:
     # Progress bars and INFO chatter from MLflow drown the one-line results.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
-
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -56,6 +53,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rai: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

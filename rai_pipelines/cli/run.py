@@ -151,14 +151,20 @@ def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
     current, done = launch.evaluate_assistant(defs, instance, catalog, system, wh, force)
     found = reads.latest_overall_metrics(wh, system.name, current.version, current.prompts_key)
     cost = found[found.family == "cost"].pivot_table(index="suite", columns="metric", values="value")
-    reused = {s.name for s in catalog.suites_for(system) if SystemNames.evaluation_asset(s.name) in done.outcome.reused}
+    def asset(suite: str) -> str:
+        return SystemNames.evaluation_asset(suite)
+
+    reused = {s.name for s in catalog.suites_for(system) if asset(s.name) in done.outcome.reused}
+    # A suite whose step failed this run (its target down): what the warehouse holds is an earlier run's result.
+    stale = {s.name for s in catalog.suites_for(system) if asset(s.name) not in done.outcome.materialized}
     for r in found[(found.family != "cost") & (found.metric != "errored_responses")].itertuples():
         spent = cost.loc[r.suite] if r.suite in cost.index else None
         say(f"  {r.suite:<17} {r.metric:<21} {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (n={r.n})"
             + ("  unchanged: earlier result reused, nothing generated" if r.suite in reused else
+               "  not evaluated in this run: an earlier result" if r.suite in stale else
                "" if spent is None else f"  {spent.wall_seconds:.0f} s, {spent.generated_tokens:.0f} tokens generated, "
                                         f"{spent.cached_responses:.0f} cached"))
-    cost = cost.drop(index=list(reused & set(cost.index)))
+    cost = cost.drop(index=list((reused | stale) & set(cost.index)))
     if not cost.empty and cost.generated_tokens.sum() > 0:
         say(f"  generation: {cost.generated_tokens.sum():.0f} tokens in {cost.wall_seconds.sum():.0f} s "
             f"({cost.generated_tokens.sum() / cost.wall_seconds.sum():.1f} tokens/s, prompts included)")

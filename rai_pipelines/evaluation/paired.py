@@ -24,7 +24,7 @@ from rai_pipelines.evaluation.bootstrap import resample_counts
 from rai_pipelines.evaluation.confusion import METRICS, PROPORTIONS
 from rai_pipelines.evaluation.engine import binary_array, disparity, scores_array
 from rai_pipelines.evaluation.groups import encode
-from rai_pipelines.evaluation.metric_names import SCORE_METRICS, lower_is_better  # noqa: F401 - the gate imports the latter from here
+from rai_pipelines.evaluation.metric_names import SCORE_METRICS
 from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, level_for
 

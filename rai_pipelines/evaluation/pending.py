@@ -13,6 +13,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
+from rai_pipelines.names import DATA_QUALITY
 from rai_pipelines.quality import record as quality
 from rai_pipelines.warehouse import Warehouse
 
@@ -34,7 +35,7 @@ def pending_evaluations(
     latest = versions.latest_production(warehouse, system.name)
     if latest is None:
         return [m.version for m in model_versions], []
-    if catalog.dataset_suite(system, "data_quality") is not None and quality.passed(warehouse, system.name, latest) is not True:
+    if catalog.dataset_suite(system, DATA_QUALITY) is not None and quality.passed(warehouse, system.name, latest) is not True:
         return [m.version for m in model_versions], []  # blocked until the version passes its data-quality check
     dataset, _ = store.load(system, latest)
     done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)

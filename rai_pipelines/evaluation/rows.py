@@ -28,13 +28,3 @@ class MetricRow:
     def mlflow_key(self) -> str:
         """MLflow metric names allow only [/\\w.\\- :]: slices map '=' to ':' and '&' to '/'."""
         return f"{self.family}/{self.metric}/{self.slice.replace('=', ':').replace('&', '/')}"
-
-
-def slice_name(parts: dict[str, str]) -> str:
-    """'SEX=Female&RAC1P=Black' for a group; features in the order given."""
-    return "&".join(f"{k}={v}" for k, v in parts.items())
-
-
-def feature_slice(features: list[str]) -> str:
-    """'SEX&RAC1P' for the disparity rows of an intersection."""
-    return "&".join(features)

@@ -9,7 +9,6 @@ pipe escaping for Markdown, which is often rendered as HTML too.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 
 import jinja2
@@ -154,7 +153,3 @@ def card_context(
 
 def render(context: dict) -> Card:
     return Card(_md_env.from_string(_MD).render(**context), _html_env.from_string(_HTML).render(**context))
-
-
-def context_json(context: dict) -> str:
-    return json.dumps(context, indent=1, default=str)

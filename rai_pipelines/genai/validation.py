@@ -83,7 +83,7 @@ def load(assets: Path) -> dict[str, Validation]:
 def write(assets: Path) -> dict[str, Validation]:
     measured = measure(assets)
     lines = ["# Judge confusion counts on the labelled sets (the event each judge flags). Written by",
-             "# `python -m rai_pipelines.genai.validation assets/`; tests/test_judge_validation.py recomputes them."]
+             "# `python -m rai_pipelines.genai.validation assets/`; tests/integration/test_judge_validation.py recomputes them."]
     for name, v in measured.items():
         lines.append(f"{name}: {{true_pos: {v.true_pos}, false_neg: {v.false_neg}, true_neg: {v.true_neg}, "
                      f"false_pos: {v.false_pos}}}  # sensitivity {v.sensitivity:.3f}, specificity {v.specificity:.3f}")

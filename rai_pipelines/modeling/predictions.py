@@ -57,7 +57,7 @@ def stored_or_scored(store: PredictionStore, system: System, model: ModelVersion
     return aligned(frame, preds, system.data.id_column)
 
 
-def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> np.ndarray:
+def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """Check predictions are for exactly these rows, in this order."""
     if len(frame) != len(predictions) or not np.array_equal(frame[id_column].to_numpy(), predictions[id_column].to_numpy()):
         raise ValueError("stored predictions do not match the dataset version's rows; rematerialize predictions")

@@ -125,7 +125,7 @@ def register_recipes(client, artifact_root: str, system: System, store: DatasetS
             existing[recipe.name] = mv.version
             say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
     if registry.by_alias(client, system.model.registered_model, CHAMPION) is None:
-        # The baseline in production before any gate has run; the gate moves it from here.
+        # The baseline in production before any gate has run; the champion asset moves it from here once a version is released.
         client.set_registered_model_alias(system.model.registered_model, CHAMPION, existing[RECIPES[0].name])
         say(f"champion alias -> v{existing[RECIPES[0].name]} ({RECIPES[0].name})")
     return [existing[r.name] for r in RECIPES]

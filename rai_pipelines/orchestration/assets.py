@@ -6,7 +6,9 @@ model_version  ──┘                                                    [rel
 
 The quality verdict is read once, where scoring starts (predictions); every
 evaluation takes the predictions' handle as its input. The champion alias and
-the release evidence sit behind the gate's blocking check.
+the release evidence run after the gate's blocking check in an evaluation run;
+the champion asset also re-reads the verdict, since a blocking check does not
+stop an asset materialized on its own.
 """
 
 import warnings
@@ -39,6 +41,7 @@ from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import SCORED_IO, AlertResource, MlflowResource, StateResource
 from rai_pipelines.orchestration.scored import Scored
 from rai_pipelines.quality import record as quality
+from rai_pipelines.warehouse import reads
 
 
 def _require_quality(catalog: Catalog, system: System, state: StateResource, dataset_key: str) -> None:
@@ -128,15 +131,14 @@ def system_assets(catalog: Catalog, system: System) -> list:
         version, frame = state.datasets().load(system, dataset_key)
         mv = registry.get(mlflow.client(), system.model.registered_model, model_version_)
         preds = stored_or_scored(state.predictions(), system, mv, mlflow.client(), version, frame)
-        path = state.predictions().path(system, mv, version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.BetaWarning)  # Output's data_version: what MaterializeResult has too
             return dg.Output(
-                Scored(mv, dataset_key, version.digest, str(path)),
+                Scored(mv, dataset_key, version.digest),
                 metadata={
                     "rows": dg.MetadataValue.int(len(preds)),
                     "selection_rate": dg.MetadataValue.float(float(preds.prediction.mean())),
-                    "path": dg.MetadataValue.path(str(path)),
+                    "path": dg.MetadataValue.path(str(state.predictions().path(system, mv, version))),
                 },
                 data_version=dg.DataVersion(f"{mv.artifact_sha256[:16]}-{version.digest[:16]}"),
             )
@@ -157,12 +159,19 @@ def system_assets(catalog: Catalog, system: System) -> list:
             scored: Scored,
         ) -> dg.MaterializeResult:
             model_version_, dataset_key = partition_dims(context)
-            version, frame = state.datasets().load(system, scored.dataset_key)
+            if (scored.model.version, scored.dataset_key) != (model_version_, dataset_key):
+                raise DataError(f"the predictions handed to {model_version_}|{dataset_key} are for "
+                                f"{scored.model.version}|{scored.dataset_key}; rematerialize predictions for this partition")
+            version, frame = state.datasets().load(system, dataset_key)
             if version.digest != scored.dataset_digest:
                 raise DataError(f"dataset version {dataset_key} no longer has the digest it was scored on; "
                                 "rematerialize its predictions")
             mv = scored.model
-            preds = aligned(frame, pd.read_parquet(scored.path), system.data.id_column)
+            stored = state.predictions().get(system, mv, version)
+            if stored is None:
+                raise DataError(f"the stored predictions of v{mv.version} on {dataset_key} are gone; "
+                                "rematerialize predictions for this partition")
+            preds = aligned(frame, stored, system.data.id_column)
             baseline = baseline_preds = None
             if suite.family == "regression":
                 # The baseline is whichever version holds the alias now: a partition Dagster cannot name in advance,
@@ -268,7 +277,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         )
 
     @dg.asset(
-        key=[*prefix, "release_gate"],
+        key=names.asset("release_gate"),
         partitions_def=parts.evaluation,
         deps=evaluations,
         group_name=group,
@@ -304,13 +313,19 @@ def system_assets(catalog: Catalog, system: System) -> list:
         partitions_def=parts.evaluation,
         deps=[release_gate],
         group_name=group,
-        code_version=code_version("gate"),
+        code_version=code_version("model"),
         kinds={"mlflow"},
-        description=f"Moves the '{CHAMPION}' alias of {system.model.registered_model} to a released version. "
-                    "Materializes only when the blocking release_approved check passes.",
+        description=f"Moves the '{CHAMPION}' alias of {system.model.registered_model} to a released version: runs after "
+                    "the blocking release_approved check in an evaluation run, and refuses on its own (a backfill, a "
+                    "Launchpad selection) unless this partition's latest release decision is pass.",
     )
-    def champion(context: dg.AssetExecutionContext, mlflow: MlflowResource) -> dg.MaterializeResult:
-        model_version_, _ = partition_dims(context)
+    def champion(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        model_version_, dataset_key = partition_dims(context)
+        # A blocking check stops only the run it ran in: materialized alone, this asset must check the verdict itself.
+        verdict = reads.latest_verdict(state.warehouse(), system.name, model_version_, dataset_key)
+        if verdict != gate.PASS:
+            raise DataError(f"v{model_version_} on {dataset_key}: the latest release decision is {verdict or 'none'}, "
+                            f"not pass; the '{CHAMPION}' alias stays where it is")
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, model_version_)
         return dg.MaterializeResult(metadata={"champion_alias_moved_here": registry.promote(client, mv, CHAMPION),

@@ -10,7 +10,8 @@ from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import AssistantSystem, Catalog, System
 from rai_pipelines.lineage import Provenance, run_url
 from rai_pipelines.names import DATA_QUALITY, RELEASE_APPROVED, SystemNames
-from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
+from rai_pipelines.orchestration.common import partition_dims
+from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
 from rai_pipelines.quality.record import check_dataset
 from rai_pipelines.warehouse import reads
@@ -81,8 +82,7 @@ def release_approved_check(system: System | AssistantSystem) -> dg.AssetChecksDe
             description="Passes only when the release decision is pass (approved waivers included); fails closed otherwise.",
         )
         def _check(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
-            key = context.partition_key
-            model_version, dataset_key = key.keys_by_dimension[MODEL_DIM], key.keys_by_dimension[DATASET_DIM]
+            model_version, dataset_key = partition_dims(context)
             found = reads.latest_decision(state.warehouse(), system.name, model_version, dataset_key)
             if found is None:
                 return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,

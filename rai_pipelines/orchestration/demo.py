@@ -91,10 +91,11 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
         evaluations = 0
         for _ in range(_SENSOR_ROUNDS):
             requests = launch.tick_sensor(defs, instance, system)
+            failed_before = failed
             for request in requests:
                 run(request)
             evaluations += sum(r.job_name == names.evaluate_job for r in requests)
-            if not requests:
+            if not requests or failed > failed_before:  # settled, or a failure the next tick would only repeat
                 break
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "

@@ -5,6 +5,7 @@ through the same definitions, partitions and run requests as the daemon.
 Outcomes are typed: a run stopped by a blocking check names it (`blocked_by`).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -28,7 +29,8 @@ class RunOutcome:
     run_id: str
     error: str | None = None  # the failing step's error, in one line
     blocked_by: tuple[str, ...] = ()  # the blocking asset checks that failed and stopped the run, by design
-    reused: frozenset[str] = frozenset()  # assets whose materialization reused an existing result
+    materialized: frozenset[str] = frozenset()  # assets (by name) the run materialized
+    reused: frozenset[str] = frozenset()  # of those, the ones that reused an existing result
 
     @property
     def ok(self) -> bool:
@@ -54,12 +56,14 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
         run_config={**(request.run_config or {}), **_QUIET},
         raise_on_error=False,
     )
-    reused = frozenset(
-        m.asset_key.path[-1] for m in (e.step_materialization_data.materialization for e in result.get_asset_materialization_events())
-        if (found := m.metadata.get("reused_existing_result")) is not None and found.value is True
-    )
+    done = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()]
+    seen = {
+        "materialized": frozenset(m.asset_key.path[-1] for m in done),
+        "reused": frozenset(m.asset_key.path[-1] for m in done
+                            if (found := m.metadata.get("reused_existing_result")) is not None and found.value is True),
+    }
     if result.success:
-        return RunOutcome(result.run_id, reused=reused)
+        return RunOutcome(result.run_id, **seen)
     failed_checks = tuple(
         e.asset_check_evaluation_data.asset_check_key.name
         for e in result.all_events
@@ -73,9 +77,9 @@ def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunR
             message = error.message.strip().splitlines()[-1]
             if "DagsterAssetCheckFailedError" in (error.cls_name or "") and failed_checks:
                 return RunOutcome(result.run_id, f"blocked by failed check(s) {', '.join(failed_checks)}",
-                                  blocked_by=failed_checks, reused=reused)
-            return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}", reused=reused)
-    return RunOutcome(result.run_id, f"run {result.run_id} failed", reused=reused)
+                                  blocked_by=failed_checks, **seen)
+            return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}", **seen)
+    return RunOutcome(result.run_id, f"run {result.run_id} failed", **seen)
 
 
 def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:
@@ -142,18 +146,17 @@ def _verdict(warehouse: Warehouse, system: System | AssistantSystem, model_versi
 
 
 def evaluate_versions(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: System,
-                      model_versions: list[str], dataset_key: str, warehouse: Warehouse, force: bool = False) -> list[Evaluated]:
-    """Ingest one dataset version (quality check, drift), then evaluate and gate each model version on it."""
+                      model_versions: list[str], dataset_key: str, warehouse: Warehouse, force: bool = False) -> Iterator[Evaluated]:
+    """Ingest one dataset version (quality check, drift), then evaluate and gate each model version on it, yielding
+    each as it finishes (a caller reports progress, and what finished is reported even if a later one raises)."""
     register_dataset_partition(instance, system, dataset_key)
     ingest = execute(defs, instance, dg.RunRequest(partition_key=dataset_key), SystemNames(system.name).ingest_job)
     if not ingest.ok:
         raise RaiError(f"evaluate: dataset version {dataset_key}: {ingest.error}")
-    done = []
     for v in model_versions:
         register_model_partition(instance, system, v)
         outcome = execute(defs, instance, evaluate_request(catalog, system, v, dataset_key, force))
-        done.append(Evaluated(v, dataset_key, outcome, _verdict(warehouse, system, v, dataset_key, outcome)))
-    return done
+        yield Evaluated(v, dataset_key, outcome, _verdict(warehouse, system, v, dataset_key, outcome))
 
 
 def evaluate_assistant(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: AssistantSystem,

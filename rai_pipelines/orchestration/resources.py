@@ -81,6 +81,6 @@ def resources_for(settings: Settings) -> dict:
             ui_url=settings.mlflow_ui_url,
         ),
         "state": StateResource(home=str(settings.home)),
-        SCORED_IO: ScoredIOManager(root=str(settings.home / "dagster" / "scored")),
+        SCORED_IO: ScoredIOManager(root=str(settings.dagster_home / "scored")),
         "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }

@@ -37,7 +37,7 @@ class Report:
 
 def _figure_html(fig, div_id: str) -> str:
     # The JSON goes inside <script>; plotly's encoder writes '<', '>' and '/' as \u escapes, so no label can
-    # close the tag (tests/test_report.py holds it to that).
+    # close the tag (tests/integration/test_report.py holds it to that).
     payload = pio.to_json(fig, validate=False)
     return (f'<div class="plot" id="{div_id}"></div><script>(function(){{var f={payload};'
             f'Plotly.newPlot("{div_id}", f.data, f.layout, {{displaylogo: false, responsive: true}});}})();</script>')

@@ -1,7 +1,10 @@
-"""Named reads of the warehouse: each question the CLI, the Dagster layer and the engines ask, with its SQL here once.
+"""Named reads of the warehouse: the questions more than one layer asks (the CLI, the Dagster layer, the gate,
+the demo), each with its SQL here once.
 
-Every function returns plain values or a DataFrame; none writes. (The trend
-report's own queries live with the report, in report/queries.py.)
+Every function returns plain values or a DataFrame; none writes. A read that
+belongs to one engine stays beside it (the gate's release-window history, the
+waiver register, the quality verdict); the trend report's queries live in
+report/queries.py.
 """
 
 from __future__ import annotations

@@ -45,10 +45,13 @@ def _materialize(w, selection, partition_key, run_config=None):
     )
 
 
-# What the evaluate job selects: predictions, every suite's evaluation and the gate.
+# What the evaluate job selects: predictions, every suite's evaluation, the gate, and behind its check the champion
+# alias and the release evidence.
 EVALUATION = dg.AssetSelection.groups("acs_employment") - dg.AssetSelection.assets(
     ["acs_employment", "dataset_version"], ["acs_employment", "model_version"], ["acs_employment", "drift"]
 )
+# Up to the decision: the steps that run whatever the verdict.
+DECISION = EVALUATION - dg.AssetSelection.assets(["acs_employment", "champion"], ["acs_employment", "release_evidence"])
 
 
 def test_dataset_version_data_version_is_the_content_digest(world):
@@ -64,7 +67,7 @@ def test_dataset_version_data_version_is_the_content_digest(world):
 def test_evaluation_is_one_mlflow_run_with_dataset_input_and_lineage(world, mlflow_client, settings):
     w = world
     key = w["parts"].evaluation_key(w["mv"].version, w["version"].key)
-    result = _materialize(w, EVALUATION, key)
+    result = _materialize(w, DECISION, key)
     assert result.success
 
     mat = result.asset_materializations_for_node("acs_employment__fairness_evaluation")[0]
@@ -102,18 +105,18 @@ def test_evaluation_is_one_mlflow_run_with_dataset_input_and_lineage(world, mlfl
 def test_unchanged_evaluation_is_not_recomputed_unless_forced(world, mlflow_client):
     w = world
     key = w["parts"].evaluation_key(w["mv"].version, w["version"].key)
-    first = _materialize(w, EVALUATION, key)
+    first = _materialize(w, DECISION, key)
     run_id = first.asset_materializations_for_node("acs_employment__performance_evaluation")[0].metadata["mlflow_run_id"].value
     experiment = mlflow_client.get_run(run_id).info.experiment_id
     count = len(mlflow_client.search_runs([experiment]))
 
-    again = _materialize(w, EVALUATION, key)
+    again = _materialize(w, DECISION, key)
     mat = again.asset_materializations_for_node("acs_employment__performance_evaluation")[0]
     assert mat.metadata["reused_existing_result"].value is True
     assert mat.metadata["mlflow_run_id"].value == run_id
     assert len(mlflow_client.search_runs([experiment])) == count
 
-    forced = _materialize(w, EVALUATION, key, {"ops": {"acs_employment__performance_evaluation": {"config": {"force": True}}}})
+    forced = _materialize(w, DECISION, key, {"ops": {"acs_employment__performance_evaluation": {"config": {"force": True}}}})
     mat = forced.asset_materializations_for_node("acs_employment__performance_evaluation")[0]
     assert mat.metadata["reused_existing_result"].value is False
     assert len(mlflow_client.search_runs([experiment])) == count + 1
@@ -171,4 +174,10 @@ def test_champion_moves_only_behind_the_blocking_release_check(world, acs, regis
     else:  # one night cannot release a high-tier version: the alias stays, and the champion step never ran
         assert not moved and champion == w["mv"].version
         assert not result.asset_materializations_for_node("acs_employment__release_evidence")
+        # Materialized on its own (a backfill, a Launchpad pick), no blocking check runs: the asset refuses itself.
+        alone = dg.materialize([*w["assets"], release_approved_check(acs)], selection=dg.AssetSelection.assets(
+            ["acs_employment", "champion"]), partition_key=key, instance=w["instance"], resources=w["resources"],
+            raise_on_error=False)
+        assert not alone.success and f"is {verdict}, not pass" in _step_errors(alone)
+        assert str(mlflow_client.get_model_version_by_alias(candidate.name, "champion").version) == w["mv"].version
 

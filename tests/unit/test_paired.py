@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from rai_pipelines.evaluation.fairness import fairness_report as group_metrics
-from rai_pipelines.evaluation.paired import lower_is_better, paired_changes, paired_score_changes
+from rai_pipelines.evaluation.metric_names import lower_is_better
+from rai_pipelines.evaluation.paired import paired_changes, paired_score_changes
 
 
 def _models(rng, n, candidate_tpr_f):
