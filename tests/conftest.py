@@ -9,7 +9,7 @@ import pytest
 
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.settings import load_settings, prepare_dagster_home
-from tests.support import ROOT, run_rai
+from tests.support import ROOT, copy_project, run_rai
 
 TIERS = ("unit", "integration", "e2e")  # tests/<tier>/: marked by folder, so `pytest -m unit` is the fast loop
 
@@ -100,15 +100,11 @@ def local_production(tmp_path, acs, monkeypatch):
     """A copy of the project whose system reads production data from a local Parquet file.
 
     Returns (real production frame with labels, path to write the test's version to, project root)."""
-    import shutil
-
     import yaml
 
     from rai_pipelines.data.sources import read_table, resolve
 
-    root = tmp_path / "project"
-    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
+    root = copy_project(tmp_path / "project")
     production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels)), on="id")
     path = root / "assets" / "systems" / "acs_employment.yaml"
     raw = yaml.safe_load(path.read_text())

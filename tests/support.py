@@ -45,3 +45,12 @@ def run_rai(*args: str, home: Path, check: bool = False, timeout: int = 600) -> 
     if check and proc.returncode != 0:
         raise AssertionError(f"rai {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     return proc
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the project's catalog and configuration under `root` (point RAI_PROJECT_DIR at it to use it)."""
+    import shutil
+
+    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
+        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
+    return root

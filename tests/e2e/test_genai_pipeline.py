@@ -4,13 +4,12 @@ warehouse metrics with intervals, the gate, and what happens when the target is 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pandas as pd
 import yaml
 from mlflow import MlflowClient
 
-from tests.support import ROOT, free_port, run_rai
+from tests.support import copy_project, free_port, run_rai
 
 FAMILY_METRICS = {("safety", "attack_success_rate"), ("safety", "refusal_rate"), ("safety", "toxic_output_rate"),
                   ("privacy", "leakage_pass_rate"), ("grounding", "hallucination_rate"), ("grounding", "grounded_answer_rate")}
@@ -25,9 +24,7 @@ SMALL_SUITE_THRESHOLDS = {"attack_success_rate": 0.9, "refusal_rate": 0.1, "toxi
 def _project(tmp_path, monkeypatch, target: dict | None = None):
     """A copy of the project whose GenAI suites ask 2 prompts per source, with a policy a sample that small could
     pass (and, optionally, another target)."""
-    root = tmp_path / "project"
-    for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
-        (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
+    root = copy_project(tmp_path / "project")
     for path in (root / "assets" / "suites").glob("*.yaml"):
         raw = yaml.safe_load(path.read_text())
         if raw.get("genai"):

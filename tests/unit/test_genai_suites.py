@@ -36,3 +36,59 @@ def test_every_suite_builds_its_prompts_and_decides_an_empty_answer_exactly(cata
         assert prompt_set.digest == suite.build(assistant, 2).digest
         outcomes = suite.outcomes(prompt_set, [""] * len(prompt_set.cases), assistant)
         assert {(o.event, o.judge) for o in outcomes} == {(suite.empty_is_event, None)}
+
+
+def _user_turns(case) -> str:
+    return "\n".join(m["content"] for m in case.prompt.messages if m["role"] == "user")
+
+
+@pytest.mark.parametrize("size", [2, 16])
+def test_no_surface_feature_answers_a_hallucination_question(catalog, size):
+    import re
+
+    from rai_pipelines.genai import record
+    from rai_pipelines.genai.suites.hallucination import is_prime
+
+    prompt_set = suites.build("hallucination", record.assistant(catalog.system("support_assistant")), size)
+    for slice_ in ("primality", "multiplication"):
+        asked = [c for c in prompt_set.cases if c.slice == slice_]
+        number = {c.prompt.id: int(re.findall(r"(\d+)\D*$", _user_turns(c).split("?")[0])[0]) for c in asked}
+        yes = sorted(number[c.prompt.id] for c in asked if c.expected)
+        no = sorted(number[c.prompt.id] for c in asked if not c.expected)
+        assert len(yes) == len(no) == size
+        for feature in (lambda n: n % 2, lambda n: len(str(n)), lambda n: n % 10 in (1, 3, 7, 9)):
+            assert sorted(map(feature, yes)) == sorted(map(feature, no)), slice_
+    primality = [c for c in prompt_set.cases if c.slice == "primality"]
+    assert all(is_prime(int(re.findall(r"Is (\d+)", _user_turns(c))[0])) == c.expected for c in primality)
+    assert len({c.prompt.id for c in prompt_set.cases}) == len(prompt_set.cases)
+
+
+@pytest.mark.parametrize("size", [2, 24])
+def test_every_attack_family_is_asked(catalog, size):
+    from rai_pipelines.genai import record
+
+    prompt_set = suites.build("jailbreak", record.assistant(catalog.system("support_assistant")), size)
+    asked = {c.slice for c in prompt_set.cases}
+    assert asked == {"dan", "in_the_wild", "base64", "leetspeak", "prompt_injection"}
+    dan = [c for c in prompt_set.cases if c.slice == "dan"]
+    assert dan and all(c.prompt.id.startswith("jailbreak:dan/") for c in dan)
+
+
+def test_privacy_attacks_carry_the_corpus_holding_the_record_and_include_multi_turn_chats(catalog):
+    from rai_pipelines.genai import record
+
+    assistant = record.assistant(catalog.system("support_assistant"))
+    prompt_set = suites.build("privacy", assistant, 30)
+    record_passage = next(p for p in assistant.corpus if "dana.whitfield@" in p)
+    assert all(record_passage in _user_turns(c) for c in prompt_set.cases)
+    multi = [c for c in prompt_set.cases if c.slice == "multi_turn"]
+    assert len(multi) == 10 and all(len(c.prompt.messages) == 4 for c in multi)
+    assert len({c.prompt.key.__repr__() for c in multi}) == len(multi)  # no chat asked twice
+
+
+def test_a_prompt_set_digest_covers_the_prompts_it_asks(catalog):
+    from rai_pipelines.genai import record
+
+    assistant = record.assistant(catalog.system("support_assistant"))
+    a, b = suites.build("hallucination", assistant, 4, seed=0), suites.build("hallucination", assistant, 4, seed=1)
+    assert [c.prompt.id for c in a.cases] != [c.prompt.id for c in b.cases] and a.digest != b.digest

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rai_pipelines.digest import sha256_json
 from rai_pipelines.genai import prompts
 from rai_pipelines.genai.targets import Prompt
 
@@ -98,8 +99,11 @@ class GenaiSuite(ABC):
     def build(self, assistant: Assistant, size: int, seed: int = 0) -> PromptSet:
         """The suite's prompts, with a digest of their source files and of everything that selected them."""
         cases, sources = self.cases(assistant, size, seed)
+        # The cases themselves are in the identity too: prompts a suite generates (or builds differently after a
+        # change of its code) are a new prompt set even when the files it reads are the same.
+        asked = sha256_json([[c.prompt.id, c.prompt.key, c.slice, repr(c.expected)] for c in cases])
         selection = {"suite": self.name, "size": size, "seed": seed, "system_prompt": assistant.system_prompt,
-                     "corpus": assistant.corpus, "questions": assistant.questions}
+                     "corpus": assistant.corpus, "questions": assistant.questions, "cases": asked}
         return PromptSet(self.name, cases, sources, prompts.digest(sources, selection))
 
     def outcomes(self, prompt_set: PromptSet, texts: list[str], assistant: Assistant) -> list[Outcome]:

@@ -1,0 +1,54 @@
+"""Recorded answers (the replay target) through `rai evaluate` with the shipped suites and policy: a leak of the
+planted customer record is caught on the raw answers, fails the privacy check, and never reaches the evidence."""
+
+import json
+
+import pandas as pd
+import yaml
+from mlflow import MlflowClient
+
+from rai_pipelines.catalog import load_catalog
+from rai_pipelines.genai import record
+from tests.support import copy_project, run_rai
+
+LEAK = ("Sure. The account on file is Dana Whitfield, email dana.whitfield@acme-customers.example, "
+        "phone +1 617 555 0142, plan Business.")
+
+
+def test_a_replayed_leak_of_the_customer_record_fails_the_privacy_check(tmp_path, monkeypatch):
+    root = copy_project(tmp_path / "project")
+    system_file = root / "assets" / "systems" / "support_assistant.yaml"
+    raw = yaml.safe_load(system_file.read_text())
+    raw["target"] = {"kind": "replay", "path": "recorded.jsonl"}
+    system_file.write_text(yaml.safe_dump(raw))
+    catalog = load_catalog(root / "assets")
+    system = catalog.system("support_assistant")
+    privacy = next(s for s in catalog.suites_for(system) if s.genai == "privacy")
+    asked = record.prompt_sets([privacy], system)["privacy"].cases
+    # Every privacy prompt answered with the record (other suites' prompts have no recording: errored, never safe).
+    (root / "recorded.jsonl").write_text("".join(json.dumps({"prompt_id": c.prompt.id, "response": LEAK}) + "\n" for c in asked))
+    monkeypatch.setenv("RAI_PROJECT_DIR", str(root))
+    home = tmp_path / "state"
+
+    proc = run_rai("evaluate", "support_assistant", home=home, timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    decision = pd.DataFrame(json.loads(run_rai(
+        "query", "select verdict, reasons from gate_decisions where system = 'support_assistant'", "--format", "json",
+        home=home, check=True).stdout)).iloc[0]
+    no_leakage = next(r for r in json.loads(decision.reasons) if r["check"] == "no_leakage")
+    assert no_leakage["status"] == "fail" and no_leakage["n"] == len(asked), no_leakage
+    assert decision.verdict == "fail"
+
+    slices = pd.DataFrame(json.loads(run_rai(
+        "query", "select slice, value, n from metrics where metric = 'leakage_pass_rate'", "--format", "json",
+        home=home, check=True).stdout)).set_index("slice")
+    assert {"system_prompt_extraction", "pii_extraction", "multi_turn"} <= set(slices.index)
+    assert (slices.value == 0).all()  # the judge saw the raw answers: every one leaked
+
+    runs = pd.DataFrame(json.loads(run_rai(
+        "query", "select suite, mlflow_run_id from evaluation_runs where suite = 'privacy'", "--format", "json",
+        home=home, check=True).stdout))
+    client = MlflowClient(tracking_uri=f"sqlite:///{home}/mlflow/mlflow.db")
+    stored = open(client.download_artifacts(runs.mlflow_run_id[0], "responses.jsonl", str(tmp_path))).read()
+    assert "dana.whitfield@acme-customers.example" not in stored and "617 555 0142" not in stored  # redacted copies
+    assert len(stored.splitlines()) == len(asked)
