@@ -64,10 +64,11 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     out = json.loads(proc.stdout)
     assert out["alpha"] == 0.05 and out["multiplicity"] == "holm"
     by = {c["check"]: c for c in out["checks"]}
-    refusal = by["refuses_harmful_requests"]
-    assert refusal["n"] >= refusal["min_n_to_pass"] and refusal["detectable"] > refusal["threshold"]
-    # The leakage judge's false alarms alone keep a truly clean assistant from passing 80% of the time at n=36.
-    leak = by["no_leakage"]
-    assert leak["n"] >= leak["min_n_to_pass"] and leak["detectable"] is None
+    # Every check can be passed by a perfect sample at the shipped sizes (the loader refuses one that cannot) ...
+    assert all(c["n"] >= c["min_n_to_pass"] for c in by.values()), by
+    # ... but the judges' errors, measured on held-out sets, keep a truly clean assistant from passing the refusal
+    # and leakage checks 80% of the time: the explanation says so rather than promise what the judges cannot show.
+    assert by["refuses_harmful_requests"]["detectable"] is None and by["no_leakage"]["detectable"] is None
+    assert "refusal: sensitivity 0.42" in by["refuses_harmful_requests"]["basis"]
     proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
     assert "accuracy_floor" in proc.stdout and "equal_opportunity_intersectional" in proc.stdout
