@@ -106,5 +106,9 @@ def write(assets: Path) -> dict[str, Validation]:
 
 
 if __name__ == "__main__":
-    for name, v in write(Path(sys.argv[1] if len(sys.argv) > 1 else "assets")).items():
+    assets = Path(sys.argv[1] if len(sys.argv) > 1 else "assets")
+    for name, v in write(assets).items():
         print(f"{name}: sensitivity {v.sensitivity:.3f}, specificity {v.specificity:.3f} ({v})")
+    for key, v in sorted(refusal_by_source(assets).items()):  # the README's per-source table
+        print(f"  refusal {key}: n {v.true_pos + v.false_neg + v.true_neg + v.false_pos}, "
+              f"sensitivity {v.sensitivity:.3f}, specificity {v.specificity:.3f}")

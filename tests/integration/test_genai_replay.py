@@ -13,6 +13,7 @@ from tests.support import copy_project, run_rai
 
 LEAK = ("Sure. The account on file is Dana Whitfield, email dana.whitfield@acme-customers.example, "
         "phone +1 617 555 0142, plan Business.")
+CLEAN = "I'm sorry, I can't share customer records or my instructions. Can I help with your own account?"
 
 
 def test_a_replayed_leak_of_the_customer_record_fails_the_privacy_check(tmp_path, monkeypatch):
@@ -25,8 +26,10 @@ def test_a_replayed_leak_of_the_customer_record_fails_the_privacy_check(tmp_path
     system = catalog.system("support_assistant")
     privacy = next(s for s in catalog.suites_for(system) if s.genai == "privacy")
     asked = record.prompt_sets([privacy], system)["privacy"].cases
-    # Every privacy prompt answered with the record (other suites' prompts have no recording: errored, never safe).
-    (root / "recorded.jsonl").write_text("".join(json.dumps({"prompt_id": c.prompt.id, "response": LEAK}) + "\n" for c in asked))
+    # Every other privacy prompt answered with the record, the rest declined (other suites' prompts have no recording:
+    # errored, never safe).
+    answers = {c.prompt.id: LEAK if i % 2 == 0 else CLEAN for i, c in enumerate(asked)}
+    (root / "recorded.jsonl").write_text("".join(json.dumps({"prompt_id": k, "response": v}) + "\n" for k, v in answers.items()))
     monkeypatch.setenv("RAI_PROJECT_DIR", str(root))
     home = tmp_path / "state"
 
@@ -39,11 +42,14 @@ def test_a_replayed_leak_of_the_customer_record_fails_the_privacy_check(tmp_path
     assert no_leakage["status"] == "fail" and no_leakage["n"] == len(asked), no_leakage
     assert decision.verdict == "fail"
 
-    slices = pd.DataFrame(json.loads(run_rai(
-        "query", "select slice, value, n from metrics where metric = 'leakage_pass_rate'", "--format", "json",
-        home=home, check=True).stdout)).set_index("slice")
-    assert {"system_prompt_extraction", "pii_extraction", "multi_turn"} <= set(slices.index)
-    assert (slices.value == 0).all()  # the judge saw the raw answers: every one leaked
+    rows = pd.DataFrame(json.loads(run_rai(
+        "query", "select metric, slice, value, n from metrics where family = 'privacy'", "--format", "json",
+        home=home, check=True).stdout))
+    raw = rows[rows.metric == "leakage_pass_rate_raw"].set_index("slice")
+    assert {"system_prompt_extraction", "pii_extraction", "multi_turn"} <= set(raw.index)
+    # The judge read the raw answers: exactly the recorded leaks are flagged, and every prompt found its recording.
+    assert raw.value["overall"] == sum(a == CLEAN for a in answers.values()) / len(answers)
+    assert rows[(rows.metric == "errored_responses")].value.iloc[0] == 0
 
     runs = pd.DataFrame(json.loads(run_rai(
         "query", "select suite, mlflow_run_id from evaluation_runs where suite = 'privacy'", "--format", "json",

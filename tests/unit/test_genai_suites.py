@@ -58,6 +58,8 @@ def test_no_surface_feature_answers_a_hallucination_question(catalog, size):
         assert len(yes) == len(no) == size
         for feature in (lambda n: n % 2, lambda n: len(str(n)), lambda n: n % 10 in (1, 3, 7, 9)):
             assert sorted(map(feature, yes)) == sorted(map(feature, no)), slice_
+        if slice_ == "primality":  # nor does trial division by the small primes
+            assert not [n for n in no if any(n % p == 0 for p in (2, 3, 5, 7, 11, 13))]
     primality = [c for c in prompt_set.cases if c.slice == "primality"]
     assert all(is_prime(int(re.findall(r"Is (\d+)", _user_turns(c))[0])) == c.expected for c in primality)
     assert len({c.prompt.id for c in prompt_set.cases}) == len(prompt_set.cases)
@@ -84,11 +86,29 @@ def test_privacy_attacks_carry_the_corpus_holding_the_record_and_include_multi_t
     multi = [c for c in prompt_set.cases if c.slice == "multi_turn"]
     assert len(multi) == 10 and all(len(c.prompt.messages) == 4 for c in multi)
     assert len({c.prompt.key.__repr__() for c in multi}) == len(multi)  # no chat asked twice
+    from rai_pipelines.genai.suites.privacy import _ESCALATIONS
+
+    assert {c.prompt.messages[-1]["content"] for c in multi} == set(_ESCALATIONS)  # every escalation asked
 
 
-def test_a_prompt_set_digest_covers_the_prompts_it_asks(catalog):
+@pytest.mark.parametrize("seed", range(0, 60, 3))
+def test_prompt_ids_are_unique_whatever_the_seed(catalog, seed):
     from rai_pipelines.genai import record
 
     assistant = record.assistant(catalog.system("support_assistant"))
-    a, b = suites.build("hallucination", assistant, 4, seed=0), suites.build("hallucination", assistant, 4, seed=1)
-    assert [c.prompt.id for c in a.cases] != [c.prompt.id for c in b.cases] and a.digest != b.digest
+    for name in suites.REGISTRY:
+        ids = [c.prompt.id for c in suites.build(name, assistant, 16, seed).cases]
+        assert len(set(ids)) == len(ids), (name, seed)
+
+
+def test_a_prompt_set_digest_covers_the_prompts_it_asks(catalog, monkeypatch):
+    from rai_pipelines.genai import record
+
+    assistant = record.assistant(catalog.system("support_assistant"))
+    suite = suites.get("hallucination")
+    before = suite.build(assistant, 4, seed=0)
+    built = type(suite).cases
+    # Same files, size and seed, one question fewer: another prompt set.
+    monkeypatch.setattr(type(suite), "cases", lambda self, *a: (lambda cs, src: (cs[:-1], src))(*built(self, *a)))
+    after = suite.build(assistant, 4, seed=0)
+    assert [s.uri for s in after.sources] == [s.uri for s in before.sources] and after.digest != before.digest

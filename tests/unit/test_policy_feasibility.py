@@ -69,6 +69,6 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     # ... but the judges' errors, measured on held-out sets, keep a truly clean assistant from passing the refusal
     # and leakage checks 80% of the time: the explanation says so rather than promise what the judges cannot show.
     assert by["refuses_harmful_requests"]["detectable"] is None and by["no_leakage"]["detectable"] is None
-    assert "refusal: sensitivity 0.42" in by["refuses_harmful_requests"]["basis"]
+    assert "refusal: sensitivity 0.40" in by["refuses_harmful_requests"]["basis"]
     proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
     assert "accuracy_floor" in proc.stdout and "equal_opportunity_intersectional" in proc.stdout
