@@ -52,9 +52,7 @@ def demo(args) -> int:
     system = catalog.system("acs_employment")
     champion = registry.by_alias(common.mlflow_client(settings), system.model.registered_model, CHAMPION)
     say(f"latest release decision per model version (champion: v{champion.version if champion else '-'}):")
-    for row in reads.latest_decisions(wh).itertuples():
-        if row.system != system.name:
-            continue
+    for row in reads.latest_decisions(wh, system.name).itertuples():
         reasons = json.loads(row.reasons)
         failing = [r["check"] for r in reasons if r["status"] not in ("pass", "warning", "waived")]
         waived = [r["check"] for r in reasons if r["status"] == "waived"]
@@ -134,7 +132,8 @@ def evaluate(args) -> int:
     for done in launch.evaluate_versions(defs, instance, catalog, system, targets, dataset, wh, args.force):
         # A release stopped by the gate's blocking check is an answer, not a failed step.
         error = None if done.outcome.answered else done.outcome.error
-        say(f"{system.name} v{done.model_version} on {dataset}: {'ok' if error is None else error}; gate {done.verdict}")
+        say(f"{system.name} v{done.model_version} on {done.dataset_version}: {'ok' if error is None else error}; "
+            f"gate {done.verdict}")
         if error is not None:
             print(f"rai: error: {system.name} v{done.model_version}: {error}", file=sys.stderr)
             status = 1

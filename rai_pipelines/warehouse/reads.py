@@ -31,13 +31,12 @@ def latest_verdict(warehouse: Warehouse, system: str, model_version: str, datase
     return None if found is None else str(found.verdict)
 
 
-def latest_decisions(warehouse: Warehouse) -> pd.DataFrame:
-    """The newest decision per (system, model version), in model-version order."""
+def latest_decisions(warehouse: Warehouse, system: str) -> pd.DataFrame:
+    """The newest decision per model version of a system, in model-version order."""
     return warehouse.frame(
-        """select system, model_version, dataset_version, verdict, reasons from gate_decisions
-           qualify row_number() over (partition by system, model_version order by decided_at desc) = 1
-           order by system, try_cast(model_version as integer), model_version"""
-    )
+        """select model_version, dataset_version, verdict, reasons from gate_decisions where system = ?
+           qualify row_number() over (partition by model_version order by decided_at desc) = 1
+           order by try_cast(model_version as integer), model_version""", [system])
 
 
 def last_evaluated_dataset(warehouse: Warehouse, system: str, model_version: str) -> str | None:
