@@ -30,7 +30,7 @@ passing with probability p, the chance of the release rule's run of K passing
 nights within the year (`release_probability`); its interval is the night
 rate's mapped through that monotone function. A tabular night costs ~0.1 s of
 real engines and gate, so the default simulates 2 versions x 365 nights per
-scenario (~6 minutes on 2 free cores): too few versions to show a yearly rate
+scenario (~12 minutes on 2 free cores): too few versions to show a yearly rate
 of a few percent directly, but 730 independent nights bound it.
 
 Tabular (`tiers.high`, system acs_employment):
@@ -132,10 +132,10 @@ class Scale:
     genai_versions: int
 
 
-# A tabular night costs ~0.1 s of real engines and gate on one core: 2 versions x 365 nights x 6 scenarios (and
-# the GenAI decisions) take ~6 minutes on 2 free cores. The per-year figures rest on the pooled nights; for more
+# A tabular night costs ~0.1 s of real engines and gate on one core: 2 versions x 365 nights x 12 scenarios (and
+# the GenAI decisions) take ~12 minutes on 2 free cores. The per-year figures rest on the pooled nights; for more
 # versions, --tabular-versions (each adds ~4 core-minutes).
-DEFAULT = Scale(tabular_versions=2, nights=YEAR, genai_versions=300)
+DEFAULT = Scale(tabular_versions=2, nights=YEAR, genai_versions=1000)
 QUICK = Scale(tabular_versions=2, nights=20, genai_versions=100)
 
 
@@ -240,9 +240,8 @@ def runs_frame(suites: list[Suite]) -> pd.DataFrame:
                         columns=["run_id", "suite", "family", "status", "error", "finished_at"])
 
 
-def pass_level(tier) -> float | None:
-    """The grid level a check effectively passes at: the coarsest stored level within the nightly level."""
-    return max((lvl for lvl in intervals.LEVELS if lvl <= tier.night_alpha), default=None)
+def pass_level(tier) -> float:
+    return intervals.grid_level(tier.night_alpha)
 
 
 # ---------------------------------------------------------------- tallies and figures
@@ -296,31 +295,47 @@ class TabularScenario:
     accuracy: float
     tpr_gap_sex: float
     note: str
+    selection_gap_sex: float = 0.0
+    tpr_gap_race: float = 0.0
 
 
 def tabular_scenarios(tier) -> list[TabularScenario]:
-    acc = next(c for c in tier.checks if c.metric == "accuracy" and not c.disparity).threshold
-    gap = next(c for c in tier.checks if c.metric == "tpr" and c.disparity == "difference" and c.slice == "SEX").threshold
-    safe_acc, safe_gap = acc + 0.04, 0.0
-    return [
-        TabularScenario("accuracy at floor", acc, safe_gap, f"accuracy {acc:.3f} = floor {acc}"),
-        TabularScenario("accuracy beyond", acc - 0.005, safe_gap, f"accuracy {acc - 0.005:.3f}, 0.005 below"),
-        TabularScenario("accuracy inside", acc + 0.01, safe_gap, f"accuracy {acc + 0.01:.3f}, 0.01 above"),
-        TabularScenario("SEX TPR gap at", safe_acc, gap, f"TPR gap {gap:.3f} = max {gap}"),
-        TabularScenario("SEX TPR gap beyond", safe_acc, gap + 0.005, f"TPR gap {gap + 0.005:.3f}, 0.005 above"),
-        TabularScenario("SEX TPR gap inside", safe_acc, gap - 0.01, f"TPR gap {gap - 0.01:.3f}, 0.01 below"),
-    ]
+    """Each proportion check of the tier at, 0.005 beyond and 0.01 inside its threshold, the others safely inside."""
+    threshold = lambda metric, slice_="overall", disparity=None: next(  # noqa: E731
+        c.threshold for c in tier.checks if (c.metric, c.slice, c.disparity) == (metric, slice_, disparity))
+    acc, gap = threshold("accuracy"), threshold("tpr", "SEX", "difference")
+    parity, race = threshold("selection_rate", "SEX", "difference"), threshold("tpr", "RAC1P", "difference")
+    safe_acc = acc + 0.04
+    out = []
+    for where, step in (("at", 0.0), ("beyond", 0.005), ("inside", -0.01)):
+        def say(what, value, limit, step=step):
+            return f"{what} {value:.3f}" + (f", {abs(step)} {'beyond' if step > 0 else 'inside'} {limit}" if step else "")
+
+        out += [
+            TabularScenario(f"accuracy {where}", acc - step, 0.0, say("accuracy", acc - step, acc)),
+            TabularScenario(f"SEX TPR gap {where}", safe_acc, gap + step, say("TPR gap", gap + step, gap)),
+            TabularScenario(f"SEX parity {where}", safe_acc, 0.0, say("selection gap", parity + step, parity),
+                            selection_gap_sex=parity + step),
+            TabularScenario(f"RAC1P TPR gap {where}", safe_acc, 0.0, say("race TPR gap", race + step, race),
+                            tpr_gap_race=race + step),
+        ]
+    return out
 
 
 def population(s: TabularScenario) -> np.ndarray:
-    """(SEX, RAC1P, 4) probabilities of the confusion cells TN, FP, FN, TP of one row."""
+    """(SEX, RAC1P, 4) probabilities of the confusion cells TN, FP, FN, TP of one row.
+
+    Every gap is symmetric around the mean, so the overall accuracy stays s.accuracy: a TPR gap between the sexes
+    keeps their selection rates equal (FPR moves against TPR); a selection gap moves FPR only (TPR gap 0); a race
+    TPR gap lowers one 15% race group's TPR and raises another's by half of it."""
     tpr, fpr = s.accuracy + 0.02, 1 - (s.accuracy - 0.02)  # mean TPR and FPR over the sexes
-    half = s.tpr_gap_sex / 2
-    per_sex = [(tpr + half, fpr - half), (tpr - half, fpr + half)]  # equal selection rates between the sexes
+    half, sel = s.tpr_gap_sex / 2, s.selection_gap_sex
+    per_sex = [(tpr + half, fpr - half + sel), (tpr - half, fpr + half - sel)]
+    race_shift = np.array([0.0, -s.tpr_gap_race / 2, s.tpr_gap_race / 2, 0.0])
     cells = np.zeros((len(SEX_SHARES), len(RACE_SHARES), 4))
-    for i, (t, f) in enumerate(per_sex):
+    for i, (t0, f) in enumerate(per_sex):
         for j, share in enumerate(RACE_SHARES):
-            w = SEX_SHARES[i] * share
+            w, t = SEX_SHARES[i] * share, t0 + race_shift[j]
             cells[i, j] = w * np.array([(1 - BASE_RATE) * (1 - f), (1 - BASE_RATE) * f, BASE_RATE * (1 - t), BASE_RATE * t])
     return cells
 
@@ -450,14 +465,15 @@ def old_night(world: World, counts: np.ndarray, rows: dict[str, list[MetricRow]]
     return worst(statuses)
 
 
-def tabular_version(world: World, scenario: int, version: int) -> tuple[list[str], list[str], list[str], list[dict]]:
-    """One model version's year: (night verdicts, release verdicts, old night verdicts, check statuses per night)."""
+def tabular_version(world: World, scenario: int, version: int) -> tuple[list[str], list[str], list[str], list[dict], list[bool]]:
+    """One model version's year: (night verdicts, release verdicts, old night verdicts, check statuses per night,
+    whether each night raised a monitoring alarm, as it would for the champion)."""
     cells = world.populations[scenario]
     rng = np.random.default_rng([SEED, 1, scenario, version])
     runs = runs_frame(world.tabular_suites())
     needed = needed_rows(world.tier)
     before: list[str] = []
-    night_v, release_v, old_v, checks = [], [], [], []
+    night_v, release_v, old_v, checks, alarms = [], [], [], [], []
     for night in range(world.scale.nights):
         counts = rng.multinomial(BATCH_ROWS, cells.reshape(-1)).reshape(cells.shape)
         y, p, score, sex, race = draw_rows(counts, cells, rng)
@@ -470,7 +486,8 @@ def tabular_version(world: World, scenario: int, version: int) -> tuple[list[str
         release_v.append(d.verdict)
         old_v.append(old_night(world, counts, rows))
         checks.append({r.check: r.status for r in d.reasons if r.kind == "threshold"})
-    return night_v, release_v, old_v, checks
+        alarms.append(bool(d.monitoring_alarms))
+    return night_v, release_v, old_v, checks, alarms
 
 
 def tabular_truth(world: World, scenario: int) -> dict[str, float]:
@@ -507,11 +524,17 @@ def tabular_results(world: World, results: list) -> list[dict]:
         truth = tabular_truth(world, i)
         meets = meets_all(tier.checks, truth)
         new, old = Tally(), Tally()
-        for night_v, release_v, old_v, _ in results[i]:
+        alarmed = nights = 0
+        for night_v, release_v, old_v, _, alarms in results[i]:
             new.add_version(night_v, release_v)
             old.add_version(old_v, old_v)  # the old rule released on a single passing night
+            alarmed, nights = alarmed + sum(alarms), nights + len(alarms)
+        rate = [alarmed / nights, *ci95(alarmed, nights)]
         out.append({"scenario": s.name, "setting": s.note, "truth": truth, "truth_meets": meets,
-                    "check_statuses": count_statuses(night for *_, checks in results[i] for night in checks),
+                    # The champion's nightly monitoring: false alarms a year when the truth meets every check, the
+                    # share of nights alarmed (its power) when it does not.
+                    "monitoring": {"false_alarms_per_year": [YEAR * x for x in rate]} if meets else {"alarm_per_night": rate},
+                    "check_statuses": count_statuses(night for _, _, _, checks, _ in results[i] for night in checks),
                     "new": figures(new, meets, tier.release.consecutive_passes, YEAR),
                     "old": figures(old, meets, 1, YEAR)})
     return out
@@ -811,6 +834,13 @@ def report(out: dict) -> str:
     for r in out["tabular"]:
         lines.append(f"  {r['scenario']:20s} {blocking(r['check_statuses']) or 'nothing'}")
     lines.append("")
+    lines.append(f"  Champion monitoring at {tab['monitoring_alpha']:.4g} a night (target: <= "
+                 f"{tab['false_alarms_per_year']:g} false alarm a year when the truth meets every check):")
+    for r in out["tabular"]:
+        m = r["monitoring"]
+        lines.append(f"  {r['scenario']:20s} " + ("false alarms / year {:.2f} [{:.2f}, {:.2f}]".format(*m["false_alarms_per_year"])
+                     if "false_alarms_per_year" in m else f"alarm on {rate_ci(m['alarm_per_night'])} of nights (truth violates)"))
+    lines.append("")
     lines.append(f"GENAI  assistant_tiers.high on {p['assistant_system']}: alpha {ai['alpha']}, {ai['multiplicity']}, "
                  f"release after {ai['consecutive_passes']} passing decision(s), each judged at {ai['night_alpha']:.4g} "
                  f"(grid level {ai['pass_level']}), horizon {ai['horizon_nights']} night(s)")
@@ -846,7 +876,8 @@ def report(out: dict) -> str:
 def tier_info(tier) -> dict:
     return {"alpha": tier.alpha, "multiplicity": tier.multiplicity, "night_alpha": tier.night_alpha,
             "pass_level": pass_level(tier), "consecutive_passes": tier.release.consecutive_passes,
-            "horizon_nights": tier.release.horizon_nights, "checks": [c.name for c in tier.checks]}
+            "horizon_nights": tier.release.horizon_nights, "checks": [c.name for c in tier.checks],
+            "monitoring_alpha": tier.monitoring.alpha, "false_alarms_per_year": tier.monitoring.false_alarms_per_year}
 
 
 def main() -> None:

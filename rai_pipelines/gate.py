@@ -214,9 +214,7 @@ def judge(reasons: list[Reason], tier: Tier, alpha: float | None = None) -> list
     levels, rejected = adjusted_levels([reasons[i].p_fail for i in pending], tier.alpha if alpha is None else alpha,
                                        tier.multiplicity)
     out = list(reasons)
-    # p-values live on the bounds grid: the level a check really passes at is the largest grid level within the
-    # tier's nightly level (0.05 for 0.0515), recorded as such.
-    level_pass = max((lvl for lvl in intervals.LEVELS if lvl <= tier.night_alpha), default=0.0)
+    level_pass = intervals.grid_level(tier.night_alpha)  # recorded as the level really used
     for i, level, reject in zip(pending, levels, rejected):
         r = replace(reasons[i], level_pass=level_pass, level_fail=level)
         status = PASS if r.p_pass <= r.level_pass else FAIL if reject else INSUFFICIENT
@@ -332,9 +330,9 @@ def decide(
     streak = [*(passing_nights_before or []), dataset_version] if night == PASS else []
     needed = tier.release.consecutive_passes
     if night == PASS:
-        window = f"{len(streak)} consecutive passing night(s) of the {needed} a release needs"
-        reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT,
-                              f"{window} ({', '.join(streak[-needed:])}); each night judged at level {tier.night_alpha:.3g}",
+        window = (f"{len(streak)} consecutive passing night(s) of the {needed} a release needs ({', '.join(streak[-needed:])}); "
+                  f"each night judged at level {intervals.grid_level(tier.night_alpha):.3g}")
+        reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT, window,
                               kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
     verdict = worst(reasons)
     decided_at = datetime.now(UTC)
@@ -354,6 +352,7 @@ def decide(
         waivers_applied=applied,
         night_verdict=night,
         error_control={"alpha": tier.alpha, "multiplicity": tier.multiplicity, "night_alpha": tier.night_alpha,
+                       "pass_level": intervals.grid_level(tier.night_alpha),
                        "consecutive_passes": needed, "horizon_nights": tier.release.horizon_nights,
                        "monitoring_alpha": tier.monitoring.alpha},
         monitoring_alarms=alarms,

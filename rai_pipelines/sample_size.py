@@ -12,11 +12,13 @@ import math
 from dataclasses import asdict, dataclass
 
 from rai_pipelines.catalog import AnySystem, AssistantSystem, Check, Policy, Suite
+from rai_pipelines.evaluation.metric_names import lower_is_better
 from rai_pipelines.genai import suites as genai_suites
-from rai_pipelines.stats import power
+from rai_pipelines.stats import intervals, power
 from rai_pipelines.stats.judged import Validation
 
 POWER = 0.8
+EXACT = ("accuracy", "selection_rate")  # overall proportions: exact intervals, so the smallest passing n is exact
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,23 @@ class Need:
     metric: str
     slice: str
     op: str
-    threshold: float
-    level_pass: float  # the nightly level every check passes at
+    threshold: float  # a regression check's margin: the change (candidate - champion) it must stay within
+    level_pass: float  # the level every check really passes at (the grid level within the tier's nightly level)
     level_fail_min: float  # Holm's smallest share of alpha (the first check it tests); the largest is alpha
     n: int | None  # configured (GenAI suites) or latest evaluated sample
     n_source: str
     min_n_to_pass: int | None  # a perfect sample's smallest n; None: not a rate, or never
     detectable: float | None  # the true value that passes with 80% power at n
     basis: str  # how the last two were computed
+    kind: str = "threshold"
+
+    @property
+    def effect(self) -> float | None:
+        """The smallest effect detected with 80% power: how far inside the threshold the truth must lie."""
+        return None if self.detectable is None else abs(self.detectable - self.threshold)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "effect": self.effect}
 
 
 _COUNTS: dict[tuple, int] = {}
@@ -69,40 +77,50 @@ def _judge(suite: Suite, judges: dict[str, Validation]) -> tuple[Validation | No
 
 
 def needs(system: AnySystem, policy: Policy, suites_: list[Suite], judges: dict[str, Validation], latest=None) -> list[Need]:
-    """One row per threshold check of the system's tier. `latest(check) -> (n, ci_low, ci_high) | None` supplies
-    the latest evaluated sample of a check that has no configured size (classifiers)."""
+    """One row per check of the system's tier, threshold and regression. `latest(family, metric, slice) -> (n,
+    ci_low, ci_high) | None` supplies the latest evaluated sample of a check that has no configured size."""
     tier = policy.tier_for(system)
+    level = intervals.grid_level(tier.night_alpha)
     m = len(tier.checks) + len(tier.regression)
     out = []
+
+    def from_interval(common: dict, family: str, metric: str) -> Need:
+        """A check whose interval is not exact: the normal approximation from the latest 95% interval."""
+        found = latest(family, metric, common["slice"]) if latest else None
+        n, lo, hi = found if found else (None, math.nan, math.nan)
+        shift = None if math.isnan(lo) else power.detectable_shift(hi - lo, level)
+        inside = None if shift is None else common["threshold"] + (shift if common["op"] == ">=" else -shift)
+        return Need(**common, n=n, n_source="latest evaluation" if n else "not evaluated yet", min_n_to_pass=None,
+                    detectable=inside, basis="normal approximation from the latest 95% interval")
+
     for check in tier.checks:
         metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
         common = dict(check=check.name, metric=metric, slice=check.slice, op=check.op, threshold=check.threshold,
-                      level_pass=tier.night_alpha, level_fail_min=tier.alpha / m)
+                      level_pass=level, level_fail_min=tier.alpha / m)
         suite = _genai_suite(check, suites_) if isinstance(system, AssistantSystem) else None
         if suite is not None:
             judge, basis = _judge(suite, judges)
             n = _prompt_count(suite.genai, suite.size, suite.seed, system)
             validated = judge is not None
             out.append(Need(**common, n=n, n_source=f"suite {suite.name} (size {suite.size})",
-                            min_n_to_pass=(power.min_passing_n(check.op, check.threshold, tier.night_alpha, judge)
-                                           if validated else None),
-                            detectable=(power.detectable_rate(check.op, check.threshold, n, tier.night_alpha, judge, POWER)
-                                        if validated else None),
+                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, level, judge) if validated else None,
+                            detectable=power.detectable_rate(check.op, check.threshold, n, level, judge, POWER) if validated else None,
                             basis=basis))
-            continue
-        found = latest(check) if latest else None
-        n, lo, hi = found if found else (None, math.nan, math.nan)
-        exact = check.family == "performance" and check.metric in ("accuracy", "selection_rate") and not check.disparity
-        if exact:
+        elif check.family == "performance" and check.metric in EXACT and not check.disparity:
+            found = latest(check.family, metric, check.slice) if latest else None
+            n = found[0] if found else None
             out.append(Need(**common, n=n, n_source="latest evaluation" if n else "not evaluated yet",
-                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, tier.night_alpha),
-                            detectable=None if not n else power.detectable_rate(check.op, check.threshold, n, tier.night_alpha),
+                            min_n_to_pass=power.min_passing_n(check.op, check.threshold, level),
+                            detectable=None if not n else power.detectable_rate(check.op, check.threshold, n, level),
                             basis="exact (Clopper-Pearson)"))
         else:
-            shift = None if math.isnan(lo) else power.detectable_shift(hi - lo, tier.night_alpha)
-            out.append(Need(**common, n=n, n_source="latest evaluation" if n else "not evaluated yet", min_n_to_pass=None,
-                            detectable=None if shift is None else check.threshold + (shift if check.op == ">=" else -shift),
-                            basis="normal approximation from the latest 95% interval"))
+            out.append(from_interval(common, check.family, metric))
+    for check in tier.regression:
+        # Non-inferiority, as the gate judges it: the change (candidate - champion) within the tolerance.
+        op, margin = ("<=", check.tolerance) if lower_is_better(check.metric) else (">=", -check.tolerance)
+        common = dict(check=check.name, metric=f"{check.metric}_change", slice=check.slice, op=op, threshold=margin,
+                      level_pass=level, level_fail_min=tier.alpha / m, kind="regression")
+        out.append(from_interval(common, "regression", f"{check.metric}_change"))
     return out
 
 

@@ -58,9 +58,8 @@ def policy(args) -> int:
     system = catalog.system(args.system)
     wh = common.warehouse(settings)
 
-    def latest(check):
-        metric = f"{check.metric}_{check.disparity}" if check.disparity else check.metric
-        found = reads.latest_measurement(wh, system.name, check.family, metric, check.slice)
+    def latest(family, metric, slice_):
+        found = reads.latest_measurement(wh, system.name, family, metric, slice_)
         return None if found is None else (found.n, found.ci_low, found.ci_high)
 
     rows = needs(system, catalog.policy, catalog.suites_for(system), catalog.judges, latest)
@@ -71,15 +70,17 @@ def policy(args) -> int:
                           "release": tier.release.model_dump(), "monitoring_alpha": tier.monitoring.alpha,
                           "checks": [r.to_json() for r in rows]}, indent=2))
         return 0
+    # Only a classifier's champion is re-judged every night on new data; an assistant's prompt set is fixed.
+    monitored = "" if system.kind == "llm_assistant" else f"; champion monitored at {tier.monitoring.alpha:.3g} a night"
     say(f"{system.name}: tier {system.risk_tier}, policy {catalog.policy.version}; alpha {tier.alpha} shared by "
-        f"{tier.multiplicity} across the checks a decision can fail; each check passes at level {tier.night_alpha:.3g}; "
-        f"release after {tier.release.consecutive_passes} consecutive passing night(s) "
-        f"(false release <= {tier.alpha} over {tier.release.horizon_nights} night(s)); champion monitored at "
-        f"{tier.monitoring.alpha:.3g} a night")
+        f"{tier.multiplicity} across the checks a decision can fail; each check passes at level {rows[0].level_pass:.3g} "
+        f"(the nightly {tier.night_alpha:.3g} on the bounds grid); release after {tier.release.consecutive_passes} "
+        f"consecutive passing night(s) (false release <= {tier.alpha} over {tier.release.horizon_nights} night(s)){monitored}")
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-    header = ["check", "required", "pass / fail level", "n", "smallest n to pass", "passes 80% at", "basis"]
-    table = [[r.check, f"{r.metric}[{r.slice}] {r.op} {r.threshold}", f"{r.level_pass:.3g} / {r.level_fail_min:.3g}-{tier.alpha:g}",
-              f"{fmt(r.n, 'd')} ({r.n_source})", fmt(r.min_n_to_pass, "d"), fmt(r.detectable, ".4f"), r.basis] for r in rows]
+    header = ["check", "required", "pass / fail level", "n", "smallest n to pass", "passes 80% at (effect)", "basis"]
+    table = [[r.check, f"{r.metric}[{r.slice}] {r.op} {r.threshold:g}", f"{r.level_pass:.3g} / {r.level_fail_min:.3g}-{tier.alpha:g}",
+              f"{fmt(r.n, 'd')} ({r.n_source})", fmt(r.min_n_to_pass, "d"),
+              "-" if r.detectable is None else f"{r.detectable:.4f} ({r.effect:.4f})", r.basis] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     for line in [header, *table]:
         say("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())

@@ -39,6 +39,12 @@ MIN_TAIL_RESAMPLES = 5
 Bounds = tuple[tuple[float, float], ...]  # aligned with LEVELS
 
 
+def grid_level(level: float) -> float:
+    """The level a check really passes at when asked for `level`: the largest stored level within it (0.05 for a
+    nightly 0.0515), since p-values live on the bounds grid. 0 when none is (nothing can pass)."""
+    return max((lvl for lvl in LEVELS if lvl <= level), default=0.0)
+
+
 def clopper_pearson(k, n, level) -> tuple[np.ndarray, np.ndarray]:
     """One-sided (lower, upper) bounds at `level` for k successes in n; NaN where n == 0. Broadcasts."""
     k, n, level = np.broadcast_arrays(np.asarray(k, float), np.asarray(n, float), np.asarray(level, float))

@@ -127,3 +127,25 @@ def test_version_violating_its_suite_is_blocked_and_never_evaluated(bad_project,
     forced = launch.execute(defs, instance, launch.evaluate_request(load_catalog(bad_project / "assets"), acs, "1", request.partition_key))
     assert not forced.ok and "failed its data-quality check" in forced.error
     assert wh.frame("select count(*) n from evaluation_runs").n[0] == 0
+
+
+def test_champion_failing_at_the_monitoring_level_raises_one_regression_alert(webhook, settings, instance, catalog, acs,
+                                                                             register_model, mlflow_client):
+    """Nightly monitoring: the model in service (holding `champion`) is re-judged on each batch at the tier's
+    false-alarm level; a check it fails there reaches the webhook as a champion_regression alert."""
+    defs = build_defs()
+    skewed = register_model("skewed_sample_gbm")  # trained without 60% of employed women: real disparities
+    mlflow_client.set_registered_model_alias(skewed.name, "champion", skewed.version)
+    [request] = launch.tick_schedule(defs, instance, acs, _night(acs, 0))
+    [evaluated] = launch.evaluate_versions(defs, instance, catalog, acs, [skewed.version], request.partition_key,
+                                           Warehouse(settings.warehouse_dir))
+    # A failing decision blocks its own release (the champion stays where it is), after it has been recorded.
+    assert evaluated.verdict == "fail" and evaluated.outcome.blocked_by == ("release_approved",)
+
+    decision = Warehouse(settings.warehouse_dir).frame(
+        "select verdict, monitoring_alarms from gate_decisions where model_version = ?", [skewed.version])
+    alarms = json.loads(decision.monitoring_alarms[0])
+    assert decision.verdict[0] == "fail" and "equal_opportunity_sex" in alarms
+    [alert] = [p["rai"] for p in webhook if p["rai"]["kind"] == "champion_regression"]
+    assert alert["system"] == "acs_employment" and alert["dataset_version"] == request.partition_key
+    assert all(check in alert["summary"] for check in alarms)

@@ -70,5 +70,14 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     # and leakage checks 80% of the time: the explanation says so rather than promise what the judges cannot show.
     assert by["refuses_harmful_requests"]["detectable"] is None and by["no_leakage"]["detectable"] is None
     assert "refusal: sensitivity 0.40" in by["refuses_harmful_requests"]["basis"]
+    assert out["checks"][0]["level_pass"] == 0.05  # the nightly 0.0515 on the bounds grid: the level really used
+    proc = run_rai("policy", "explain", "acs_employment", "--json", home=tmp_path / "state", check=True)
+    rows = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert {"accuracy_floor", "equal_opportunity_intersectional"} <= set(rows)
+    # Regression checks too, as the gate judges them: the change against the champion within the tolerance.
+    regression = rows["no_accuracy_regression"]
+    assert (regression["kind"], regression["metric"], regression["op"], regression["threshold"]) == (
+        "regression", "accuracy_change", ">=", -0.02)
+    assert rows["accuracy_floor"]["min_n_to_pass"] > 1  # exact: a perfect sample of one row cannot show >= 0.78
     proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
-    assert "accuracy_floor" in proc.stdout and "equal_opportunity_intersectional" in proc.stdout
+    assert "no_parity_regression_sex" in proc.stdout and "champion monitored" in proc.stdout
