@@ -809,6 +809,14 @@ def targets(results: list[dict], alpha: float, label) -> list[list[str]]:
     return rows
 
 
+def pooled_false_alarms(tabular: list[dict], nights_per_scenario: int) -> list[float]:
+    """False alarms a year over every simulated night of the scenarios whose truth meets every check."""
+    meeting = [r for r in tabular if r["truth_meets"]]
+    alarmed = sum(round(r["monitoring"]["false_alarms_per_year"][0] / YEAR * nights_per_scenario) for r in meeting)
+    nights = nights_per_scenario * len(meeting)
+    return [YEAR * alarmed / nights, *(YEAR * x for x in ci95(alarmed, nights))]
+
+
 def report(out: dict) -> str:
     p, lines = out["policy"], []
     tab, ai = p["tabular_tier"], p["assistant_tier"]
@@ -840,6 +848,8 @@ def report(out: dict) -> str:
         m = r["monitoring"]
         lines.append(f"  {r['scenario']:20s} " + ("false alarms / year {:.2f} [{:.2f}, {:.2f}]".format(*m["false_alarms_per_year"])
                      if "false_alarms_per_year" in m else f"alarm on {rate_ci(m['alarm_per_night'])} of nights (truth violates)"))
+    lines.append("  {:20s} false alarms / year {:.2f} [{:.2f}, {:.2f}] over every night whose truth meets every check".format(
+        "pooled", *pooled_false_alarms(out["tabular"], out["scale_info"]["tabular_versions"] * out["scale_info"]["nights"])))
     lines.append("")
     lines.append(f"GENAI  assistant_tiers.high on {p['assistant_system']}: alpha {ai['alpha']}, {ai['multiplicity']}, "
                  f"release after {ai['consecutive_passes']} passing decision(s), each judged at {ai['night_alpha']:.4g} "
