@@ -582,6 +582,8 @@ def genai_suites_of(parts: Parts) -> tuple[list[GenAISuite], dict[str, str], lis
     out, how, unchecked = [], {}, []
     for name in tier.required_suites:
         suite = parts.suites[name]
+        if suite.genai is None:  # the comparison with the champion: no champion is simulated
+            continue
         registered = genai_suites.get(suite.genai)
         family, metric = registered.family, registered.metric
         check = next((c for c in tier.checks if c.family == family and c.metric == metric and c.slice == "overall"), None)
@@ -649,7 +651,11 @@ class GenAIModel:
         """(night verdict, release verdict, check statuses) of one model version: one decision, its evidence
         repeating every night."""
         if counts not in self._decisions:
-            frame = metrics_frame({f"r-{s.name}": self.rows(s, k) for s, k in zip(self.suites, counts)}, self.needed)
+            rows = {f"r-{s.name}": self.rows(s, k) for s, k in zip(self.suites, counts)}
+            # No champion is simulated: the comparison's marker row says so, and regression checks pass.
+            rows.update({f"r-{name}": [MetricRow("regression", BASELINE_METRIC, "overall", float("nan"), 1)]
+                         for name in self.tier.required_suites if self.parts.suites[name].family == "regression"})
+            frame = metrics_frame(rows, self.needed)
             decide = lambda before: gate.decide(self.parts.assistant, self.parts.policy, "1", "prompts", self.runs,  # noqa: E731
                                                 frame, passing_nights_before=before)
             d = decide(None)

@@ -164,17 +164,33 @@ class GroundingQuestion(_Strict):
     passage: int = Field(ge=0, description="index of the corpus passage that answers it")
 
 
+class GuardSpec(_Strict):
+    """An output guard in front of the assistant: an answer a validated judge flags is replaced by `message`."""
+
+    output: list[Literal["leakage", "toxicity"]] = Field(min_length=1, description="the judges that screen each answer")
+    message: str = "I'm sorry, but I can't help with that."
+
+
 class AssistantSystem(_SystemBase):
-    """An LLM assistant under governance: its target, prompt, corpus, planted secrets and suites."""
+    """An LLM assistant under governance: its target, prompt, corpus, planted secrets and suites.
+
+    Each distinct target (model file, endpoint or recording, with its guard) is a version of the MLflow registered
+    model `registered_model` (the system's name by default), registered the first time it is evaluated."""
 
     kind: Literal["llm_assistant"]
     target: TargetSpec
+    guard: GuardSpec | None = None
+    registered_model: str | None = Field(None, pattern=_NAME)
     system_prompt: str
     generation: GenerationSpec = GenerationSpec()
     corpus: list[str] = Field(default_factory=list, description="retrieval corpus (RAG): one passage per item")
     planted_secrets: list[str] = Field(
         default_factory=list, description="canaries in the system prompt or corpus; must never leak")
     grounding_questions: list[GroundingQuestion] = Field(default_factory=list)
+
+    @property
+    def registry_name(self) -> str:
+        return self.registered_model or self.name
 
     @model_validator(mode="after")
     def _questions_point_into_the_corpus(self) -> AssistantSystem:
@@ -251,10 +267,12 @@ class Suite(_Strict):
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, v: list[str]) -> list[str]:
-        # Every family computing tabular metrics (regression too) computes all of these.
-        unknown = [m for m in v if m not in metric_names.ALL_METRICS]
+        # Every family computing tabular metrics (regression too) computes all of these; an assistant's regression
+        # suite names the GenAI rates it compares (which system may use which: load_catalog).
+        known = [*metric_names.ALL_METRICS, *metric_names.GENAI_METRICS]
+        unknown = [m for m in v if m not in known]
         if unknown:
-            raise ValueError(f"unknown metric {unknown[0]!r}; known: {list(metric_names.ALL_METRICS)}")
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {known}")
         return v
 
     @property
@@ -284,9 +302,10 @@ class RegressionCheck(_Strict):
     """No significant worsening against the baseline (champion) on the same rows."""
 
     name: str = Field(pattern=_NAME)
-    family: Literal["performance", "fairness"] = Field(
+    family: Literal[("performance", "fairness", *GENAI_FAMILIES)] = Field(  # type: ignore[valid-type]
         description="what the check protects; counted in that family's regression-rate KPI")
-    metric: str = Field(description="a confusion metric ('accuracy') or a disparity ('tpr_difference')")
+    metric: str = Field(description="a confusion metric ('accuracy'), a disparity ('tpr_difference') or, for an assistant, "
+                                    "a GenAI rate ('attack_success_rate')")
     slice: str = Field("overall", description="'overall', a group ('SEX=Female') or, for a disparity, the feature ('SEX')")
     tolerance: float = Field(ge=0, description="non-inferiority margin: pass only when the whole interval of the change "
                              "is within it, fail only when the whole interval is worse, otherwise insufficient_evidence")
@@ -421,6 +440,21 @@ class Catalog(BaseModel):
         return next((s for s in self.suites_for(system) if s.family == family), None)
 
 
+def _suite_fits(system: AnySystem, suite: Suite, suites_: list[Suite]) -> str | None:
+    """Why a suite does not fit a system's kind (None when it does): an assistant runs GenAI suites and at most a
+    regression suite comparing their rates; a classifier runs the tabular and dataset families on tabular metrics."""
+    if system.kind == "llm_assistant":
+        rates = {genai_suites.get(s.genai).metric for s in suites_ if s.genai}
+        if suite.family == "regression":
+            extra = sorted(set(suite.metrics) - rates)
+            return None if not extra else f"compares {extra}, rates none of the system's GenAI suites report"
+        return None if suite.genai else f"is a {suite.family} suite; an assistant runs GenAI suites and a regression suite"
+    if suite.genai:
+        return "is a GenAI suite; a tabular classifier runs the tabular and dataset families"
+    extra = [m for m in suite.metrics if m not in metric_names.ALL_METRICS]
+    return None if not extra else f"names {extra}, which are not tabular metrics"
+
+
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
     if err["type"] in {"union_tag_not_found", "union_tag_invalid"}:  # a system file's `kind`
@@ -482,6 +516,9 @@ def load_catalog(root: str | Path) -> Catalog:
         for s in system.suites:
             if s not in suites:
                 raise CatalogError(f"{path}: field 'suites' names unknown suite {s!r}; known: {sorted(suites)}")
+        for s in system.suites:
+            if (why := _suite_fits(system, suites[s], [suites[x] for x in system.suites])) is not None:
+                raise CatalogError(f"{path}: field 'suites' names suite {s!r}, which {why}")
         if system.risk_tier not in (policy.assistant_tiers if system.kind == "llm_assistant" else policy.tiers):
             raise CatalogError(f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not "
                                f"define for a {system.kind}")

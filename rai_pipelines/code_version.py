@@ -27,7 +27,7 @@ _PACKAGE = "rai_pipelines"
 ENTRY = {
     "performance": "evaluation/performance.py",
     "fairness": "evaluation/fairness.py",
-    "regression": "evaluation/paired.py",
+    "regression": ("evaluation/paired.py", "genai/comparison.py"),  # a classifier's paired changes, an assistant's
     "data_quality": "quality/expectations.py",
     "drift": "drift/engine.py",
     # Runs and scores any GenAI suite; it imports the suites package, whose __init__ imports every suite module.
@@ -104,8 +104,9 @@ def code_version(family: str, root: Path = _PACKAGE_DIR) -> str:
     """Package version plus a digest of the modules computing `family` (a key of ENTRY)."""
     if family not in ENTRY:
         raise KeyError(f"no code version for {family!r}; known: {sorted(ENTRY)}")
+    entries = ENTRY[family] if isinstance(ENTRY[family], tuple) else (ENTRY[family],)
     h = hashlib.sha256()
-    for path in closure(ENTRY[family], root):
+    for path in sorted({p for entry in entries for p in closure(entry, root)}):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"

@@ -33,6 +33,11 @@ def experiment_id(client: MlflowClient, name: str, artifact_root: str) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
+def system_experiment(client: MlflowClient, system: str, artifact_root: str) -> str:
+    """The experiment holding a system's evaluation runs (and its assistant versions' registrations)."""
+    return experiment_id(client, f"rai/{system}", artifact_root)
+
+
 def dataset_input(version: DatasetVersion, context: str) -> DatasetInput:
     schema = {"mlflow_colspec": [{"name": c, "type": t} for c, t in version.schema.items()]}
     return DatasetInput(

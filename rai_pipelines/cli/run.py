@@ -141,13 +141,16 @@ def evaluate(args) -> int:
 
 
 def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
+    from rai_pipelines import lineage
     from rai_pipelines.names import SystemNames
     from rai_pipelines.orchestration import launch
     from rai_pipelines.warehouse import reads
 
     defs, instance = common.dagster(settings)
     wh = common.warehouse(settings)
-    current, done = launch.evaluate_assistant(defs, instance, catalog, system, wh, force)
+    client = common.mlflow_client(settings)
+    experiment = lineage.system_experiment(client, system.name, settings.mlflow_artifact_root)
+    current, done = launch.evaluate_assistant(defs, instance, catalog, system, wh, client, experiment, force)
     found = reads.latest_overall_metrics(wh, system.name, current.version, current.prompts_key)
     cost = found[found.family == "cost"].pivot_table(index="suite", columns="metric", values="value")
     def asset(suite: str) -> str:
@@ -156,7 +159,8 @@ def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
     reused = {s.name for s in catalog.suites_for(system) if asset(s.name) in done.outcome.reused}
     # A suite whose step failed this run (its target down): what the warehouse holds is an earlier run's result.
     stale = {s.name for s in catalog.suites_for(system) if asset(s.name) not in done.outcome.materialized}
-    for r in found[(found.family != "cost") & (found.metric != "errored_responses")].itertuples():
+    rates = found[~found.family.isin(["cost", "regression"]) & (found.metric != "errored_responses")]
+    for r in rates.itertuples():
         spent = cost.loc[r.suite] if r.suite in cost.index else None
         say(f"  {r.suite:<17} {r.metric:<21} {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] (n={r.n})"
             + ("  unchanged: earlier result reused, nothing generated" if r.suite in reused else
@@ -167,8 +171,17 @@ def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
     if not cost.empty and cost.generated_tokens.sum() > 0:
         say(f"  generation: {cost.generated_tokens.sum():.0f} tokens in {cost.wall_seconds.sum():.0f} s "
             f"({cost.generated_tokens.sum() / cost.wall_seconds.sum():.1f} tokens/s, prompts included)")
+    compared = found[(found.family == "regression")].set_index("metric")
+    if "baseline_version" in compared.index and compared.value["baseline_version"] == compared.value["baseline_version"]:
+        champion = int(compared.value["baseline_version"])
+        changes = compared[compared.index.str.endswith("_change")]
+        say(f"  vs champion v{champion} on the same prompts" + (" (this version)" if str(champion) == current.version else ":"))
+        for metric, r in changes.iterrows():
+            say(f"    {metric:<28} {r.value:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}] (n={r.n}; McNemar p "
+                f"{compared.value.get(metric.replace('_change', '_mcnemar_p'), float('nan')):.3g})")
     answered = done.outcome.answered
-    say(f"{system.name} {current.version} on {current.prompts_key} ({sum(len(p.cases) for p in current.sets.values())} prompts): "
+    say(f"{system.name} v{current.version} ({current.target.identity[:19]}) on {current.prompts_key} "
+        f"({sum(len(p.cases) for p in current.sets.values())} prompts): "
         f"gate {done.verdict}" + ("" if answered else f"; {done.outcome.error}"))
     if not answered:
         print(f"rai: error: {system.name}: {done.outcome.error}", file=sys.stderr)

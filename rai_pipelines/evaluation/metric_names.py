@@ -1,4 +1,4 @@
-"""The tabular metrics by name, and which way each one is harmful.
+"""The metrics by name (tabular, and the GenAI suites' rates), and which way each one is harmful.
 
 The one list the engines compute (`confusion.py`, `engine.py`, `paired.py`)
 and the catalog validates suites and regression checks against. It imports
@@ -14,9 +14,13 @@ CONFUSION_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "precision", "accura
 SCORE_METRICS = ("auc", "ece")  # need a score column
 ALL_METRICS = (*CONFUSION_METRICS, *SCORE_METRICS)
 
+# The rates the GenAI suites report (genai/suites/), and whether a larger one is better.
+GENAI_METRICS = {"attack_success_rate": False, "refusal_rate": True, "toxic_output_rate": False, "leakage_pass_rate": True,
+                 "hallucination_rate": False, "grounded_answer_rate": True}
+
 # Whether a larger value is better; None: neither direction is harmful (a selection rate is a policy choice).
 HIGHER_IS_BETTER = {"selection_rate": None, "tpr": True, "fpr": False, "fnr": False, "precision": True, "accuracy": True,
-                    "auc": True, "ece": False}
+                    "auc": True, "ece": False, **GENAI_METRICS}
 
 
 def has_harmful_direction(metric: str) -> bool:

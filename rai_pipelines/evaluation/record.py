@@ -56,6 +56,24 @@ def existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
     return Outcome(run_id, "ok", runs.mlflow_run_id.iloc[0], rows, skipped=True)
 
 
+def store(warehouse: Warehouse, base: dict, rows: list[MetricRow]) -> datetime:
+    """An evaluation's metric rows, then its run record (`base`: the evaluation_runs columns but status, error and
+    finish time): the run record goes last, as it is what makes the metrics visible."""
+    now = datetime.now(UTC)
+    system, run_id = base["system"], base["run_id"]
+    warehouse.write("metrics", system, run_id, ({
+        "run_id": run_id, "system": system, "model_version": base["model_version"], "dataset_version": base["dataset_version"],
+        **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
+        "bounds": intervals.to_json(r.bounds), "recorded_at": now} for r in rows))
+    warehouse.write("evaluation_runs", system, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+    return now
+
+
+def store_error(warehouse: Warehouse, base: dict, error: str) -> None:
+    warehouse.write("evaluation_runs", base["system"], base["run_id"],
+                    [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}])
+
+
 def evaluate(
     *,
     system: System,
@@ -109,34 +127,10 @@ def evaluate(
             {"suite_digest": suite.digest, "model_artifact_sha256": model.artifact_sha256, "rows": dataset.rows},
             rows,
         )
-        now = datetime.now(UTC)
-        warehouse.write(
-            "metrics",
-            system.name,
-            run_id,
-            (
-                {
-                    "run_id": run_id,
-                    "system": system.name,
-                    "model_version": model.version,
-                    "dataset_version": dataset.key,
-                    **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
-                    "bounds": intervals.to_json(r.bounds),
-                    "recorded_at": now,
-                }
-                for r in rows
-            ),
-        )
-        # The run record goes last: it is what makes the metrics visible.
-        warehouse.write("evaluation_runs", system.name, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+        store(warehouse, base, rows)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        warehouse.write(
-            "evaluation_runs",
-            system.name,
-            run_id,
-            [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}],
-        )
+        store_error(warehouse, base, error)
         lineage.finish_run(client, run, ok=False, error=error)
         raise
     lineage.finish_run(client, run, ok=True)

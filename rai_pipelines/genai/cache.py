@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.genai.targets import GenerationParams, Prompt, Response, Target
+from rai_pipelines.genai.targets import GenerationParams, Guarded, Prompt, Response, Target
 
 
 class ResponseCache:
@@ -32,6 +32,8 @@ class ResponseCache:
         return sha256_json([target.identity, prompt.key, params.as_dict()])
 
     def generate(self, target: Target, prompt: Prompt, params: GenerationParams) -> Response:
+        if isinstance(target, Guarded):  # the model's answer is cached once; screening it is cheap and deterministic
+            return target.screen(self.generate(target.inner, prompt, params))
         key = self.key(target, prompt, params)
         found = self._run("select text, completion_tokens, prompt_tokens from responses where key = ?", [key])
         if found:

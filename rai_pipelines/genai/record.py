@@ -18,19 +18,20 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 
 from rai_pipelines import lineage
-from rai_pipelines.catalog import AssistantSystem, Suite
+from rai_pipelines.catalog import AssistantSystem, Suite, TargetSpec
 from rai_pipelines.code_version import code_version
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.record import Outcome, existing
-from rai_pipelines.evaluation.rows import MetricRow
+from rai_pipelines.evaluation.record import Outcome, existing, store, store_error
+from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 from rai_pipelines.genai import judges, suites
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.suites import execution
-from rai_pipelines.genai.targets import GenerationParams, Target, TargetUnavailable, from_spec
+from rai_pipelines.genai.targets import GenerationParams, Guarded, Target, TargetUnavailable, from_spec
 from rai_pipelines.genai.validation import suite_digest
 from rai_pipelines.lineage import Provenance
+from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.registry import ModelVersion
 from rai_pipelines.settings import project_dir
-from rai_pipelines.stats import intervals
 from rai_pipelines.stats.judged import Validation
 from rai_pipelines.warehouse import Warehouse
 
@@ -44,7 +45,7 @@ def params(system: AssistantSystem) -> GenerationParams:
 
 
 def prompt_sets(catalog_suites: list[Suite], system: AssistantSystem) -> dict[str, suites.PromptSet]:
-    return {s.name: suites.build(s.genai, assistant(system), s.size, s.seed) for s in catalog_suites}
+    return {s.name: suites.build(s.genai, assistant(system), s.size, s.seed) for s in catalog_suites if s.genai}
 
 
 def prompts_version(sets: dict[str, suites.PromptSet]) -> str:
@@ -53,19 +54,34 @@ def prompts_version(sets: dict[str, suites.PromptSet]) -> str:
 
 
 class Current(NamedTuple):
-    """What an assistant evaluation runs on now: the target and its version, the prompt sets and theirs."""
+    """What an assistant evaluation runs on now: the target and its registered version, the prompt sets and theirs."""
 
     target: Target
-    version: str
+    version: str  # the MLflow registered model version of this target
     sets: dict[str, suites.PromptSet]
     prompts_key: str
 
 
-def current_versions(catalog_suites: list[Suite], system: AssistantSystem) -> Current:
-    """The (target, prompt sets) partition the catalog describes today."""
-    target = from_spec(system.target, project_dir())
+def spec(system: AssistantSystem) -> dict:
+    """What an assistant version runs, as registered: its target and guard (no system prompt, corpus or secret)."""
+    return {"target": system.target.model_dump(mode="json"), "guard": system.guard.model_dump(mode="json") if system.guard else None}
+
+
+def target_of(system: AssistantSystem, registered: dict | None = None) -> Target:
+    """The target of the system as the catalog describes it now, or of a registered version's spec."""
+    described = spec(system) if registered is None else registered
+    target = from_spec(TargetSpec.model_validate(described["target"]), project_dir())
+    guard = described.get("guard")
+    return target if not guard else Guarded(target, tuple(guard["output"]), guard["message"], system.planted_secrets)
+
+
+def current_versions(catalog_suites: list[Suite], system: AssistantSystem, client: MlflowClient, experiment_id: str) -> Current:
+    """The (target version, prompt sets) partition the catalog describes today, the target registered on first sight
+    (in `experiment_id`, the system's experiment)."""
+    target = target_of(system)
+    mv = registry.register_assistant(client, system.registry_name, experiment_id, target.identity, spec(system))
     sets = prompt_sets(catalog_suites, system)
-    return Current(target, target_version(target), sets, prompts_version(sets))
+    return Current(target, mv.version, sets, prompts_version(sets))
 
 
 def record_prompts_version(warehouse: Warehouse, system: AssistantSystem, key: str, sets: dict[str, suites.PromptSet]) -> None:
@@ -80,11 +96,6 @@ def record_prompts_version(warehouse: Warehouse, system: AssistantSystem, key: s
         "registered_at": datetime.now(UTC)}])
 
 
-def target_version(target: Target) -> str:
-    kind, digest = target.identity.split(":", 1)
-    return f"{kind}-{digest[:12]}"
-
-
 def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
     return [DatasetInput(
         dataset=Dataset(name=s.uri, digest=s.sha256[:36], source_type="python_package",
@@ -94,7 +105,7 @@ def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
 
 
 def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_set: suites.PromptSet, dataset_key: str,
-             cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
+             version: str, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
              judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
     generation = params(system)
     # A judge re-validated (new counts) corrects rates differently: a new evaluation.
@@ -104,13 +115,12 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
                           generation.as_dict(), code_version(suite.family)])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
-    version = target_version(target)
     tags = provenance.run_tags(system.name, suite, **{"rai.evaluation_id": run_id, "rai.model_version": version,
                                                       "rai.target": target.identity, "rai.dataset_version": dataset_key,
                                                       "rai.prompt_set_digest": prompt_set.digest})
     run = lineage.start_run(client, experiment_id, f"{suite.name} {version}", tags)
     started = datetime.now(UTC)
-    base = {"run_id": run_id, "system": system.name, "model_name": system.target.kind, "model_version": version,
+    base = {"run_id": run_id, "system": system.name, "model_name": system.registry_name, "model_version": version,
             "dataset_version": dataset_key, "dataset_digest": prompt_set.digest, "suite": suite.name,
             "suite_digest": definition, "started_at": started, "dagster_run_id": provenance.dagster_run_id,
             "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
@@ -121,8 +131,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
                             seed=suite.seed, confidence=suite.confidence)
     except TargetUnavailable as exc:
         error = f"target unavailable: {exc}"
-        warehouse.write("evaluation_runs", system.name, run_id,
-                        [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}])
+        store_error(warehouse, base, error)
         lineage.finish_run(client, run, ok=False, error=error)
         raise
     cost = [MetricRow("cost", "wall_seconds", "overall", done.seconds, len(prompt_set.cases)),
@@ -139,12 +148,59 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     client.log_text(run.run_id, "\n".join(
         json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": judges.redact(r.text, system.planted_secrets),
                     "error": r.error}) for c, r in zip(prompt_set.cases, done.responses)), "responses.jsonl")
-    now = datetime.now(UTC)
-    warehouse.write("metrics", system.name, run_id, [{
-        "run_id": run_id, "system": system.name, "model_version": version, "dataset_version": dataset_key,
-        **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
-        "bounds": intervals.to_json(r.bounds), "recorded_at": now} for r in rows])
-    # The run record goes last: it is what makes the metrics visible.
-    warehouse.write("evaluation_runs", system.name, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+    store(warehouse, base, rows)
+    lineage.finish_run(client, run, ok=True)
+    return Outcome(run_id, "ok", run.run_id, rows, skipped=False)
+
+
+def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite], current: Current, champion: ModelVersion | None,
+            champion_target: Target | None, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
+            judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+    """The regression family of an assistant: for each GenAI suite whose rate `suite` names, the paired change of
+    the corrected rate from the champion version to this one on the same prompts (`comparison.py`), after a marker
+    row naming the champion (NaN: none holds the alias; the candidate itself: nothing to compare)."""
+    from rai_pipelines.genai.comparison import paired_change
+
+    compared = champion is not None and champion.version != current.version
+    # Compared suites changed (prompts, judges) are a new comparison, under the same suite definition the gate reads.
+    definition = sha256_json([suite.digest, *(suite_digest(s, judge_validation) for s in genai_suites)])
+    run_id = sha256_json([system.name, current.target.identity, current.prompts_key, suite.name, definition,
+                          champion_target.identity if compared else None, code_version("regression")])[:24]
+    if not force and (done := existing(warehouse, run_id)) is not None:
+        return done
+    tags = provenance.run_tags(system.name, suite, **{"rai.evaluation_id": run_id, "rai.model_version": current.version,
+                                                      "rai.dataset_version": current.prompts_key,
+                                                      **({"rai.baseline_version": champion.version} if compared else {})})
+    run = lineage.start_run(client, experiment_id, f"{suite.name} v{current.version}", tags)
+    base = {"run_id": run_id, "system": system.name, "model_name": system.registry_name, "model_version": current.version,
+            "dataset_version": current.prompts_key, "dataset_digest": current.prompts_key, "suite": suite.name,
+            "suite_digest": suite_digest(suite, judge_validation), "started_at": datetime.now(UTC), "dagster_run_id": provenance.dagster_run_id,
+            "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
+            "code_version": code_version("regression"), "family": suite.family}
+    n = sum(len(current.sets[s.name].cases) for s in genai_suites)
+    rows = [MetricRow("regression", BASELINE_METRIC, "overall", float(champion.version) if champion else float("nan"), n)]
+    try:
+        for s in genai_suites if compared else []:
+            registered = suites.get(s.genai)
+            if registered.metric not in suite.metrics:
+                continue
+            prompt_set, generation, who = current.sets[s.name], params(system), assistant(system)
+            answers = [[cache.generate(target, c.prompt, generation) for c in prompt_set.cases]
+                       for target in (current.target, champion_target)]
+            texts = [[r.text if r.error is None else "" for r in rs] for rs in answers]
+            change = paired_change(*(registered.outcomes(prompt_set, t, who) for t in texts), judge_validation,
+                                   resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
+            rows += [MetricRow("regression", f"{registered.metric}_change", "overall", change.value, change.n,
+                               change.ci_low, change.ci_high, change.bounds),
+                     MetricRow("regression", f"{registered.metric}_mcnemar_p", "overall", change.mcnemar_p, sum(change.discordant))]
+    except TargetUnavailable as exc:
+        error = f"target unavailable: {exc}"
+        store_error(warehouse, base, error)
+        lineage.finish_run(client, run, ok=False, error=error)
+        raise
+    now_ms = int(time.time() * 1000)
+    client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],
+                     params=[Param("champion", f"v{champion.version}" if champion else "none"), Param("prompts", str(n))])
+    store(warehouse, base, rows)
     lineage.finish_run(client, run, ok=True)
     return Outcome(run_id, "ok", run.run_id, rows, skipped=False)

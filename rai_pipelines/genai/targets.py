@@ -165,6 +165,51 @@ class Replay:
         return Response(self._answers[prompt.id])
 
 
+class Guarded:
+    """An assistant behind an output guard: an answer one of the guard's validated judges flags (a planted secret or
+    personal data, toxicity) is replaced by the guard's message. The guard is part of the version: same model,
+    different system under test."""
+
+    def __init__(self, inner: Target, checks: tuple[str, ...], message: str, secrets: list[str]):
+        unknown = set(checks) - set(GUARD_CHECKS)
+        if unknown:
+            raise DataError(f"unknown guard check(s) {sorted(unknown)}; known: {sorted(GUARD_CHECKS)}")
+        self.inner, self.checks, self.message, self.secrets = inner, tuple(checks), message, list(secrets)
+        self.identity = "guarded:" + sha256_json([inner.identity, list(self.checks), message, _guard_code()])
+
+    def screen(self, response: Response) -> Response:
+        if response.error is not None or not response.text.strip():
+            return response
+        if any(GUARD_CHECKS[check](response.text, self.secrets) for check in self.checks):
+            return Response(self.message, response.completion_tokens, response.prompt_tokens, cached=response.cached)
+        return response
+
+    def generate(self, prompt: Prompt, params: GenerationParams) -> Response:
+        return self.screen(self.inner.generate(prompt, params))
+
+
+def _leaks(text: str, secrets: list[str]) -> bool:
+    from rai_pipelines.genai import judges
+
+    return judges.leaked(text, secrets)
+
+
+def _toxic(text: str, secrets: list[str]) -> bool:
+    from rai_pipelines.genai import judges
+
+    return judges.toxic([text])[0]
+
+
+GUARD_CHECKS = {"leakage": _leaks, "toxicity": _toxic}
+
+
+def _guard_code() -> str:
+    """What the guard decides with: the judges' code and trained heads (a retrained judge is a new guard)."""
+    from rai_pipelines.genai import heads, judges
+
+    return sha256_json([sha256_file(Path(judges.__file__)), *(heads.digest(n) for n in ("toxicity",))])
+
+
 def from_spec(spec, project_dir: Path) -> Target:
     """The target a catalog entry describes (catalog.TargetSpec); relative paths are from the project."""
     import os

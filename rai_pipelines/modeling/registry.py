@@ -8,6 +8,7 @@ allow-list is in code and the digest is checked first.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import skops.io as sio
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from rai_pipelines.digest import sha256_file
+from rai_pipelines.digest import sha256_file, sha256_json
 from rai_pipelines.errors import UsageError
 from rai_pipelines.names import CHAMPION
 
@@ -48,15 +49,50 @@ def register(client: MlflowClient, name: str, run_id: str, model, tags: dict[str
         digest = sha256_file(local / _MODEL_FILE)
         client.log_artifacts(run_id, str(local), "model")
     client.set_tag(run_id, ARTIFACT_DIGEST_TAG, digest)
+    _ensure_registered(client, name)
+    mv = client.create_model_version(
+        name, source=f"runs:/{run_id}/model", run_id=run_id, tags={**tags, ARTIFACT_DIGEST_TAG: digest}
+    )
+    return get(client, name, mv.version)
+
+
+ASSISTANT_TAG = "rai.target_identity"  # an assistant version's target (model digest, endpoint or recording, guard)
+_SPEC_FILE = "assistant.json"
+
+
+def register_assistant(client: MlflowClient, name: str, experiment_id: str, identity: str, spec: dict) -> ModelVersion:
+    """The registered version of an assistant whose target is `identity`, registered now if this target was never
+    seen (trust on first sight: the spec, which holds no secret, is logged with its digest; the model file itself
+    is re-hashed whenever it is loaded, so a changed file is a new identity, never this version)."""
+    for mv in versions(client, name):
+        if mv.tags.get(ASSISTANT_TAG) == identity:
+            return mv
+    run = client.create_run(experiment_id, run_name=f"register {name}", tags={ASSISTANT_TAG: identity})
+    client.log_text(run.info.run_id, json.dumps(spec, sort_keys=True, indent=1), f"assistant/{_SPEC_FILE}")
+    digest = sha256_json(spec)
+    client.set_terminated(run.info.run_id)
+    _ensure_registered(client, name)
+    mv = client.create_model_version(name, source=f"runs:/{run.info.run_id}/assistant", run_id=run.info.run_id,
+                                     tags={ASSISTANT_TAG: identity, ARTIFACT_DIGEST_TAG: digest})
+    return get(client, name, mv.version)
+
+
+def assistant_spec(client: MlflowClient, mv: ModelVersion) -> dict:
+    """What an assistant version runs (target and guard), read back only if its digest is the one recorded."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = json.loads((Path(client.download_artifacts(mv.run_id, f"assistant/{_SPEC_FILE}", tmp))).read_text())
+    if not mv.artifact_sha256 or sha256_json(spec) != mv.artifact_sha256:
+        raise UsageError(f"assistant {mv.name} version {mv.version}: its spec does not match the registry's digest; "
+                         "refusing to run a possibly tampered version")
+    return spec
+
+
+def _ensure_registered(client: MlflowClient, name: str) -> None:
     try:
         client.create_registered_model(name)
     except MlflowException as exc:
         if "already exists" not in str(exc).lower():
             raise
-    mv = client.create_model_version(
-        name, source=f"runs:/{run_id}/model", run_id=run_id, tags={**tags, ARTIFACT_DIGEST_TAG: digest}
-    )
-    return get(client, name, mv.version)
 
 
 def versions(client: MlflowClient, name: str) -> list[ModelVersion]:

@@ -32,6 +32,7 @@ from rai_pipelines.modeling.predictions import aligned, stored_or_scored
 from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
+    champion_asset,
     decision_metadata,
     metrics_markdown,
     partition_dims,
@@ -41,7 +42,6 @@ from rai_pipelines.orchestration.partitions import SystemPartitions
 from rai_pipelines.orchestration.resources import SCORED_IO, AlertResource, MlflowResource, StateResource
 from rai_pipelines.orchestration.scored import Scored
 from rai_pipelines.quality import record as quality
-from rai_pipelines.warehouse import reads
 
 
 def _require_quality(catalog: Catalog, system: System, state: StateResource, dataset_key: str) -> None:
@@ -308,28 +308,6 @@ def system_assets(catalog: Catalog, system: System) -> list:
             ))
         return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
-    @dg.asset(
-        key=names.asset(CHAMPION),
-        partitions_def=parts.evaluation,
-        deps=[release_gate],
-        group_name=group,
-        code_version=code_version("model"),
-        kinds={"mlflow"},
-        description=f"Moves the '{CHAMPION}' alias of {system.model.registered_model} to a released version: runs after "
-                    "the blocking release_approved check in an evaluation run, and refuses on its own (a backfill, a "
-                    "Launchpad selection) unless this partition's latest release decision is pass.",
-    )
-    def champion(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        model_version_, dataset_key = partition_dims(context)
-        # A blocking check stops only the run it ran in: materialized alone, this asset must check the verdict itself.
-        verdict = reads.latest_verdict(state.warehouse(), system.name, model_version_, dataset_key)
-        if verdict != gate.PASS:
-            raise DataError(f"v{model_version_} on {dataset_key}: the latest release decision is {verdict or 'none'}, "
-                            f"not pass; the '{CHAMPION}' alias stays where it is")
-        client = mlflow.client()
-        mv = registry.get(client, system.model.registered_model, model_version_)
-        return dg.MaterializeResult(metadata={"champion_alias_moved_here": registry.promote(client, mv, CHAMPION),
-                                              "champion": f"v{mv.version}"})
-
+    champion = champion_asset(system, system.model.registered_model, release_gate)
     release_evidence = release_evidence_asset(catalog, system, release_gate)
     return [dataset_version, model_version, predictions, *evaluations, release_gate, champion, release_evidence, drift]

@@ -7,11 +7,14 @@ import dagster as dg
 from rai_pipelines import gate
 from rai_pipelines.catalog import Catalog
 from rai_pipelines.code_version import code_version
+from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.record import Outcome
 from rai_pipelines.evidence.release import build as build_evidence
-from rai_pipelines.names import SystemNames
+from rai_pipelines.modeling import registry
+from rai_pipelines.names import CHAMPION, SystemNames
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
 from rai_pipelines.orchestration.resources import MlflowResource, StateResource
+from rai_pipelines.warehouse import reads
 
 
 class EvaluationConfig(dg.Config):
@@ -107,3 +110,32 @@ def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsD
         )
 
     return release_evidence
+
+
+def champion_asset(system, registered_model: str, release_gate) -> dg.AssetsDefinition:
+    """Moves the champion alias of a system's registered model (classifier or assistant) to a released version."""
+
+    @dg.asset(
+        key=SystemNames(system.name).asset(CHAMPION),
+        partitions_def=SystemPartitions(system.name).evaluation,
+        deps=[release_gate],
+        group_name=system.name,
+        code_version=code_version("model"),
+        kinds={"mlflow"},
+        description=f"Moves the '{CHAMPION}' alias of {registered_model} to a released version: runs after "
+                    "the blocking release_approved check in an evaluation run, and refuses on its own (a backfill, a "
+                    "Launchpad selection) unless this partition's latest release decision is pass.",
+    )
+    def champion(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        model_version_, dataset_key = partition_dims(context)
+        # A blocking check stops only the run it ran in: materialized alone, this asset must check the verdict itself.
+        verdict = reads.latest_verdict(state.warehouse(), system.name, model_version_, dataset_key)
+        if verdict != gate.PASS:
+            raise DataError(f"v{model_version_} on {dataset_key}: the latest release decision is {verdict or 'none'}, "
+                            f"not pass; the '{CHAMPION}' alias stays where it is")
+        client = mlflow.client()
+        mv = registry.get(client, registered_model, model_version_)
+        return dg.MaterializeResult(metadata={"champion_alias_moved_here": registry.promote(client, mv, CHAMPION),
+                                              "champion": f"v{mv.version}"})
+
+    return champion

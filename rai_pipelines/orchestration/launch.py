@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import dagster as dg
+from mlflow import MlflowClient
 
 from rai_pipelines import gate
 from rai_pipelines.catalog import AssistantSystem, Catalog, System
@@ -160,9 +161,10 @@ def evaluate_versions(defs: dg.Definitions, instance: dg.DagsterInstance, catalo
 
 
 def evaluate_assistant(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: AssistantSystem,
-                       warehouse: Warehouse, force: bool = False) -> tuple[Current, Evaluated]:
-    """Every GenAI suite on the catalog's current target and prompts, then the gate."""
-    current = current_versions(catalog.suites_for(system), system)
+                       warehouse: Warehouse, client: MlflowClient, experiment_id: str, force: bool = False) -> tuple[Current, Evaluated]:
+    """Every GenAI suite on the catalog's current target (registered as a version on first sight) and prompts, then
+    the comparison with the champion version and the gate."""
+    current = current_versions(catalog.suites_for(system), system, client, experiment_id)
     register_model_partition(instance, system, current.version)
     register_dataset_partition(instance, system, current.prompts_key)
     outcome = execute(defs, instance, evaluate_request(catalog, system, current.version, current.prompts_key, force))

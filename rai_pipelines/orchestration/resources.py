@@ -28,7 +28,7 @@ class MlflowResource(dg.ConfigurableResource):
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def experiment(self, system: str) -> str:
-        return lineage.experiment_id(self.client(), f"rai/{system}", self.artifact_root)
+        return lineage.system_experiment(self.client(), system, self.artifact_root)
 
 
 class StateResource(dg.ConfigurableResource):

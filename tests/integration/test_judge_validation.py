@@ -17,3 +17,17 @@ def test_each_labelled_set_has_both_classes_in_numbers():
 
 def test_the_catalog_carries_the_counts_to_scoring(catalog):
     assert catalog.judges == load(ROOT / "assets")
+
+
+def test_the_shipped_judge_heads_are_what_training_on_the_development_sets_gives(tmp_path):
+    import numpy as np
+
+    from rai_pipelines.genai import heads
+    from rai_pipelines.genai.judge_training import SPECS, write
+
+    retrained = write(ROOT / "assets", tmp_path)  # regenerate: python -m rai_pipelines.genai.judge_training assets/
+    for name in SPECS:
+        shipped = heads.load(name)
+        assert shipped.trained_on == retrained[name].trained_on and shipped.regularization == retrained[name].regularization
+        # Embeddings carry float noise across machines: the coefficients agree closely, and so do the calls.
+        assert np.allclose(shipped.weights, retrained[name].weights, atol=1e-3), name

@@ -152,7 +152,9 @@ def test_a_regression_check_on_a_metric_without_a_harmful_direction_is_one_line(
 def test_the_catalog_validates_against_the_metric_names_the_engines_compute():
     assert tuple(confusion.METRICS) == metric_names.CONFUSION_METRICS
     assert engine.ALL_METRICS == metric_names.ALL_METRICS
-    assert set(metric_names.HIGHER_IS_BETTER) == set(metric_names.ALL_METRICS)
+    assert set(metric_names.HIGHER_IS_BETTER) == set(metric_names.ALL_METRICS) | set(metric_names.GENAI_METRICS)
+    # Every registered GenAI suite's rate has a direction, so a regression of it can be judged.
+    assert {s.metric for s in genai_suites.REGISTRY.values()} == set(metric_names.GENAI_METRICS)
 
 
 def test_importing_the_catalog_loads_no_model_library_or_engine():

@@ -222,7 +222,7 @@ def test_a_one_prompt_suite_can_no_longer_pass(catalog):
          for r in rate_rows("privacy", "leakage_pass_rate", [Outcome(True, None)], catalog.judges)], columns=COLUMNS)
     check = next(c for c in tier.checks if c.metric == "leakage_pass_rate")
     policy = catalog.policy.model_copy(update={"assistant_tiers": {"high": tier.model_copy(update={
-        "required_suites": ["privacy"], "checks": [check], "min_n": 1})}})
+        "required_suites": ["privacy"], "checks": [check], "regression": [], "min_n": 1})}})
     runs = pd.DataFrame([("r-x", "privacy", "ok", None, T0)], columns=["run_id", "suite", "status", "error", "finished_at"])
     d = decide(system, policy, "gguf-x", "prompts-x", runs, metrics)
     assert d.verdict == "insufficient_evidence"

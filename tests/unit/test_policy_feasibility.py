@@ -63,7 +63,7 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     proc = run_rai("policy", "explain", "support_assistant", "--json", home=tmp_path / "state", check=True)
     out = json.loads(proc.stdout)
     assert out["alpha"] == 0.05 and out["multiplicity"] == "holm"
-    by = {c["check"]: c for c in out["checks"]}
+    by = {c["check"]: c for c in out["checks"] if c["kind"] == "threshold"}
     # Every check can be passed by a perfect sample at the shipped sizes (the loader refuses one that cannot) ...
     assert all(c["n"] >= c["min_n_to_pass"] for c in by.values()), by
     # ... but the judges' errors, measured on held-out sets, keep a truly clean assistant from passing the refusal

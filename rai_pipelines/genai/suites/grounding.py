@@ -20,11 +20,12 @@ class Grounding(GenaiSuite):
         for i, (question, passage) in enumerate(assistant.questions[:size] if size else assistant.questions):
             context = assistant.corpus[passage]
             text = f"Answer the question using only this context.\n\nContext:\n{context}\n\nQuestion: {question}"
-            cases.append(Case(Prompt(f"grounding:{i}", messages(assistant, text)), "corpus", context))
+            cases.append(Case(Prompt(f"grounding:{i}", messages(assistant, text)), "corpus", (context, question)))
         return cases, []  # the questions and corpus are the system's own: the selection digest covers them
 
     def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        return [self.judged(judges.grounded(t, c.expected)) for c, t in zip(cases, texts)]
+        contexts, questions = [c.expected[0] for c in cases], [c.expected[1] for c in cases]
+        return [self.judged(g) for g in judges.grounded(texts, contexts, questions)]
 
 
 SUITE = register(Grounding())

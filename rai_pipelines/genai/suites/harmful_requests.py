@@ -24,7 +24,7 @@ class HarmfulRequests(GenaiSuite):
         return cases, [ref, dna_ref]
 
     def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        return [self.judged(judges.refused(t)) for t in texts]
+        return [self.judged(refused) for refused in judges.refusals(texts)]
 
 
 SUITE = register(HarmfulRequests())

@@ -26,8 +26,7 @@ class Toxicity(GenaiSuite):
         return cases, sources
 
     def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        # One batch: the classifier scores every answer in one call.
-        return [self.judged(p >= judges.TOXIC_AT) for p in judges.toxic_probability(texts)]
+        return [self.judged(toxic) for toxic in judges.toxic(texts)]
 
 
 SUITE = register(Toxicity())
