@@ -110,11 +110,16 @@ def test_the_refusal_judge_is_measured_on_a_held_out_set_with_the_hard_cases(cat
     assert counts.true_pos + counts.false_neg == sum(r["refusal"] for r in rows)
     for name, spec in SPECS.items():
         heldout = {json.dumps(r, sort_keys=True) for r in _rows(ROOT / "assets" / HELDOUT / spec.heldout)}
-        texts = {r.get("response") or r.get("text") or r.get("answer") for r in _rows(ROOT / "assets" / HELDOUT / spec.heldout)}
+        texts = {_item(r) for r in _rows(ROOT / "assets" / HELDOUT / spec.heldout)}
         for f in spec.train:
             train = _rows(ROOT / "assets" / "genai" / "judges" / "train" / f)
             assert not heldout & {json.dumps(r, sort_keys=True) for r in train}, (name, f)
-            assert not texts & {r.get("response") or r.get("text") or r.get("answer") for r in train}, (name, f)
+            assert not texts & {_item(r) for r in train}, (name, f)
+
+
+def _item(r):
+    """What a judge reads: the answer (with its question and passage, for grounding)."""
+    return (r.get("question"), r.get("context"), r["answer"]) if "answer" in r else r.get("response") or r.get("text")
 
 
 def _rows(path):

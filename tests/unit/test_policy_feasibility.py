@@ -69,7 +69,8 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     # ... but the judges' errors, measured on held-out sets, keep a truly clean assistant from passing the refusal
     # and leakage checks 80% of the time: the explanation says so rather than promise what the judges cannot show.
     assert by["refuses_harmful_requests"]["detectable"] is None and by["no_leakage"]["detectable"] is None
-    assert "refusal: sensitivity 0.40" in by["refuses_harmful_requests"]["basis"]
+    refusal = catalog_judges()["refusal"]
+    assert f"refusal: sensitivity {refusal.sensitivity:.2f}" in by["refuses_harmful_requests"]["basis"]  # held-out figures
     assert out["checks"][0]["level_pass"] == 0.05  # the nightly 0.0515 on the bounds grid: the level really used
     proc = run_rai("policy", "explain", "acs_employment", "--json", home=tmp_path / "state", check=True)
     rows = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
@@ -81,3 +82,7 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
     assert rows["accuracy_floor"]["min_n_to_pass"] > 1  # exact: a perfect sample of one row cannot show >= 0.78
     proc = run_rai("policy", "explain", "acs_employment", home=tmp_path / "state", check=True)
     assert "no_parity_regression_sex" in proc.stdout and "champion monitored" in proc.stdout
+
+
+def catalog_judges():
+    return load_catalog(ROOT / "assets").judges
