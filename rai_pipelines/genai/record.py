@@ -175,7 +175,8 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
     base = {"run_id": run_id, "system": system.name, "model_name": system.registry_name, "model_version": current.version,
             "dataset_version": current.prompts_key, "dataset_digest": current.prompts_key, "suite": suite.name,
             "suite_digest": suite_digest(suite, judge_validation), "started_at": datetime.now(UTC),
-            "dagster_run_id": provenance.dagster_run_id, "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
+            "dagster_run_id": provenance.dagster_run_id, "dagster_partition": provenance.partition,
+            "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
             "code_version": code_version("regression"), "family": suite.family}
     n = sum(len(current.sets[s.name].cases) for s in genai_suites)
     rows = [MetricRow("regression", BASELINE_METRIC, "overall", float(champion.version) if champion else float("nan"), n)]
