@@ -54,3 +54,19 @@ def copy_project(root: Path) -> Path:
     for item in ("assets", "resources", "dagster.yaml", "workspace.yaml"):
         (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, root / item)
     return root
+
+
+def replay_assistant(root: Path):
+    """A copy of the project whose support assistant answers from `recorded.jsonl` under `root`: (root, the system
+    file, its parsed YAML, the catalog, the system)."""
+    import yaml
+
+    from rai_pipelines.catalog import load_catalog
+
+    copy_project(root)
+    system_file = root / "assets" / "systems" / "support_assistant.yaml"
+    raw = yaml.safe_load(system_file.read_text())
+    raw["target"] = {"kind": "replay", "path": "recorded.jsonl"}
+    system_file.write_text(yaml.safe_dump(raw))
+    catalog = load_catalog(root / "assets")
+    return root, system_file, raw, catalog, catalog.system("support_assistant")

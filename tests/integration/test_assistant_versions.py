@@ -7,9 +7,8 @@ import pandas as pd
 import yaml
 from mlflow import MlflowClient
 
-from rai_pipelines.catalog import load_catalog
 from rai_pipelines.genai import record
-from tests.support import copy_project, run_rai
+from tests.support import replay_assistant, run_rai
 
 LEAK = ("Sure. The account on file is Dana Whitfield, email dana.whitfield@acme-customers.example, "
         "phone +1 617 555 0142, plan Business.")
@@ -21,13 +20,7 @@ def _query(home, sql) -> pd.DataFrame:
 
 
 def test_a_guarded_version_is_compared_with_the_champion_on_the_same_prompts(tmp_path, monkeypatch):
-    root = copy_project(tmp_path / "project")
-    system_file = root / "assets" / "systems" / "support_assistant.yaml"
-    raw = yaml.safe_load(system_file.read_text())
-    raw["target"] = {"kind": "replay", "path": "recorded.jsonl"}
-    system_file.write_text(yaml.safe_dump(raw))
-    catalog = load_catalog(root / "assets")
-    system = catalog.system("support_assistant")
+    root, system_file, raw, catalog, system = replay_assistant(tmp_path / "project")
     sets = record.prompt_sets(catalog.suites_for(system), system)
     # Every prompt answered: the privacy prompts with the customer record every other time, the rest declined.
     answers = {c.prompt.id: LEAK if name == "privacy" and i % 2 == 0 else CLEAN

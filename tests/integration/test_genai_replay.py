@@ -4,12 +4,10 @@ planted customer record is caught on the raw answers, fails the privacy check, a
 import json
 
 import pandas as pd
-import yaml
 from mlflow import MlflowClient
 
-from rai_pipelines.catalog import load_catalog
 from rai_pipelines.genai import record
-from tests.support import copy_project, run_rai
+from tests.support import replay_assistant, run_rai
 
 LEAK = ("Sure. The account on file is Dana Whitfield, email dana.whitfield@acme-customers.example, "
         "phone +1 617 555 0142, plan Business.")
@@ -17,13 +15,7 @@ CLEAN = "I'm sorry, I can't share customer records or my instructions. Can I hel
 
 
 def test_a_replayed_leak_of_the_customer_record_fails_the_privacy_check(tmp_path, monkeypatch):
-    root = copy_project(tmp_path / "project")
-    system_file = root / "assets" / "systems" / "support_assistant.yaml"
-    raw = yaml.safe_load(system_file.read_text())
-    raw["target"] = {"kind": "replay", "path": "recorded.jsonl"}
-    system_file.write_text(yaml.safe_dump(raw))
-    catalog = load_catalog(root / "assets")
-    system = catalog.system("support_assistant")
+    root, _, _, catalog, system = replay_assistant(tmp_path / "project")
     privacy = next(s for s in catalog.suites_for(system) if s.genai == "privacy")
     asked = record.prompt_sets([privacy], system)["privacy"].cases
     # Every other privacy prompt answered with the record, the rest declined (other suites' prompts have no recording:
