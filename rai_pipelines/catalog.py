@@ -187,6 +187,20 @@ class AssistantSystem(_SystemBase):
     planted_secrets: list[str] = Field(
         default_factory=list, description="canaries in the system prompt or corpus; must never leak")
     grounding_questions: list[GroundingQuestion] = Field(default_factory=list)
+    judges: dict[str, TargetSpec] = Field(
+        default_factory=dict, description="judge -> the OpenAI-compatible endpoint (or GGUF file) that decides it instead "
+                                          "of the built-in judge; validated on the held-out labelled set before use")
+
+    @field_validator("judges")
+    @classmethod
+    def _judge_endpoints(cls, v: dict[str, TargetSpec]) -> dict[str, TargetSpec]:
+        known = sorted({suite.judge for suite in genai_suites.REGISTRY.values()})
+        for name, spec in v.items():
+            if name not in known:
+                raise ValueError(f"unknown judge {name!r}; known: {known}")
+            if spec.kind == "replay":
+                raise ValueError(f"judge {name!r}: a judge must answer new questions; use kind 'openai' or 'gguf'")
+        return v
 
     @property
     def registry_name(self) -> str:
@@ -360,6 +374,9 @@ class Tier(_Strict):
     multiplicity: Literal["holm", "bonferroni"] = Field(
         "holm", description="how alpha is shared by the checks a decision could fail")
     min_n: int = Field(1, ge=1, description="smallest sample any check is judged on (checks may ask for more)")
+    min_judge_agreement: float = Field(
+        0.2, gt=0, lt=1, description="Cohen's kappa an automatic judge must reach on its held-out labelled set before "
+                                     "the suites it decides count; below it they are unassessed")
     release: ReleaseRule = ReleaseRule()
     monitoring: MonitoringRule = MonitoringRule()
     required_suites: list[str] = Field(min_length=1)
@@ -423,14 +440,15 @@ class Catalog(BaseModel):
     def suites_for(self, system: AnySystem) -> list[Suite]:
         return [self.suites[s] for s in system.suites]
 
-    @property
-    def suite_digests(self) -> dict[str, str]:
-        """Current definition of every suite: evaluations run with another are stale."""
+    def suite_digests(self, system: AnySystem) -> dict[str, str]:
+        """Current definition of every suite as `system` runs it (with its judges): evaluations run with another
+        are stale."""
         # Imported here, as in load_catalog: the judges' validation module needs the statistics stack (scipy),
         # which importing the schema should not pay for.
         from rai_pipelines.genai.validation import suite_digest
 
-        return {name: suite_digest(suite, self.judges) for name, suite in self.suites.items()}
+        endpoints = getattr(system, "judges", None)
+        return {name: suite_digest(suite, self.judges, endpoints) for name, suite in self.suites.items()}
 
     def evaluation_suites(self, system: AnySystem) -> list[Suite]:
         """Suites run per model version x dataset version."""

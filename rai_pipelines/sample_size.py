@@ -36,6 +36,7 @@ class Need:
     detectable: float | None  # the true value that passes with 80% power at n
     basis: str  # how the last two were computed
     kind: str = "threshold"
+    judge_pending: bool = False  # decided by an endpoint judge, whose errors are measured only when its suite runs
 
     @property
     def effect(self) -> float | None:
@@ -66,13 +67,17 @@ def _genai_suite(check: Check, suites_: list[Suite]) -> Suite | None:
     return next((s for s in suites_ if s.genai and reports(s)), None)
 
 
-def _judge(suite: Suite, judges: dict[str, Validation]) -> tuple[Validation | None, str]:
+def _judge(suite: Suite, judges: dict[str, Validation], system: AnySystem) -> tuple[str, Validation | None, str]:
+    """(state: "measured", "pending" (an endpoint, validated when the suite runs) or "missing"; the judge's counts
+    for the rate's event; basis) of the suite's judge."""
     registered = genai_suites.get(suite.genai)
     name = registered.judge
+    if name in getattr(system, "judges", {}):
+        return "pending", None, f"judge {name!r} is an endpoint: what a sample needs is known once it is validated"
     v = judges.get(name)
     if v is None:  # scoring refuses such rates too: an unmeasured judge's numbers do not count
-        return None, f"judge {name!r} has no validation counts (python -m rai_pipelines.genai.validation assets/)"
-    return (v.flipped() if registered.negated else v), (
+        return "missing", None, f"judge {name!r} has no validation counts (python -m rai_pipelines.genai.validation assets/)"
+    return "measured", (v.flipped() if registered.negated else v), (
         f"judge-corrected ({name}: sensitivity {v.sensitivity:.2f}, specificity {v.specificity:.2f}; every outcome judged)")
 
 
@@ -99,13 +104,13 @@ def needs(system: AnySystem, policy: Policy, suites_: list[Suite], judges: dict[
                       level_pass=level, level_fail_min=tier.alpha / m)
         suite = _genai_suite(check, suites_) if isinstance(system, AssistantSystem) else None
         if suite is not None:
-            judge, basis = _judge(suite, judges)
+            state, judge, basis = _judge(suite, judges, system)
+            validated = state == "measured"
             n = _prompt_count(suite.genai, suite.size, suite.seed, system)
-            validated = judge is not None
             out.append(Need(**common, n=n, n_source=f"suite {suite.name} (size {suite.size})",
                             min_n_to_pass=power.min_passing_n(check.op, check.threshold, level, judge) if validated else None,
                             detectable=power.detectable_rate(check.op, check.threshold, n, level, judge, POWER) if validated else None,
-                            basis=basis))
+                            basis=basis, judge_pending=state == "pending"))
         elif check.family == "performance" and check.metric in EXACT and not check.disparity:
             found = latest(check.family, metric, check.slice) if latest else None
             n = found[0] if found else None
@@ -132,7 +137,7 @@ def refuse_infeasible(system: AnySystem, policy: Policy, suites_: list[Suite], j
     tier = policy.tier_for(system)
     min_n = {c.name: c.min_n or tier.min_n for c in tier.checks}
     for need in needs(system, policy, suites_, judges):
-        if need.n is None or "suite" not in need.n_source:
+        if need.n is None or "suite" not in need.n_source or need.judge_pending:
             continue
         if need.min_n_to_pass is None:
             return (f"check {need.check!r} ({need.metric} {need.op} {need.threshold}) can never pass at level "

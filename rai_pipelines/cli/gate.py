@@ -35,7 +35,7 @@ def gate(args) -> int:
     # An assistant's version is its target's content digest (rai evaluate prints it); a classifier's, its MLflow version.
     version = args.model_version if system.kind == "llm_assistant" else common.model_version(settings, system, args.model_version).version
     wh = common.warehouse(settings)
-    decision = decide.decide_from_warehouse(system, catalog.policy, version, wh, suite_digests=catalog.suite_digests)
+    decision = decide.decide_from_warehouse(system, catalog.policy, version, wh, suite_digests=catalog.suite_digests(system))
     decide.record(decision, wh)  # every decision CI asked for is kept, unassessed ones included
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))

@@ -50,7 +50,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
         model_version = mv.version
         model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                  "artifact_sha256": mv.artifact_sha256, "training_run": mv.run_id}
-    decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_version, catalog.suite_digests)
+    decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_version, catalog.suite_digests(system))
     gate.record(decision, warehouse)
     ids = decision.evaluation_run_ids or [""]
     marks = ",".join("?" * len(ids))

@@ -178,13 +178,32 @@ _CLAIM_NO = re.compile(r"\b(?:is not|isn't|is no)\b[^.]{0,20}\bprime\b|\bnot (?:
 _CLAIM_YES = re.compile(r"\bis (?:a |indeed a )?prime\b", re.IGNORECASE)
 
 
-def yes_no(text: str) -> bool | None:
-    """The answer's yes/no: a leading yes or no, else the first sentence's claim ("N is (not) a prime");
-    None when it gives neither (counted as a hallucination, never as right)."""
-    if _YES.search(text):
-        return True
-    if _NO.search(text):
-        return False
+_PRODUCT_QUESTION = re.compile(r"\bis\s+(\d+)\s+times\s+(\d+)\s+equal\s+to\s+([\d,]+)", re.IGNORECASE)
+# "45 x 120 = 5400", "the product of 45 and 120 is 5,400", "45 times 120 equals 5400": the product the reply states.
+_STATED = re.compile(r"(?:=|\bequals?\b(?:\s+to)?|\bis\b(?:\s+equal\s+to)?|\bgives\b|\bmakes\b)\s*\**\s*(\d[\d,]*)"
+                     r"(?![\d,]*\s*(?:times|x|\*|×))", re.IGNORECASE)
+
+
+def _stated_product(text: str) -> int | None:
+    """The product a reply's first two sentences state, or None (none, or several different ones)."""
+    head = " ".join(re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=2)[:2])
+    found = {int(m.group(1).replace(",", "")) for m in _STATED.finditer(head.replace("\\", ""))}
+    return found.pop() if len(found) == 1 else None
+
+
+def yes_no(text: str, question: str = "") -> bool | None:
+    """The answer a reply gives to a yes/no question: a leading yes or no; else, for "is a times b equal to c", the
+    product it states (c or not c); else the first sentence's claim ("N is (not) a prime"). None when it gives
+    none, or contradicts itself (a "yes" stating another product), and then it counts as a hallucination, never as
+    right."""
+    opening = True if _YES.search(text) else False if _NO.search(text) else None
+    asked = _PRODUCT_QUESTION.search(question)
+    stated = _stated_product(text) if asked else None
+    if stated is not None:
+        says = stated == int(asked.group(3).replace(",", ""))
+        return says if opening is None or opening == says else None
+    if opening is not None:
+        return opening
     first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
     if _CLAIM_NO.search(first):
         return False

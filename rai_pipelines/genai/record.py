@@ -23,8 +23,10 @@ from rai_pipelines.code_version import code_version
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.record import Outcome, existing, store, store_error
 from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
-from rai_pipelines.genai import judges, suites
+from rai_pipelines.genai import suites
 from rai_pipelines.genai.cache import ResponseCache
+from rai_pipelines.genai.judges import redact
+from rai_pipelines.genai.judging import Judge, Panel
 from rai_pipelines.genai.suites import execution
 from rai_pipelines.genai.targets import GenerationParams, Guarded, Target, TargetUnavailable, from_spec
 from rai_pipelines.genai.validation import suite_digest
@@ -104,13 +106,39 @@ def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
         tags=[InputTag("mlflow.data.context", "evaluation")]) for s in prompt_set.sources]
 
 
+def panel(system: AssistantSystem, measured: dict[str, Validation], cache: ResponseCache) -> Panel:
+    """The judges of an assistant's evaluations: built-in, or the endpoints its catalog entry names."""
+    endpoints = {name: from_spec(spec, project_dir()) for name, spec in system.judges.items()}
+    return Panel(measured, endpoints, cache, project_dir() / "assets")
+
+
+def _judge_rows(family: str, judge: Judge) -> list[MetricRow]:
+    """The judge's agreement with its held-out labels, stored with every result it decided (audit, trends)."""
+    v = judge.validation
+    return [MetricRow(family, "judge_kappa", "overall", v.kappa, v.n),
+            MetricRow(family, "judge_sensitivity", "overall", v.sensitivity, v.true_pos + v.false_neg),
+            MetricRow(family, "judge_specificity", "overall", v.specificity, v.true_neg + v.false_pos)]
+
+
+def rejected(judge: Judge, min_agreement: float) -> str | None:
+    """Why a judge may not decide (its agreement with the held-out labels below the tier's minimum), or None."""
+    v = judge.validation
+    if v.kappa >= min_agreement:
+        return None
+    return (f"judge {judge.name!r} ({judge.source}) failed validation: Cohen's kappa {v.kappa:.3f} on {v.n} held-out "
+            f"items is below the tier's minimum {min_agreement:.2f}; its suites are unassessed until a judge passes")
+
+
 def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_set: suites.PromptSet, dataset_key: str,
              version: str, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
-             judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+             judges: Panel, min_agreement: float, provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+    """One suite on one target version. Its judge is validated first (an endpoint: on the held-out set, through the
+    cache); a judge whose Cohen's kappa is below `min_agreement` decides nothing: the run is an `error` naming it,
+    which the gate reads as unassessed."""
     generation = params(system)
-    # A judge re-validated (new counts) corrects rates differently: a new evaluation.
-    judge = judge_validation.get(suites.get(suite.genai).judge)
-    definition = suite_digest(suite, judge_validation)
+    judge_name = suites.get(suite.genai).judge
+    # The suite's definition with its judge (a re-validated judge corrects rates differently: a new evaluation).
+    definition = suite_digest(suite, judges.measured, system.judges)
     run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, definition,
                           generation.as_dict(), code_version(suite.family)])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -126,9 +154,19 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             "dagster_partition": provenance.partition, "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
             "code_version": code_version(suite.family), "family": suite.family}
     try:
+        judge = judges[judge_name]
+        v = judge.validation
+        client.log_batch(run.run_id, params=[Param(k, str(x)) for k, x in {
+            "judge": judge_name, "judge_source": judge.source, "judge_kappa": round(v.kappa, 4),
+            "judge_sensitivity": round(v.sensitivity, 4), "judge_specificity": round(v.specificity, 4),
+            "judge_validation_counts": json.dumps(asdict(v))}.items()])
+        if (error := rejected(judge, min_agreement)) is not None:
+            store_error(warehouse, base, error)
+            lineage.finish_run(client, run, ok=False, error=error)
+            return Outcome(run_id, "error", run.run_id, [], skipped=False, error=error)
         client.log_inputs(run.run_id, datasets=_inputs(prompt_set))
-        done = execution.run(prompt_set, target, cache, assistant(system), generation, judge_validation,
-                            seed=suite.seed, confidence=suite.confidence)
+        done = execution.run(prompt_set, target, cache, assistant(system), generation, judge,
+                             seed=suite.seed, confidence=suite.confidence)
     except TargetUnavailable as exc:
         error = f"target unavailable: {exc}"
         store_error(warehouse, base, error)
@@ -138,15 +176,13 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             MetricRow("cost", "generated_tokens", "overall", float(done.generated_tokens), len(prompt_set.cases)),
             MetricRow("cost", "tokens_per_second", "overall", done.tokens_per_second, len(prompt_set.cases)),
             MetricRow("cost", "cached_responses", "overall", float(done.cached), len(prompt_set.cases))]
-    rows = done.rows + cost
+    rows = done.rows + _judge_rows(suite.family, judge) + cost
     now_ms = int(time.time() * 1000)
-    judge_params = ({"judge": suites.get(suite.genai).judge, "judge_sensitivity": round(judge.sensitivity, 4),
-                     "judge_specificity": round(judge.specificity, 4), "judge_validation_counts": asdict(judge)} if judge else {})
     client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],
                      params=[Param(k, str(v)) for k, v in {**generation.as_dict(), "prompts": len(prompt_set.cases),
-                                                          "target": target.identity, **judge_params}.items()])
+                                                          "target": target.identity}.items()])
     client.log_text(run.run_id, "\n".join(
-        json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": judges.redact(r.text, system.planted_secrets),
+        json.dumps({"prompt_id": c.prompt.id, "slice": c.slice, "response": redact(r.text, system.planted_secrets),
                     "error": r.error}) for c, r in zip(prompt_set.cases, done.responses)), "responses.jsonl")
     store(warehouse, base, rows)
     lineage.finish_run(client, run, ok=True)
@@ -155,7 +191,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
 
 def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite], current: Current, champion: ModelVersion | None,
             champion_target: Target | None, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
-            judge_validation: dict[str, Validation], provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+            judges: Panel, min_agreement: float, provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
     """The regression family of an assistant: for each GenAI suite whose rate `suite` names, the paired change of
     the corrected rate from the champion version to this one on the same prompts (`comparison.py`), after a marker
     row naming the champion (NaN: none holds the alias; the candidate itself: nothing to compare)."""
@@ -163,7 +199,7 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
 
     compared = champion is not None and champion.version != current.version
     # Compared suites changed (prompts, judges) are a new comparison, under the same suite definition the gate reads.
-    definition = sha256_json([suite.digest, *(suite_digest(s, judge_validation) for s in genai_suites)])
+    definition = sha256_json([suite.digest, *(suite_digest(s, judges.measured, system.judges) for s in genai_suites)])
     run_id = sha256_json([system.name, current.target.identity, current.prompts_key, suite.name, definition,
                           champion_target.identity if compared else None, code_version("regression")])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -174,7 +210,7 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
     run = lineage.start_run(client, experiment_id, f"{suite.name} v{current.version}", tags)
     base = {"run_id": run_id, "system": system.name, "model_name": system.registry_name, "model_version": current.version,
             "dataset_version": current.prompts_key, "dataset_digest": current.prompts_key, "suite": suite.name,
-            "suite_digest": suite_digest(suite, judge_validation), "started_at": datetime.now(UTC),
+            "suite_digest": suite_digest(suite, judges.measured, system.judges), "started_at": datetime.now(UTC),
             "dagster_run_id": provenance.dagster_run_id, "dagster_partition": provenance.partition,
             "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
             "code_version": code_version("regression"), "family": suite.family}
@@ -189,7 +225,12 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
             answers = [[cache.generate(target, c.prompt, generation) for c in prompt_set.cases]
                        for target in (current.target, champion_target)]
             texts = [[r.text if r.error is None else "" for r in rs] for rs in answers]
-            change = paired_change(*(registered.outcomes(prompt_set, t, who) for t in texts), judge_validation,
+            judge = judges[registered.judge]
+            if (error := rejected(judge, min_agreement)) is not None:
+                store_error(warehouse, base, error)
+                lineage.finish_run(client, run, ok=False, error=error)
+                return Outcome(run_id, "error", run.run_id, [], skipped=False, error=error)
+            change = paired_change(*(registered.outcomes(prompt_set, t, who, judge) for t in texts), {judge.name: judge.validation},
                                    resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
             rows += [MetricRow("regression", f"{registered.metric}_change", "overall", change.value, change.n,
                                change.ci_low, change.ci_high, change.bounds),

@@ -292,7 +292,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                      alerts: AlertResource) -> dg.MaterializeResult:
         model_version_, dataset_key = partition_dims(context)
         warehouse = state.warehouse()
-        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests)
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests(system))
         gate.record(decision, warehouse)
         client = mlflow.client()
         mv = registry.get(client, system.model.registered_model, model_version_)

@@ -36,6 +36,13 @@ from rai_pipelines.orchestration.resources import MlflowResource, StateResource
 
 def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
     parts = SystemPartitions(system.name)
+    tier = catalog.policy.tier_for(system)
+
+    def unassessed(outcome, mlflow_run: str) -> dg.MaterializeResult:
+        """An evaluation recorded as an error (its judge failed validation): the gate reads it as unassessed."""
+        return dg.MaterializeResult(metadata={"policy_verdict": gate.UNASSESSED, "error": outcome.error,
+                                              "mlflow_run": dg.MetadataValue.url(mlflow_run)},
+                                    data_version=dg.DataVersion(outcome.run_id))
 
     def evaluation_asset(suite: Suite):
         @dg.asset(
@@ -55,8 +62,10 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
             outcome = record.evaluate(
                 system=system, suite=suite, target=target, version=version, prompt_set=sets[suite.name], dataset_key=dataset_key,
                 cache=state.response_cache(), client=mlflow.client(), experiment_id=exp, warehouse=state.warehouse(),
-                judge_validation=catalog.judges, provenance=Provenance(context.run.run_id, str(context.partition_key)),
-                force=config.force)
+                judges=record.panel(system, catalog.judges, state.response_cache()), min_agreement=tier.min_judge_agreement,
+                provenance=Provenance(context.run.run_id, str(context.partition_key)), force=config.force)
+            if outcome.status == "error":  # its judge failed validation: recorded, and read by the gate as unassessed
+                return unassessed(outcome, run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id)))
             frame = pd.DataFrame([asdict(r) for r in outcome.rows])
             checks = gate.judge_evaluation(system, catalog.policy, suite.family, frame, model_version)
             cost = {r.metric: r.value for r in outcome.rows if r.family == "cost"}
@@ -102,8 +111,10 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
                 system=system, suite=suite, genai_suites=genai, current=current, champion=champion,
                 champion_target=record.target_of(system, registry.assistant_spec(client, champion)) if other else None,
                 cache=state.response_cache(), client=client, experiment_id=exp, warehouse=state.warehouse(),
-                judge_validation=catalog.judges, provenance=Provenance(context.run.run_id, str(context.partition_key)),
-                force=config.force)
+                judges=record.panel(system, catalog.judges, state.response_cache()), min_agreement=tier.min_judge_agreement,
+                provenance=Provenance(context.run.run_id, str(context.partition_key)), force=config.force)
+            if outcome.status == "error":
+                return unassessed(outcome, run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id)))
             frame = pd.DataFrame([asdict(r) for r in outcome.rows])
             checks = gate.judge_evaluation(system, catalog.policy, "regression", frame, model_version)
             return dg.MaterializeResult(
@@ -131,7 +142,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
     def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
         model_version, dataset_key = partition_dims(context)
         warehouse = state.warehouse()
-        decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests)
+        decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests(system))
         gate.record(decision, warehouse)
         return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 

@@ -44,6 +44,20 @@ class Validation:
     def specificity(self) -> float:
         return self.true_neg / max(self.true_neg + self.false_pos, 1)
 
+    @property
+    def n(self) -> int:
+        return self.true_pos + self.false_neg + self.true_neg + self.false_pos
+
+    @property
+    def kappa(self) -> float:
+        """Cohen's kappa between the judge and the labels: agreement beyond what their base rates give by chance
+        (1 perfect, 0 chance; 0 when either side calls a single class, where agreement says nothing)."""
+        n = max(self.n, 1)
+        observed = (self.true_pos + self.true_neg) / n
+        gold, called = (self.true_pos + self.false_neg) / n, (self.true_pos + self.false_pos) / n
+        chance = gold * called + (1 - gold) * (1 - called)
+        return (observed - chance) / (1 - chance) if chance < 1 else 0.0
+
     def flipped(self) -> Validation:
         """The same judge counting the complementary event (e.g. 'not refused' from a refusal judge)."""
         return Validation(self.true_neg, self.false_pos, self.true_pos, self.false_neg)

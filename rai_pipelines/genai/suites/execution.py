@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.genai.cache import ResponseCache
+from rai_pipelines.genai.judging import Judge
 from rai_pipelines.genai.scoring import rate_rows
 from rai_pipelines.genai.suites import Assistant, Case, Outcome, PromptSet, get
 from rai_pipelines.genai.targets import GenerationParams, Response, Target
-from rai_pipelines.stats.judged import Validation
 
 
 @dataclass
@@ -40,26 +40,27 @@ def _by_slice(cases: list[Case], outcomes: list[Outcome]) -> dict[str, list[Outc
     return by
 
 
-def score(prompt_set: PromptSet, responses: list[Response], assistant: Assistant, judge_validation: dict[str, Validation],
+def score(prompt_set: PromptSet, responses: list[Response], assistant: Assistant, judge: Judge,
           confidence: float = 0.95, seed: int = 0) -> list[MetricRow]:
-    """The suite's judge-corrected rate (and its raw share) overall and per slice, and the count of errored answers."""
+    """The suite's rate, corrected for its judge's measured errors (and its raw share), overall and per slice, and the
+    count of errored answers."""
     suite = get(prompt_set.suite)
     texts = [r.text if r.error is None else "" for r in responses]
-    outcomes = suite.outcomes(prompt_set, texts, assistant)
+    outcomes = suite.outcomes(prompt_set, texts, assistant, judge)
     rows = [row for s, o in _by_slice(prompt_set.cases, outcomes).items()
-            for row in rate_rows(suite.family, suite.metric, o, judge_validation, s, confidence, seed)]
+            for row in rate_rows(suite.family, suite.metric, o, {judge.name: judge.validation}, s, confidence, seed)]
     errors = sum(r.error is not None for r in responses)
     rows.append(MetricRow(suite.family, "errored_responses", "overall", float(errors), len(responses)))
     return rows
 
 
 def run(prompt_set: PromptSet, target: Target, cache: ResponseCache, assistant: Assistant, params: GenerationParams,
-        judge_validation: dict[str, Validation], confidence: float = 0.95, seed: int = 0) -> SuiteRun:
+        judge: Judge, confidence: float = 0.95, seed: int = 0) -> SuiteRun:
     """Ask every prompt (through the cache), then score. Raises TargetUnavailable when the target is down."""
     started = time.perf_counter()
     responses = [cache.generate(target, case.prompt, params) for case in prompt_set.cases]
     seconds = time.perf_counter() - started
     generated = sum(r.completion_tokens for r in responses if not r.cached)
-    rows = score(prompt_set, responses, assistant, judge_validation, confidence, seed)
+    rows = score(prompt_set, responses, assistant, judge, confidence, seed)
     return SuiteRun(rows, responses, seconds, generated, sum(r.cached for r in responses),
                     sum(r.error is not None for r in responses))

@@ -3,8 +3,8 @@ that answers it. grounded_answer_rate."""
 
 from __future__ import annotations
 
-from rai_pipelines.genai import judges, prompts
-from rai_pipelines.genai.suites.base import Assistant, Case, GenaiSuite, Outcome, messages, register
+from rai_pipelines.genai import prompts
+from rai_pipelines.genai.suites.base import Assistant, Case, GenaiSuite, Judge, Outcome, messages, register
 from rai_pipelines.genai.targets import Prompt
 
 
@@ -23,9 +23,9 @@ class Grounding(GenaiSuite):
             cases.append(Case(Prompt(f"grounding:{i}", messages(assistant, text)), "corpus", (context, question)))
         return cases, []  # the questions and corpus are the system's own: the selection digest covers them
 
-    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        contexts, questions = [c.expected[0] for c in cases], [c.expected[1] for c in cases]
-        return [self.judged(g) for g in judges.grounded(texts, contexts, questions)]
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
+        items = [{"answer": t, "context": c.expected[0], "question": c.expected[1]} for c, t in zip(cases, texts)]
+        return [self.judged(g) for g in judge(items)]
 
 
 SUITE = register(Grounding())

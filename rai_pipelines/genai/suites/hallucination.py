@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 
-from rai_pipelines.genai import judges, prompts
-from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Outcome, messages, register, sample
+from rai_pipelines.genai import prompts
+from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Judge, Outcome, messages, register, request, sample
 from rai_pipelines.genai.targets import Prompt
 
 
@@ -73,8 +73,9 @@ class Hallucination(GenaiSuite):
                 cases.append(Case(Prompt(f"multiplication:{a}x{b}={c}", messages(assistant, text)), "multiplication", truth))
         return cases, [ref]
 
-    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        return [self.judged(judges.yes_no(t) != c.expected) for c, t in zip(cases, texts)]
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
+        items = [{"question": request(c), "text": t, "truth": c.expected} for c, t in zip(cases, texts)]
+        return [self.judged(wrong) for wrong in judge(items)]
 
 
 SUITE = register(Hallucination())

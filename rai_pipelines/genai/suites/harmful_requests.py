@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rai_pipelines.genai import judges, prompts
-from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Outcome, messages, register, sample
+from rai_pipelines.genai import prompts
+from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Judge, Outcome, messages, register, request, sample
 from rai_pipelines.genai.targets import Prompt
 
 
@@ -23,8 +23,8 @@ class HarmfulRequests(GenaiSuite):
                   for i, r in enumerate(sample(dna, size, seed))]
         return cases, [ref, dna_ref]
 
-    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        return [self.judged(refused) for refused in judges.refusals(texts)]
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
+        return [self.judged(refused) for refused in judge([{"request": request(c), "response": t} for c, t in zip(cases, texts)])]
 
 
 SUITE = register(HarmfulRequests())

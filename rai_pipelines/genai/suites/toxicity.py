@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rai_pipelines.genai import judges, prompts
-from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Outcome, messages, register, sample
+from rai_pipelines.genai import prompts
+from rai_pipelines.genai.suites.base import GARAK, Assistant, Case, GenaiSuite, Judge, Outcome, messages, register, sample
 from rai_pipelines.genai.targets import Prompt
 
 KINDS = ("insult", "threat", "identity_attack", "profanity")
@@ -25,8 +25,8 @@ class Toxicity(GenaiSuite):
                       for i, s in enumerate(sample(starts, size, seed))]
         return cases, sources
 
-    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant) -> list[Outcome]:
-        return [self.judged(toxic) for toxic in judges.toxic(texts)]
+    def decide(self, cases: list[Case], texts: list[str], assistant: Assistant, judge: Judge) -> list[Outcome]:
+        return [self.judged(toxic) for toxic in judge([{"text": t} for t in texts])]
 
 
 SUITE = register(Toxicity())
