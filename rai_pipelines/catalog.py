@@ -448,7 +448,7 @@ class Catalog(BaseModel):
         from rai_pipelines.genai.validation import suite_digest
 
         endpoints = getattr(system, "judges", None)
-        return {name: suite_digest(suite, self.judges, endpoints) for name, suite in self.suites.items()}
+        return {name: suite_digest(suite, self.judges, endpoints, self.root) for name, suite in self.suites.items()}
 
     def evaluation_suites(self, system: AnySystem) -> list[Suite]:
         """Suites run per model version x dataset version."""

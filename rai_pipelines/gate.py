@@ -282,6 +282,14 @@ def reasons_markdown(reasons: list[Reason]) -> str:
                       "|---|---|---|---|---|---|---|", *rows])
 
 
+def _judge_kappa(metrics: pd.DataFrame, run_id: str) -> float | None:
+    """The agreement of the judge that decided a GenAI run with its held-out labels (None: no judge decided it)."""
+    if metrics.empty:
+        return None
+    rows = metrics[(metrics.run_id == run_id) & (metrics.metric == "judge_kappa")]
+    return float(rows.value.iloc[0]) if not rows.empty else None
+
+
 def decide(
     system: System | AssistantSystem, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
     drift: pd.DataFrame | None = None,
@@ -309,6 +317,10 @@ def decide(
                                   f"required suite {suite!r} is stale: evaluated with suite {latest.suite_digest[:12]} and "
                                   f"{latest.get('family')} code {latest.code_version}; the current suite is "
                                   f"{str(suite_digests.get(suite))[:12]}; re-evaluate"))
+        elif (kappa := _judge_kappa(metrics, latest.run_id)) is not None and kappa < tier.min_judge_agreement:
+            # Decided under a lower floor than the tier's today: the judge's numbers do not count now.
+            reasons.append(Reason(f"suite:{suite}", UNASSESSED, f"required suite {suite!r} was decided by a judge with "
+                                  f"Cohen's kappa {kappa:.3f}, below the tier's minimum {tier.min_judge_agreement:.2f}"))
         else:
             usable_runs.append(latest.run_id)
     usable = metrics[metrics.run_id.isin(usable_runs)]

@@ -32,7 +32,8 @@ def gate(args) -> int:
     settings = common.settings()
     catalog = common.catalog(settings)
     system = catalog.system(args.system)
-    # An assistant's version is its target's content digest (rai evaluate prints it); a classifier's, its MLflow version.
+    # An assistant's version is its registered MLflow version as given (rai evaluate prints it); a classifier's is
+    # resolved (a version number, an alias, or the latest).
     version = args.model_version if system.kind == "llm_assistant" else common.model_version(settings, system, args.model_version).version
     wh = common.warehouse(settings)
     decision = decide.decide_from_warehouse(system, catalog.policy, version, wh, suite_digests=catalog.suite_digests(system))

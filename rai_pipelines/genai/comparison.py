@@ -48,7 +48,11 @@ def _validation(o: Outcome, judges: dict[str, Validation]) -> Validation | None:
 
 def _corrected(weights: np.ndarray, events: np.ndarray, strata: np.ndarray, judges: list, se: np.ndarray, sp: np.ndarray,
                n: int) -> np.ndarray:
-    """The pooled corrected rate per resample: weights (B, n) prompt multiplicities, se/sp (B, judges)."""
+    """The pooled Rogan-Gladen rate per resample, unclipped: weights (B, n) prompt multiplicities, se/sp (B, judges).
+
+    Not clipped to [0, 1] here: the estimator is linear, so the difference of two unclipped rates is the observed
+    change over Youden's J; clipping each version first would read any change below the judge's false-alarm rate as
+    none. Only the change itself is clipped (to [-1, 1])."""
     total = np.zeros(weights.shape[0])
     for s, judge in enumerate(judges):
         mask = strata == s
@@ -58,8 +62,7 @@ def _corrected(weights: np.ndarray, events: np.ndarray, strata: np.ndarray, judg
         q = np.divide(weights[:, mask] @ events[mask], size, out=np.zeros_like(size, dtype=float), where=size > 0)
         if judge is not None:
             informative = se[:, s] + sp[:, s] - 1
-            q = np.clip((q + sp[:, s] - 1) / np.where(informative > 0, informative, 1), 0, 1)
-            q = np.where(informative > 0, q, np.nan)  # a chance-level judge draw says nothing
+            q = np.where(informative > 0, (q + sp[:, s] - 1) / np.where(informative > 0, informative, 1), np.nan)
         total += size / n * q
     return total
 
@@ -93,8 +96,8 @@ def paired_change(candidate: list[Outcome], champion: list[Outcome], judges: dic
         if v is not None:
             se[1:, j] = rng.beta(v.true_pos + 0.5, v.false_neg + 0.5, resamples)
             sp[1:, j] = rng.beta(v.true_neg + 0.5, v.false_pos + 0.5, resamples)
-    change = (_corrected(weights, events[0], strata[0], validations, se, sp, n)
-              - _corrected(weights, events[1], strata[1], validations, se, sp, n))
+    change = np.clip(_corrected(weights, events[0], strata[0], validations, se, sp, n)
+                     - _corrected(weights, events[1], strata[1], validations, se, sp, n), -1, 1)
     levels = (*LEVELS, level_for(confidence))
     bounds = bootstrap_bounds(change[1:], np.array(change[0]), n, (-1.0, 1.0), levels)
     only_candidate = int(((events[0] == 1) & (events[1] == 0)).sum())

@@ -22,7 +22,7 @@ from pathlib import Path
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.genai import judges
 from rai_pipelines.genai.cache import ResponseCache
-from rai_pipelines.genai.targets import GenerationParams, Prompt, Target
+from rai_pipelines.genai.targets import GenerationParams, Prompt, Target, from_spec
 from rai_pipelines.stats.judged import Validation
 
 Flags = Callable[[list[dict]], list[bool]]
@@ -147,9 +147,13 @@ class Panel:
     """The judges of one assistant's evaluation: built-in unless its catalog entry names an endpoint for the judge;
     an endpoint is validated on the held-out set the first time it is asked for (through the response cache)."""
 
-    def __init__(self, measured: dict[str, Validation], endpoints: dict[str, Target] | None = None,
-                 cache: ResponseCache | None = None, assets: Path | None = None):
-        self.measured, self.endpoints, self.cache, self.assets = measured, endpoints or {}, cache, assets
+    def __init__(self, measured: dict[str, Validation], endpoints: dict | None = None, cache: ResponseCache | None = None,
+                 project: Path | None = None):
+        """`endpoints`: judge -> catalog.TargetSpec, made into a target only when that judge is first asked for (a
+        missing API key fails only the suites that judge decides); `project`: holds assets/ (the held-out sets)."""
+        self.measured, self.endpoints, self.cache = measured, endpoints or {}, cache
+        self.project = project
+        self.assets = project / "assets" if project else None
         self._ready: dict[str, Judge] = {}
 
     def __getitem__(self, name: str) -> Judge:
@@ -157,7 +161,7 @@ class Panel:
             if name in self.endpoints:
                 from rai_pipelines.genai import validation
 
-                llm = LLMJudge(name, self.endpoints[name], self.cache)
+                llm = LLMJudge(name, from_spec(self.endpoints[name], self.project), self.cache)
                 self._ready[name] = Judge(name, llm, validation.validate(self.assets, name, llm), llm.identity)
             else:
                 self._ready[name] = builtin(name, self.measured)

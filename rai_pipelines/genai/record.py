@@ -18,9 +18,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 
 from rai_pipelines import lineage
-from rai_pipelines.catalog import AssistantSystem, Suite, TargetSpec
+from rai_pipelines.catalog import AssistantSystem, GenerationSpec, GuardSpec, Suite, TargetSpec
 from rai_pipelines.code_version import code_version
 from rai_pipelines.digest import sha256_json
+from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.record import Outcome, existing, store, store_error
 from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
 from rai_pipelines.genai import suites
@@ -65,23 +66,47 @@ class Current(NamedTuple):
 
 
 def spec(system: AssistantSystem) -> dict:
-    """What an assistant version runs, as registered: its target and guard (no system prompt, corpus or secret)."""
-    return {"target": system.target.model_dump(mode="json"), "guard": system.guard.model_dump(mode="json") if system.guard else None}
+    """What an assistant version is, as registered: its target and guard, and what it is told (system prompt, corpus)
+    and how it generates. The registry keeps each version's whole definition, as a prompt registry does, so that a
+    champion can be asked again as it ran; evidence bundles and cards keep the system prompt and corpus out."""
+    return {"target": system.target.model_dump(mode="json"), "guard": system.guard.model_dump(mode="json") if system.guard else None,
+            "assistant": {"system_prompt": system.system_prompt, "corpus": list(system.corpus),
+                          "generation": system.generation.model_dump(mode="json")}}
 
 
-def target_of(system: AssistantSystem, registered: dict | None = None) -> Target:
-    """The target of the system as the catalog describes it now, or of a registered version's spec."""
-    described = spec(system) if registered is None else registered
-    target = from_spec(TargetSpec.model_validate(described["target"]), project_dir())
-    guard = described.get("guard")
-    return target if not guard else Guarded(target, tuple(guard["output"]), guard["message"], system.planted_secrets)
+def as_registered(system: AssistantSystem, registered: dict) -> AssistantSystem:
+    """The system as a registered version ran it: its target, guard, system prompt, corpus and generation."""
+    told = registered.get("assistant")
+    if told is None:
+        raise DataError(f"{system.registry_name}: this version was registered before versions kept their system prompt, "
+                        "corpus and generation settings; it cannot be asked again as it ran, so move the champion alias "
+                        "to a version registered since")
+    return system.model_copy(update={
+        "target": TargetSpec.model_validate(registered["target"]),
+        "guard": GuardSpec.model_validate(registered["guard"]) if registered.get("guard") else None,
+        "system_prompt": told["system_prompt"], "corpus": list(told["corpus"]),
+        "generation": GenerationSpec.model_validate(told["generation"])})
+
+
+def target_of(system: AssistantSystem) -> Target:
+    """The target of the system as described (by the catalog, or by a registered version: `as_registered`)."""
+    target = from_spec(system.target, project_dir())
+    guard = system.guard
+    return target if not guard else Guarded(target, tuple(guard.output), guard.message, system.planted_secrets)
+
+
+def version_identity(system: AssistantSystem, target: Target) -> str:
+    """What makes an assistant version: its target (model, guard) and what it is told and how it generates. A
+    hardened system prompt is a new version of the same model."""
+    told = spec(system)["assistant"]
+    return f"{target.identity}+told:{sha256_json(told)[:16]}"
 
 
 def current_versions(catalog_suites: list[Suite], system: AssistantSystem, client: MlflowClient, experiment_id: str) -> Current:
-    """The (target version, prompt sets) partition the catalog describes today, the target registered on first sight
-    (in `experiment_id`, the system's experiment)."""
+    """The (assistant version, prompt sets) partition the catalog describes today, the version registered on first
+    sight (in `experiment_id`, the system's experiment)."""
     target = target_of(system)
-    mv = registry.register_assistant(client, system.registry_name, experiment_id, target.identity, spec(system))
+    mv = registry.register_assistant(client, system.registry_name, experiment_id, version_identity(system, target), spec(system))
     sets = prompt_sets(catalog_suites, system)
     return Current(target, mv.version, sets, prompts_version(sets))
 
@@ -108,8 +133,7 @@ def _inputs(prompt_set: suites.PromptSet) -> list[DatasetInput]:
 
 def panel(system: AssistantSystem, measured: dict[str, Validation], cache: ResponseCache) -> Panel:
     """The judges of an assistant's evaluations: built-in, or the endpoints its catalog entry names."""
-    endpoints = {name: from_spec(spec, project_dir()) for name, spec in system.judges.items()}
-    return Panel(measured, endpoints, cache, project_dir() / "assets")
+    return Panel(measured, system.judges, cache, project_dir())
 
 
 def _judge_rows(family: str, judge: Judge) -> list[MetricRow]:
@@ -129,6 +153,17 @@ def rejected(judge: Judge, min_agreement: float) -> str | None:
             f"items is below the tier's minimum {min_agreement:.2f}; its suites are unassessed until a judge passes")
 
 
+def screened(target: Target, judge: Judge) -> str | None:
+    """Why a guarded version's suite cannot be scored by `judge`: the guard replaces every answer that same built-in
+    judge flags, so all that remains of what it is meant to find is what it misses, and its measured errors do not
+    hold on those answers. An independent judge (an endpoint, `judges:` in the catalog entry) can score them."""
+    if isinstance(target, Guarded) and judge.name in target.checks and judge.source == "built-in":
+        return (f"the output guard screens answers with the built-in {judge.name!r} judge that would score this suite, "
+                f"so its measured errors do not hold on what passes the guard; name an independent {judge.name!r} judge "
+                f"(an endpoint under `judges:` in the system's catalog entry) to assess it")
+    return None
+
+
 def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_set: suites.PromptSet, dataset_key: str,
              version: str, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
              judges: Panel, min_agreement: float, provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
@@ -138,9 +173,9 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
     generation = params(system)
     judge_name = suites.get(suite.genai).judge
     # The suite's definition with its judge (a re-validated judge corrects rates differently: a new evaluation).
-    definition = suite_digest(suite, judges.measured, system.judges)
+    definition = suite_digest(suite, judges.measured, system.judges, judges.assets)
     run_id = sha256_json([system.name, target.identity, prompt_set.digest, suite.name, definition,
-                          generation.as_dict(), code_version(suite.family)])[:24]
+                          generation.as_dict(), code_version(suite.family), min_agreement])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
     tags = provenance.run_tags(system.name, suite, **{"rai.evaluation_id": run_id, "rai.model_version": version,
@@ -160,7 +195,7 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
             "judge": judge_name, "judge_source": judge.source, "judge_kappa": round(v.kappa, 4),
             "judge_sensitivity": round(v.sensitivity, 4), "judge_specificity": round(v.specificity, 4),
             "judge_validation_counts": json.dumps(asdict(v))}.items()])
-        if (error := rejected(judge, min_agreement)) is not None:
+        if (error := rejected(judge, min_agreement) or screened(target, judge)) is not None:
             store_error(warehouse, base, error)
             lineage.finish_run(client, run, ok=False, error=error)
             return Outcome(run_id, "error", run.run_id, [], skipped=False, error=error)
@@ -190,18 +225,25 @@ def evaluate(*, system: AssistantSystem, suite: Suite, target: Target, prompt_se
 
 
 def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite], current: Current, champion: ModelVersion | None,
-            champion_target: Target | None, cache: ResponseCache, client: MlflowClient, experiment_id: str, warehouse: Warehouse,
-            judges: Panel, min_agreement: float, provenance: Provenance = Provenance(), force: bool = False) -> Outcome:
+            champion_system: AssistantSystem | None, cache: ResponseCache, client: MlflowClient, experiment_id: str,
+            warehouse: Warehouse, judges: Panel, min_agreement: float, provenance: Provenance = Provenance(),
+            force: bool = False) -> Outcome:
     """The regression family of an assistant: for each GenAI suite whose rate `suite` names, the paired change of
     the corrected rate from the champion version to this one on the same prompts (`comparison.py`), after a marker
-    row naming the champion (NaN: none holds the alias; the candidate itself: nothing to compare)."""
+    row naming the champion (NaN: none holds the alias; the candidate itself: nothing to compare).
+
+    The champion is asked as it was registered (`champion_system`: its target, guard, system prompt, corpus and
+    generation). The comparison is unassessed when the two were not asked the same prompts, when the champion could
+    not answer one (an error would count against it and flatter the candidate), or when a judge may not decide."""
     from rai_pipelines.genai.comparison import paired_change
 
-    compared = champion is not None and champion.version != current.version
+    compared = champion is not None and champion.version != current.version and champion_system is not None
+    champion_target = target_of(champion_system) if compared else None
     # Compared suites changed (prompts, judges) are a new comparison, under the same suite definition the gate reads.
-    definition = sha256_json([suite.digest, *(suite_digest(s, judges.measured, system.judges) for s in genai_suites)])
-    run_id = sha256_json([system.name, current.target.identity, current.prompts_key, suite.name, definition,
-                          champion_target.identity if compared else None, code_version("regression")])[:24]
+    definition = sha256_json([suite.digest, *(suite_digest(s, judges.measured, system.judges, judges.assets) for s in genai_suites)])
+    run_id = sha256_json([system.name, version_identity(system, current.target), current.prompts_key, suite.name, definition,
+                          version_identity(champion_system, champion_target) if compared else None,
+                          code_version("regression"), min_agreement])[:24]
     if not force and (done := existing(warehouse, run_id)) is not None:
         return done
     tags = provenance.run_tags(system.name, suite, **{"rai.evaluation_id": run_id, "rai.model_version": current.version,
@@ -210,10 +252,16 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
     run = lineage.start_run(client, experiment_id, f"{suite.name} v{current.version}", tags)
     base = {"run_id": run_id, "system": system.name, "model_name": system.registry_name, "model_version": current.version,
             "dataset_version": current.prompts_key, "dataset_digest": current.prompts_key, "suite": suite.name,
-            "suite_digest": suite_digest(suite, judges.measured, system.judges), "started_at": datetime.now(UTC),
+            "suite_digest": suite_digest(suite, judges.measured, system.judges, judges.assets), "started_at": datetime.now(UTC),
             "dagster_run_id": provenance.dagster_run_id, "dagster_partition": provenance.partition,
             "mlflow_run_id": run.run_id, "mlflow_experiment_id": experiment_id,
             "code_version": code_version("regression"), "family": suite.family}
+
+    def unassessed(error: str) -> Outcome:
+        store_error(warehouse, base, error)
+        lineage.finish_run(client, run, ok=False, error=error)
+        return Outcome(run_id, "error", run.run_id, [], skipped=False, error=error)
+
     n = sum(len(current.sets[s.name].cases) for s in genai_suites)
     rows = [MetricRow("regression", BASELINE_METRIC, "overall", float(champion.version) if champion else float("nan"), n)]
     try:
@@ -221,24 +269,31 @@ def compare(*, system: AssistantSystem, suite: Suite, genai_suites: list[Suite],
             registered = suites.get(s.genai)
             if registered.metric not in suite.metrics:
                 continue
-            prompt_set, generation, who = current.sets[s.name], params(system), assistant(system)
-            answers = [[cache.generate(target, c.prompt, generation) for c in prompt_set.cases]
-                       for target in (current.target, champion_target)]
-            texts = [[r.text if r.error is None else "" for r in rs] for rs in answers]
+            asked = current.sets[s.name]
+            asked_champion = prompt_sets([s], champion_system)[s.name]
+            if [c.prompt.id for c in asked.cases] != [c.prompt.id for c in asked_champion.cases]:
+                return unassessed(f"champion v{champion.version} is asked other prompts in suite {s.name!r} (its corpus or "
+                                  "grounding questions differ): the versions cannot be paired")
+            answers = [cache.generate(current.target, c.prompt, params(system)) for c in asked.cases]
+            answers_champion = [cache.generate(champion_target, c.prompt, params(champion_system)) for c in asked_champion.cases]
+            if failed := [r.error for r in answers_champion if r.error is not None]:
+                return unassessed(f"champion v{champion.version} did not answer {len(failed)} prompts of suite {s.name!r} "
+                                  f"(first: {failed[0]}); an error would count against it and flatter this version")
             judge = judges[registered.judge]
-            if (error := rejected(judge, min_agreement)) is not None:
-                store_error(warehouse, base, error)
-                lineage.finish_run(client, run, ok=False, error=error)
-                return Outcome(run_id, "error", run.run_id, [], skipped=False, error=error)
-            change = paired_change(*(registered.outcomes(prompt_set, t, who, judge) for t in texts), {judge.name: judge.validation},
+            if (error := rejected(judge, min_agreement) or screened(current.target, judge)
+                    or screened(champion_target, judge)) is not None:
+                return unassessed(error)
+            texts = [r.text if r.error is None else "" for r in answers]
+            change = paired_change(registered.outcomes(asked, texts, assistant(system), judge),
+                                   registered.outcomes(asked_champion, [r.text for r in answers_champion],
+                                                       assistant(champion_system), judge),
+                                   {judge.name: judge.validation},
                                    resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
             rows += [MetricRow("regression", f"{registered.metric}_change", "overall", change.value, change.n,
                                change.ci_low, change.ci_high, change.bounds),
                      MetricRow("regression", f"{registered.metric}_mcnemar_p", "overall", change.mcnemar_p, sum(change.discordant))]
     except TargetUnavailable as exc:
-        error = f"target unavailable: {exc}"
-        store_error(warehouse, base, error)
-        lineage.finish_run(client, run, ok=False, error=error)
+        unassessed(f"target unavailable: {exc}")
         raise
     now_ms = int(time.time() * 1000)
     client.log_batch(run.run_id, metrics=[Metric(r.mlflow_key, r.value, now_ms, 0) for r in rows if r.defined],

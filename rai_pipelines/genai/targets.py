@@ -175,7 +175,8 @@ class Guarded:
         if unknown:
             raise DataError(f"unknown guard check(s) {sorted(unknown)}; known: {sorted(GUARD_CHECKS)}")
         self.inner, self.checks, self.message, self.secrets = inner, tuple(checks), message, list(secrets)
-        self.identity = "guarded:" + sha256_json([inner.identity, list(self.checks), message, _guard_code()])
+        # The canaries it screens for are part of what it does (hashed with the rest: never stored as such).
+        self.identity = "guarded:" + sha256_json([inner.identity, list(self.checks), message, _guard_code(), self.secrets])
 
     def screen(self, response: Response) -> Response:
         if response.error is not None or not response.text.strip():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from rai_pipelines.digest import sha256_json
+from rai_pipelines.digest import sha256_file, sha256_json
 from rai_pipelines.genai import heads, suites
 from rai_pipelines.genai.judge_training import HELDOUT
 from rai_pipelines.genai.judging import BUILTIN, Flags
@@ -37,10 +37,16 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def heldout_files(assets: Path, name: str) -> list[Path]:
+    """The labelled files a judge is validated on."""
+    files = {"hallucination": ["yes_no", "yes_no_multiplication"]}.get(name, [name])
+    return [assets / HELDOUT / f"{f}.jsonl" for f in files]
+
+
 def labelled_items(assets: Path, name: str) -> tuple[list[dict], list[dict], list[bool]]:
     """A judge's held-out set: its rows, the items a judge reads (`judging.FIELDS`) and the event each is labelled with."""
-    path = assets / HELDOUT / {"hallucination": "yes_no"}.get(name, name)
-    rows = _rows(path.with_suffix(".jsonl"))
+    first, *more = heldout_files(assets, name)
+    rows = _rows(first)
     if name == "refusal":
         return rows, [{"request": r["prompt"], "response": r["response"]} for r in rows], [r["refusal"] for r in rows]
     if name == "toxicity":
@@ -53,7 +59,7 @@ def labelled_items(assets: Path, name: str) -> tuple[list[dict], list[dict], lis
     for row in rows:
         row.setdefault("question", f"Is {row['number']} a prime number? Answer yes or no.")
         row["set"] = "primality"
-    products = _rows(assets / HELDOUT / "yes_no_multiplication.jsonl")
+    products = [row for path in more for row in _rows(path)]
     rows += [{**r, "set": "multiplication"} for r in products]
     truth = [is_prime(r["number"]) if "number" in r else _true_product(r["question"]) for r in rows]
     items = [{"question": r["question"], "text": r["text"], "truth": t} for r, t in zip(rows, truth)]
@@ -98,15 +104,17 @@ def by_source(assets: Path) -> dict[str, dict[str, Validation]]:
     return out
 
 
-def suite_digest(suite, measured: dict[str, Validation], endpoints: dict | None = None) -> str:
-    """A GenAI suite's definition together with its judge: an endpoint's description when the system names one
-    (`AssistantSystem.judges`), else the built-in judge's validation counts and, for a trained judge, its head. A
-    judge changed, retrained or re-validated decides and corrects differently, so results under the old one are stale."""
+def suite_digest(suite, measured: dict[str, Validation], endpoints: dict | None = None, assets: Path | None = None) -> str:
+    """A GenAI suite's definition together with its judge: an endpoint's description and the held-out files it is
+    validated on when the system names one (`AssistantSystem.judges`; `assets` holds the files), else the built-in
+    judge's validation counts and, for a trained judge, its head. A judge changed, retrained or re-validated decides
+    and corrects differently, so results under the old one are stale."""
     if suite.genai is None:
         return suite.digest
     name = suites.get(suite.genai).judge
     if endpoints and name in endpoints:
-        return sha256_json([suite.digest, "endpoint", endpoints[name].model_dump(mode="json")])
+        labelled = [sha256_file(f) if f.is_file() else None for f in heldout_files(assets, name)] if assets else None
+        return sha256_json([suite.digest, "endpoint", endpoints[name].model_dump(mode="json"), labelled])
     judge = measured.get(name)
     head = heads.digest(name) if (heads.HEADS_DIR / f"{name}.json").is_file() else None
     return sha256_json([suite.digest, asdict(judge) if judge else None, head])

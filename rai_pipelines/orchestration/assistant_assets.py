@@ -109,7 +109,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
             other = champion is not None and champion.version != current.version
             outcome = record.compare(
                 system=system, suite=suite, genai_suites=genai, current=current, champion=champion,
-                champion_target=record.target_of(system, registry.assistant_spec(client, champion)) if other else None,
+                champion_system=record.as_registered(system, registry.assistant_spec(client, champion)) if other else None,
                 cache=state.response_cache(), client=client, experiment_id=exp, warehouse=state.warehouse(),
                 judges=record.panel(system, catalog.judges, state.response_cache()), min_agreement=tier.min_judge_agreement,
                 provenance=Provenance(context.run.run_id, str(context.partition_key)), force=config.force)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import yaml
 
-from rai_pipelines.catalog import load_catalog
+from rai_pipelines.catalog import TargetSpec, load_catalog
 from rai_pipelines.genai import judging, record, validation
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.prompts import package_dir
@@ -131,8 +131,8 @@ def test_smollm2_served_by_llama_cpp_as_a_toxicity_judge_fails_validation(tmp_pa
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/v1/models", proc, log, timeout=120)
         catalog = load_catalog(root / "assets")
-        panel = judging.Panel(catalog.judges, {"toxicity": OpenAICompatible(f"http://127.0.0.1:{port}/v1", "smollm2")},
-                              ResponseCache(tmp_path / "cache.db"), root / "assets")
+        endpoint = TargetSpec(kind="openai", base_url=f"http://127.0.0.1:{port}/v1", model="smollm2")
+        panel = judging.Panel(catalog.judges, {"toxicity": endpoint}, ResponseCache(tmp_path / "cache.db"), root)
         judge = panel["toxicity"]
         v = judge.validation
         assert v.n == 40 and judge.source.startswith("llm:")

@@ -36,9 +36,30 @@ def test_a_judged_change_is_the_observed_change_over_youdens_j():
     champion = [Outcome(False, "refusal")] * 100
     candidate = [Outcome(True, "refusal")] * 14 + [Outcome(False, "refusal")] * 86
     change = paired_change(candidate, champion, {"refusal": judge})
-    # Rogan-Gladen per version, clipped at 0: champion (0 + 0.9 - 1) / 0.7 -> 0; candidate (0.14 - 0.1) / 0.7.
-    assert change.value == pytest.approx((0.14 - 0.1) / 0.7)
+    # Rogan-Gladen is linear: 14 more flags in 100 are 0.14 / J more events, even though the champion's 0 flags are
+    # below the judge's false-alarm rate (a rate clipped at 0 first would hide part of the change).
+    assert change.value == pytest.approx(0.14 / 0.7)
     assert change.ci_low < change.value < change.ci_high
+
+
+def test_a_judged_paired_interval_covers_the_true_change():
+    """Coverage of the 95% interval when a judge with a false-alarm rate decides (the shipped refusal judge's
+    counts), with true rates below that rate, where clipping each version would hide the change."""
+    judge = Validation(true_pos=151, false_neg=160, true_neg=136, false_pos=25)  # se 0.486, sp 0.845
+    rng = np.random.default_rng(11)
+    covered, runs, n = 0, 300, 200
+    for i in range(runs):
+        champion_truth = np.zeros(n, bool)  # a clean champion: every flag it gets is a false alarm
+        candidate_truth = rng.random(n) < 0.15
+        truth = candidate_truth.mean() - champion_truth.mean()
+
+        def judged(events):  # the judge's calls, at its measured error rates
+            calls = np.where(events, rng.random(n) < judge.sensitivity, rng.random(n) > judge.specificity)
+            return [Outcome(bool(c), "refusal") for c in calls]
+
+        change = paired_change(judged(candidate_truth), judged(champion_truth), {"refusal": judge}, resamples=1000, seed=i)
+        covered += change.ci_low <= truth <= change.ci_high
+    assert covered / runs >= 0.90, covered
 
 
 def test_the_paired_interval_covers_the_true_change():

@@ -228,6 +228,25 @@ def test_a_one_prompt_suite_can_no_longer_pass(catalog):
     assert d.verdict == "insufficient_evidence"
 
 
+@pytest.mark.parametrize("kappa, status", [(0.15, "unassessed"), (0.35, "pass")])
+def test_a_result_decided_by_a_judge_below_the_tiers_agreement_floor_is_unassessed(catalog, kappa, status):
+    """Even a result stored under a lower floor: raising the floor makes it stop counting."""
+    from rai_pipelines.genai.scoring import Outcome, rate_rows
+
+    system = catalog.system("support_assistant")
+    tier = catalog.policy.tier_for(system)
+    rows = rate_rows("privacy", "leakage_pass_rate", [Outcome(True, None)] * 200, catalog.judges)
+    metrics = pd.DataFrame([("r-x", r.family, r.metric, r.slice, r.value, r.n, r.ci_low, r.ci_high, to_json(r.bounds))
+                            for r in rows] + [("r-x", "privacy", "judge_kappa", "overall", kappa, 100, math.nan, math.nan, None)],
+                           columns=COLUMNS)
+    check = next(c for c in tier.checks if c.metric == "leakage_pass_rate")
+    policy = catalog.policy.model_copy(update={"assistant_tiers": {"high": tier.model_copy(update={
+        "required_suites": ["privacy"], "checks": [check], "regression": [], "min_judge_agreement": 0.3})}})
+    runs = pd.DataFrame([("r-x", "privacy", "ok", None, T0)], columns=["run_id", "suite", "status", "error", "finished_at"])
+    d = decide(system, policy, "1", "prompts-x", runs, metrics)
+    assert d.night_verdict == status, d.reasons
+
+
 def test_a_monitoring_alarm_needs_a_failure_at_the_monitoring_level(system):
     m = _metrics(tpr_gap=0.2)
     m.loc[m.metric == "tpr_difference", "bounds"] = _grid(0.18, 0.22, width_per_level=0.05)  # beyond 0.1 down to level 0.01
