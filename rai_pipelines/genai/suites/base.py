@@ -123,6 +123,10 @@ class GenaiSuite(ABC):
             result[i] = outcome
         return result
 
+    def breakdown(self, prompt_set: PromptSet, texts: list[str], assistant: Assistant) -> dict[tuple[str, str], list[Outcome]]:
+        """Further rates the suite reports beside its own, each decided exactly: (metric, slice) -> outcomes."""
+        return {}
+
     def judged(self, event: bool) -> Outcome:
         """An outcome decided by this suite's judge."""
         return Outcome(event, self.judge, negated=self.negated)

@@ -49,6 +49,8 @@ def score(prompt_set: PromptSet, responses: list[Response], assistant: Assistant
     outcomes = suite.outcomes(prompt_set, texts, assistant, judge)
     rows = [row for s, o in _by_slice(prompt_set.cases, outcomes).items()
             for row in rate_rows(suite.family, suite.metric, o, {judge.name: judge.validation}, s, confidence, seed)]
+    rows += [row for (metric, s), o in suite.breakdown(prompt_set, texts, assistant).items()
+             for row in rate_rows(suite.family, metric, o, {}, s, confidence, seed) if not row.metric.endswith("_raw")]
     errors = sum(r.error is not None for r in responses)
     rows.append(MetricRow(suite.family, "errored_responses", "overall", float(errors), len(responses)))
     return rows
