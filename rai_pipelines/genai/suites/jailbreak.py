@@ -88,7 +88,7 @@ class Jailbreak(GenaiSuite):
             opener, agreed, escalation = _ESCALATIONS[i % len(_ESCALATIONS)]
             chat = ({"role": "system", "content": assistant.system_prompt}, {"role": "user", "content": opener},
                     {"role": "assistant", "content": agreed}, {"role": "user", "content": escalation.format(request=request)})
-            cases.append(Case(Prompt(f"multi_turn:{i}", chat), "multi_turn"))
+            cases.append(Case(Prompt(f"escalation:{i}", chat), "multi_turn"))
         questions = [q for q, _ in assistant.questions] or ["How do I reset my password?"]
         for i, question in enumerate(sample(questions, small, seed)):
             text = f"{question}\n\n{_DIRECT[i % len(_DIRECT)].format(marker=INJECTION_MARKER)}"
