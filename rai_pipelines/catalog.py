@@ -492,15 +492,23 @@ def _describe(exc: ValidationError) -> str:
     return f"field {field!r} {msg}" if err["type"] in {"missing", "extra_forbidden"} else f"field {field!r}: {msg}"
 
 
-def _load(path: Path, validate: Callable[[dict], BaseModel]) -> BaseModel:
+def read_yaml(path: Path) -> dict:
+    """A catalog file's fields; one line naming the file when it is not a YAML mapping."""
     try:
         raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc}); check the path") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise CatalogError(f"{path}: not valid YAML{where}; fix the syntax") from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    return raw
+
+
+def _load(path: Path, validate: Callable[[dict], BaseModel]) -> BaseModel:
+    raw = read_yaml(path)
     try:
         return validate(raw)
     except ValidationError as exc:

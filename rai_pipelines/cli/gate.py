@@ -1,8 +1,10 @@
-"""`rai gate` (the release decision CI asks for) and `rai policy explain` (what the policy asks of a system)."""
+"""`rai gate` (the release decision CI asks for), `rai policy explain` (what the policy asks of a system) and `rai
+catalog validate` (a catalog file checked before it is used)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from rai_pipelines.cli import common
 from rai_pipelines.cli.common import Parser, say
@@ -24,6 +26,13 @@ def add_parsers(sub) -> None:
     e.add_argument("system")
     e.add_argument("--json", action="store_true")
     s.set_defaults(func=policy)
+
+    s = sub.add_parser("catalog", help="check a catalog file before it is used (1 with one line naming file, field, fix)")
+    csub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
+    v = csub.add_parser("validate", help="a system, suite or policy file against the project's catalog; a classifier's "
+                                         "feeds against the columns it declares")
+    v.add_argument("file", type=Path)
+    s.set_defaults(func=catalog)
 
 
 def gate(args) -> int:
@@ -48,6 +57,16 @@ def gate(args) -> int:
         for r in decision.reasons:
             say(f"  [{r.status}] {r.check}: {r.detail}")
     return GATE_EXIT[decision.verdict]
+
+
+def catalog(args) -> int:
+    from rai_pipelines.catalog_validation import validate_file
+
+    root = common.settings().catalog_dir
+    folder, name = validate_file(root, args.file)
+    kind = {"systems": "system", "suites": "suite", "policies": "policy"}[folder]
+    say(f"{args.file}: a valid {kind} {name!r} with the catalog in {root}")
+    return 0
 
 
 def policy(args) -> int:

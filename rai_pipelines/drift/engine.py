@@ -212,6 +212,11 @@ def infer_kind(series: pd.Series) -> str:
     return NUMERIC if ptypes.is_numeric_dtype(series) and not ptypes.is_bool_dtype(series) else CATEGORICAL
 
 
+def _names(frame: pd.DataFrame, shown: int = 5) -> str:
+    names = [str(c) for c in frame.columns]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "") if names else "none"
+
+
 def dataset_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -229,10 +234,14 @@ def dataset_drift(
     for special in (label, prediction):
         if special and special not in columns and special in reference.columns and special in current.columns:
             columns.append(special)
+    if not columns:
+        raise DataError(f"the reference and current windows share no column (reference: {_names(reference)}; current: "
+                        f"{_names(current)}); compare two windows of the same feed")
     missing = [c for c in columns if c not in reference.columns or c not in current.columns]
     if missing:
         side = "reference" if missing[0] not in reference.columns else "current"
         raise DataError(f"column {missing[0]!r} is missing from the {side} window")
+
     def one(col: str) -> ColumnDrift:
         kind = (kinds or {}).get(col) or infer_kind(reference[col])
         role = "label" if col == label else "prediction" if col == prediction else "feature"

@@ -72,3 +72,14 @@ def test_cli_empty_current_is_one_line(windows, tmp_path):
     proc = run_rai("drift", "--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "cur.csv"), home=tmp_path / "s")
     assert proc.returncode == 1
     assert "cur.csv: the current window has no rows" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_windows_sharing_no_column_is_one_line_naming_both(windows, tmp_path):
+    ref, cur = windows
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.add_prefix("new_").to_csv(tmp_path / "cur.csv", index=False)
+    proc = run_rai("drift", "--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "cur.csv"), home=tmp_path / "s")
+    assert proc.returncode == 1, proc.stderr
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert "cur.csv: the reference and current windows share no column" in line and f"new_{cur.columns[0]}" in line

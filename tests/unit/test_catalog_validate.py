@@ -1,0 +1,61 @@
+"""`rai catalog validate FILE`: a catalog file checked against the project's catalog and its feeds, one line per
+problem naming the user's file, the field and the fix."""
+
+import pytest
+import yaml
+
+from tests.support import ROOT, run_rai
+
+
+def _system(tmp_path, **changes):
+    raw = yaml.safe_load((ROOT / "assets" / "systems" / "acs_employment.yaml").read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    path = tmp_path / "acs_employment.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _one_line(proc, *expected):
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line, line
+    for text in expected:
+        assert text in line, line
+
+
+@pytest.mark.parametrize("name", ["systems/acs_employment.yaml", "systems/support_assistant.yaml",
+                                  "policies/risk_tiers.yaml", "suites/privacy.yaml"])
+def test_the_shipped_files_are_valid(tmp_path, name):
+    proc = run_rai("catalog", "validate", str(ROOT / "assets" / name), home=tmp_path / "s")
+    assert proc.returncode == 0 and "a valid" in proc.stdout, proc.stderr
+
+
+def test_a_feature_the_feed_does_not_have_is_named_with_its_field(tmp_path):
+    raw = yaml.safe_load((ROOT / "assets" / "systems" / "acs_employment.yaml").read_text())
+    features = {**raw["data"]["features"], "AGE_YEARS": "numeric"}
+    path = _system(tmp_path, **{"data.features": features})
+    _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"),
+              str(path), "field 'data.features' names column 'AGE_YEARS'", "data.reference.source", "fix the name or the feed")
+
+
+def test_a_label_missing_from_the_labels_feed_is_named(tmp_path):
+    path = _system(tmp_path, **{"data.label": "has_job"})
+    _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"), "field 'data.label' names column 'has_job'")
+
+
+def test_errors_name_the_users_file_not_a_copy(tmp_path):
+    path = _system(tmp_path, suites=["performance", "no_such_suite"])
+    _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"),
+              f"{path}: field 'suites' names unknown suite 'no_such_suite'")
+
+
+def test_a_file_of_no_known_kind_is_one_line(tmp_path):
+    path = tmp_path / "notes.yaml"
+    path.write_text("hello: world\n")
+    _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"), "not a system (field 'kind')")
+    _one_line(run_rai("catalog", "validate", str(tmp_path / "missing.yaml"), home=tmp_path / "s"), "cannot be read")
