@@ -65,6 +65,14 @@ def _check_feeds(catalog: Catalog, system: System, path: Path) -> None:
                 raise CatalogError(f"{path}: field '{field}' names column {column!r}, which {where} does not have "
                                    f"(its columns: {', '.join(sorted(columns)[:8])}{', ...' if len(columns) > 8 else ''}); "
                                    "fix the name or the feed")
+    # The label, read alone from the reference: a binary 0/1 target is the only kind evaluated.
+    from rai_pipelines.data.sources import read_table, resolve
+    from rai_pipelines.data.validation import label_problem
+
+    reference = resolve(data.reference.source)
+    labels_read = _read_column(reference, data.label) if reference.suffix in (".parquet", ".pq") else read_table(reference)[data.label]
+    if (problem := label_problem(labels_read)) is not None:
+        raise CatalogError(f"{path}: field 'data.label': column {data.label!r} of data.reference.source {problem}")
 
 
 def _columns(source, where: str, path: Path) -> set[str]:
@@ -83,3 +91,9 @@ def _columns(source, where: str, path: Path) -> set[str]:
     import pandas as pd
 
     return set(pd.read_csv(file, nrows=0).columns)
+
+
+def _read_column(file: Path, column: str):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(file, columns=[column]).column(0).to_pandas()

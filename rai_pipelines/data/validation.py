@@ -46,10 +46,8 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
                 raise DataError(f"{where}: column {col!r} has missing values; categorical features must be complete")
 
     label = frame[data.label]
-    if label.isna().any():
-        raise DataError(f"{where}: label column {data.label!r} has {int(label.isna().sum())} missing values; every row needs a label")
-    if not ptypes.is_numeric_dtype(label) or not set(pd.unique(label)) <= {0, 1}:
-        raise DataError(f"{where}: label column {data.label!r} must be binary 0/1 (dtype {label.dtype}); recode it")
+    if (problem := label_problem(label)) is not None:
+        raise DataError(f"{where}: label column {data.label!r} {problem}")
     out[data.label] = label.astype("int8").to_numpy()
 
     for feature, spec in data.sensitive_features.items():
@@ -63,6 +61,20 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
                 f"add it to data.sensitive_features.{feature}.groups"
             )
     return out
+
+
+def label_problem(label: pd.Series) -> str | None:
+    """What keeps a label column from being a binary 0/1 target (the only kind evaluated), or None."""
+    if label.isna().any():
+        return f"has {int(label.isna().sum())} missing values; every row needs a label"
+    values = pd.unique(label)
+    if ptypes.is_numeric_dtype(label) and set(values) <= {0, 1}:
+        return None
+    shown = ", ".join(map(str, sorted(values, key=str)[:5])) + (", ..." if len(values) > 5 else "")
+    if len(values) > 2:
+        return (f"has {len(values)} distinct values ({shown}): multiclass and regression targets are not supported; "
+                "evaluate a binary 0/1 label (e.g. one class against the rest)")
+    return f"must be binary 0/1, not {shown} (dtype {label.dtype}); recode it"
 
 
 def group_labels(system: System, frame: pd.DataFrame) -> pd.DataFrame:

@@ -59,3 +59,21 @@ def test_a_file_of_no_known_kind_is_one_line(tmp_path):
     path.write_text("hello: world\n")
     _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"), "not a system (field 'kind')")
     _one_line(run_rai("catalog", "validate", str(tmp_path / "missing.yaml"), home=tmp_path / "s"), "cannot be read")
+
+
+def test_a_label_that_is_not_binary_is_refused_as_out_of_scope(tmp_path):
+
+    from rai_pipelines.catalog import load_catalog
+    from rai_pipelines.data.sources import read_table, resolve
+
+    system = load_catalog(ROOT / "assets").system("acs_employment")
+    reference = read_table(resolve(system.data.reference.source)).head(300)
+    production = read_table(resolve(system.data.production.source)).head(300)
+    production = production.merge(read_table(resolve(system.data.production.labels)), on="id")
+    reference.assign(employed=reference.AGEP % 3).to_csv(tmp_path / "reference.csv", index=False)  # three classes
+    production.to_csv(tmp_path / "production.csv", index=False)
+    path = _system(tmp_path, **{"data.reference.source": {"path": str(tmp_path / "reference.csv")},
+                                "data.production.source": {"path": str(tmp_path / "production.csv")},
+                                "data.production.labels": None})
+    _one_line(run_rai("catalog", "validate", str(path), home=tmp_path / "s"),
+              "field 'data.label'", "has 3 distinct values", "multiclass and regression targets are not supported")

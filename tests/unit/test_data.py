@@ -75,6 +75,8 @@ def raw(acs):
         (lambda f: f.iloc[:10], "10 rows, fewer than data.min_rows=500"),
         (lambda f: f.assign(employed=f.employed.where(f.index > 5)), "has 6 missing values"),
         (lambda f: f.assign(employed=f.employed * 2), "must be binary 0/1"),
+        (lambda f: f.assign(employed=f.AGEP % 3), "multiclass and regression targets are not supported"),
+        (lambda f: f.assign(employed=f.AGEP / 7), "multiclass and regression targets are not supported"),
         (lambda f: f.assign(SEX=f.SEX.astype(str).replace("2", "7")), "sensitive feature 'SEX' has code '7' in no group"),
     ],
 )
