@@ -8,7 +8,7 @@ bad one is reported as one line naming the file, the field and what is expected.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -16,7 +16,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -40,16 +42,85 @@ class _Strict(BaseModel):
 class FileSource(_Strict):
     """A CSV or Parquet file, either inside an installed package or on disk."""
 
+    kind: Literal["file"] = "file"
     path: str
     package: str | None = Field(None, description="distribution that ships the file")
 
 
-class LabelsSource(FileSource):
+class FilesSource(_Strict):
+    """Partitioned files: one CSV or Parquet file (or one hive-style folder of them) per period."""
+
+    kind: Literal["files"]
+    path: str = Field(description="a directory (every .csv/.parquet file under it) or a glob such as /feeds/loans/*.parquet")
+    partition_key: str | None = Field(
+        None, pattern=_NAME, description="hive-style folder key naming each file's window (dt for .../dt=2026-11-30/); "
+                                         "default: the file name without its suffix")
+    lookback: int = Field(4, ge=1, description="newest windows re-read on every sensor tick (late or corrected files "
+                                               "make new dataset versions)")
+
+
+_SQL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+
+
+class SqlSource(_Strict):
+    """A table or query over PostgreSQL or a DuckDB file, cut into windows by a time column."""
+
+    kind: Literal["sql"]
+    engine: Literal["postgres", "duckdb"]
+    dsn: str | None = Field(None, description="postgres: postgresql://user@host:port/database (no password here)")
+    dsn_env: str | None = Field(None, description="postgres: environment variable holding the DSN (it may hold a password)")
+    path: str | None = Field(None, description="duckdb: the database file, opened read-only")
+    table: str | None = Field(None, pattern=_SQL_NAME, description="a table or view, optionally schema-qualified")
+    query: str | None = Field(None, description="a SELECT the windows are cut from (instead of `table`)")
+    time_column: str
+    window: Literal["daily", "weekly"] = "daily"
+    lookback: int = Field(4, ge=1, description="newest complete windows re-read on every sensor tick (late rows make "
+                                               "new dataset versions)")
+    start: datetime | None = Field(None, description="reference only: first instant read")
+    end: datetime | None = Field(None, description="reference only: instant read up to (excluded)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> SqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' and 'query'")
+        if self.engine == "postgres":
+            if (self.dsn is None) == (self.dsn_env is None):
+                raise ValueError("a postgres source needs exactly one of 'dsn' and 'dsn_env'")
+            if self.dsn is not None and _has_password(self.dsn):
+                raise ValueError("'dsn' holds a password: put the DSN in an environment variable and name it in 'dsn_env'")
+        elif self.path is None:
+            raise ValueError("a duckdb source needs 'path', the database file")
+        return self
+
+
+def _has_password(dsn: str) -> bool:
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(dsn)
+    return bool(parts.password) or "password" in parse_qs(parts.query) or "password=" in dsn
+
+
+def _source_kind(raw) -> str:
+    return raw.get("kind", "file") if isinstance(raw, dict) else getattr(raw, "kind", "file")
+
+
+# Where a window's rows come from; a file needs no `kind` (the replayed and reference files of earlier catalogs).
+AnySource = Annotated[
+    Annotated[FileSource, Tag("file")] | Annotated[FilesSource, Tag("files")] | Annotated[SqlSource, Tag("sql")],
+    Discriminator(_source_kind),
+]
+
+
+class LabelsSource(_Strict):
+    """Labels delivered apart from the features (often later), joined to them by a key."""
+
+    source: AnySource
     join_on: str = Field(description="key column joining labels to features")
 
 
 class ReferenceWindow(_Strict):
-    source: FileSource
+    source: AnySource = Field(description="read whole: a file, every file of a partitioned source, or a SQL source "
+                                          "between its start and end")
     period: str = Field(description="readable name of the window, e.g. '2015'")
 
 
@@ -63,9 +134,18 @@ class ReplaySpec(_Strict):
 
 
 class ProductionWindow(_Strict):
-    source: FileSource
+    source: AnySource
     labels: LabelsSource | None = None
-    replay: ReplaySpec
+    replay: ReplaySpec | None = Field(None, description="a single file only: how it is replayed as nightly batches")
+
+    @model_validator(mode="after")
+    def _windows(self) -> ProductionWindow:
+        if (self.source.kind == "file") != (self.replay is not None):
+            raise ValueError("a single production file needs 'replay' (how it is cut into nightly batches); "
+                             "partitioned files and SQL sources have their own windows and take none")
+        if self.source.kind == "sql" and (self.source.start or self.source.end):
+            raise ValueError("'start' and 'end' bound a reference read; production windows come from 'window'")
+        return self
 
 
 class SensitiveFeature(_Strict):
@@ -97,8 +177,49 @@ class DataSpec(_Strict):
 
 
 class ModelSource(_Strict):
+    """A model in the MLflow registry, of any flavor that loads through mlflow.pyfunc, registered by any code."""
+
+    kind: Literal["mlflow"] = "mlflow"
     registered_model: str
     decision_threshold: float = Field(0.5, gt=0, lt=1)
+
+
+class LoggedPredictions(_Strict):
+    """Predictions the serving system logged next to the features: no model artifact is loaded.
+
+    Each distinct model version (from `version`, or from `version_column` row by row) is registered in MLflow as a
+    version of `registered_model` the first time it is seen, so that aliases, decisions and cards work as for any
+    model."""
+
+    kind: Literal["logged_predictions"]
+    score_column: str | None = Field(None, description="the logged probability of the positive class")
+    decision_column: str | None = Field(None, description="the logged 0/1 decision (default: score >= threshold)")
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+    version: str | None = Field(None, description="the model version that made every logged prediction")
+    version_column: str | None = Field(None, description="the column naming the model version of each row")
+    registered_model: str | None = Field(None, pattern=_NAME, description="default: the system's name")
+
+    @model_validator(mode="after")
+    def _complete(self) -> LoggedPredictions:
+        if self.score_column is None and self.decision_column is None:
+            raise ValueError("logged predictions need 'score_column', 'decision_column' or both")
+        if (self.version is None) == (self.version_column is None):
+            raise ValueError("give exactly one of 'version' (one model version) and 'version_column' (one per row)")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in (self.score_column, self.decision_column, self.version_column) if c is not None]
+
+
+def _model_kind(raw) -> str:
+    return raw.get("kind", "mlflow") if isinstance(raw, dict) else getattr(raw, "kind", "mlflow")
+
+
+AnyModel = Annotated[
+    Annotated[ModelSource, Tag("mlflow")] | Annotated[LoggedPredictions, Tag("logged_predictions")],
+    Discriminator(_model_kind),
+]
 
 
 class _SystemBase(_Strict):
@@ -128,7 +249,24 @@ class System(_SystemBase):
 
     kind: Literal["tabular_classifier"]
     data: DataSpec
-    model: ModelSource
+    model: AnyModel
+
+    @property
+    def registry_name(self) -> str:
+        """The MLflow registered model whose versions are this system's model versions."""
+        return self.model.registered_model or self.name
+
+    @property
+    def logged(self) -> bool:
+        return self.model.kind == "logged_predictions"
+
+    @model_validator(mode="after")
+    def _logged_columns_apart(self) -> System:
+        if self.logged:
+            clash = [c for c in self.model.columns if c in (self.data.id_column, self.data.label, *self.data.features)]
+            if clash:
+                raise ValueError(f"logged column {clash[0]!r} is also the id, the label or a feature; name another column")
+        return self
 
 
 class TargetSpec(_Strict):
@@ -397,9 +535,30 @@ class Tier(_Strict):
         return self.release.night_alpha(self.alpha)
 
 
+FLAVORS = ("sklearn", "xgboost", "lightgbm", "python_function")
+SERIALIZATIONS = ("skops", "cloudpickle", "pickle", "xgboost_json", "xgboost_ubj", "xgboost_legacy", "lightgbm_text")
+
+
+class ModelLoading(_Strict):
+    """Which MLflow models may be loaded, and how: enforced before any artifact is deserialized.
+
+    A model's artifact digest is always checked before loading; a version registered by the team's own code has none
+    until the pipeline records it (`rai model register`, or here on first sight when trust_on_first_sight is on)."""
+
+    flavors: list[Literal[FLAVORS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(FLAVORS), min_length=1,
+        description="the flavor a model is loaded through; a model with none of these is refused")
+    serializations: list[Literal[SERIALIZATIONS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["skops", "xgboost_json", "xgboost_ubj", "lightgbm_text"], min_length=1,
+        description="formats that may be deserialized; pickle and cloudpickle execute code on load")
+    trust_on_first_sight: bool = Field(
+        True, description="record the digest of a version without one when the pipeline first sees it, then load it")
+
+
 class Policy(_Strict):
     name: str
     description: str
+    model_loading: ModelLoading = ModelLoading()
     tiers: dict[Literal["low", "medium", "high"], Tier]
     assistant_tiers: dict[Literal["low", "medium", "high"], Tier] = Field(
         default_factory=dict, description="the tiers for LLM assistants")
@@ -469,20 +628,26 @@ def _suite_fits(system: AnySystem, suite: Suite, suites_: list[Suite]) -> str | 
         return None if suite.genai else f"is a {suite.family} suite; an assistant runs GenAI suites and a regression suite"
     if suite.genai:
         return "is a GenAI suite; a tabular classifier runs the tabular and dataset families"
+    if suite.family == "regression" and system.logged:
+        return ("compares with the champion's scores on the same rows, which logged predictions do not have (each row "
+                "was scored by one version); remove it")
     extra = [m for m in suite.metrics if m not in metric_names.ALL_METRICS]
     return None if not extra else f"names {extra}, which are not tabular metrics"
 
 
+# The tags of the catalog's unions: pydantic puts the chosen one in an error's path, where the file has no such field.
+_UNION_TAGS = {*SYSTEM_KINDS, "file", "files", "sql", "mlflow", "logged_predictions"}
+
+
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    if err["type"] in {"union_tag_not_found", "union_tag_invalid"}:  # a system file's `kind`
-        expected = " or ".join(repr(k) for k in SYSTEM_KINDS)
+    loc = [p for p in err["loc"] if p not in _UNION_TAGS]
+    if err["type"] in {"union_tag_not_found", "union_tag_invalid"}:  # a `kind` that names no known kind
+        field = ".".join(str(p) for p in [*loc, "kind"])
+        expected = err.get("ctx", {}).get("expected_tags") or ", ".join(repr(k) for k in SYSTEM_KINDS)
         if err["type"] == "union_tag_not_found":
-            return f"field 'kind' is required: {expected}"
-        return f"field 'kind' is {err['input'].get('kind')!r}; expected {expected}"
-    loc = err["loc"]
-    if loc and loc[0] in SYSTEM_KINDS:  # the union's tag leads the path into a system: the file does not have it
-        loc = loc[1:]
+            return f"field {field!r} is required: {expected}"
+        return f"field {field!r} is {err['ctx'].get('tag')!r}; expected {expected}"
     field = ".".join(str(p) for p in loc) or "(top level)"
     msg = err["msg"]
     if err["type"] == "missing":

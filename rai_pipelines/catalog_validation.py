@@ -44,53 +44,47 @@ def validate_file(root: Path, path: Path) -> tuple[str, str]:
 
 
 def _check_feeds(catalog: Catalog, system: System, path: Path) -> None:
-    """Every column the system declares is in the file it is read from (their headers only are read): the features,
-    sensitive features and id in both windows, the period column in production, the label in the reference and in
-    the production labels (or in production when labels come with it)."""
-    data = system.data
+    """Every column the system declares is in the source it is read from (headers only, or an empty query): the
+    features, sensitive features and id in both windows; the period or time column, and logged predictions, in
+    production; the label in the reference and in the labels source (or in production when labels come with it)."""
+    data, prod = system.data, system.data.production
     both = {data.id_column: "data.id_column", **{c: "data.features" for c in data.features},
             **{c: "data.sensitive_features" for c in data.sensitive_features}}
-    labels = data.production.labels
+    production = dict(both)
+    if prod.replay is not None:
+        production[prod.replay.period_column] = "data.production.replay.period_column"
+    if prod.source.kind == "sql":
+        production[prod.source.time_column] = "data.production.source.time_column"
+    if system.logged:
+        production.update({c: "model" for c in system.model.columns})
+    if prod.labels is None:
+        production[data.label] = "data.label"
     expected = [("data.reference.source", data.reference.source, {**both, data.label: "data.label"}),
-                ("data.production.source", data.production.source,
-                 {**both, data.production.replay.period_column: "data.production.replay.period_column",
-                  **({} if labels else {data.label: "data.label"})})]
-    if labels:
-        expected.append(("data.production.labels", labels, {labels.join_on: "data.production.labels.join_on",
-                                                             data.label: "data.label"}))
+                ("data.production.source", prod.source, production)]
+    if prod.labels:
+        expected.append(("data.production.labels.source", prod.labels.source,
+                         {prod.labels.join_on: "data.production.labels.join_on", data.label: "data.label"}))
+    from rai_pipelines.data import feeds
+    from rai_pipelines.data.validation import label_problem
+
     for where, source, needed in expected:
-        columns = _columns(source, where, path)
+        try:
+            columns = feeds.columns(source)
+        except DataError as exc:
+            raise CatalogError(f"{path}: field '{where}': {exc}") from None
         for column, field in needed.items():
             if column not in columns:
                 raise CatalogError(f"{path}: field '{field}' names column {column!r}, which {where} does not have "
                                    f"(its columns: {', '.join(sorted(columns)[:8])}{', ...' if len(columns) > 8 else ''}); "
                                    "fix the name or the feed")
     # The label, read alone from the reference: a binary 0/1 target is the only kind evaluated.
-    from rai_pipelines.data.sources import read_table, resolve
-    from rai_pipelines.data.validation import label_problem
-
-    reference = resolve(data.reference.source)
-    labels_read = _read_column(reference, data.label) if reference.suffix in (".parquet", ".pq") else read_table(reference)[data.label]
+    reference = data.reference.source
+    if reference.kind == "file" and feeds.resolve(reference).suffix in (".parquet", ".pq"):
+        labels_read = _read_column(feeds.resolve(reference), data.label)
+    else:
+        labels_read = feeds.read_all(reference)[data.label]
     if (problem := label_problem(labels_read)) is not None:
         raise CatalogError(f"{path}: field 'data.label': column {data.label!r} of data.reference.source {problem}")
-
-
-def _columns(source, where: str, path: Path) -> set[str]:
-    from rai_pipelines.data.sources import resolve
-
-    try:
-        file = resolve(source)
-    except DataError as exc:
-        raise CatalogError(f"{path}: field '{where}': {exc}") from None
-    if not file.is_file():
-        raise CatalogError(f"{path}: field '{where}': {file} does not exist; fix the path")
-    if file.suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return set(pq.read_schema(file).names)
-    import pandas as pd
-
-    return set(pd.read_csv(file, nrows=0).columns)
 
 
 def _read_column(file: Path, column: str):

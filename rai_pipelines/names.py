@@ -40,6 +40,10 @@ class SystemNames:
         return f"{self.system}__nightly_ingest"
 
     @property
+    def feed_sensor(self) -> str:
+        return f"{self.system}__feed_sensor"
+
+    @property
     def registry_sensor(self) -> str:
         return f"{self.system}__model_registry_sensor"
 

@@ -65,7 +65,7 @@ def register_model(settings, mlflow_client, acs, reference):
     from rai_pipelines import lineage
     from rai_pipelines.digest import canonical_json
     from rai_pipelines.modeling import registry
-    from rai_pipelines.modeling.predictions import FEATURES_TAG
+    from rai_pipelines.modeling.registry import FEATURES_TAG
     from rai_pipelines.modeling.training import RECIPES, train
 
     version, frame = reference
@@ -105,7 +105,7 @@ def local_production(tmp_path, acs, monkeypatch):
     from rai_pipelines.data.sources import read_table, resolve
 
     root = copy_project(tmp_path / "project")
-    production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels)), on="id")
+    production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels.source)), on="id")
     path = root / "assets" / "systems" / "acs_employment.yaml"
     raw = yaml.safe_load(path.read_text())
     raw["data"]["production"]["source"] = {"path": str(tmp_path / "production.parquet")}

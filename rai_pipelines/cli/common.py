@@ -60,4 +60,4 @@ def model_version(s, system, version: str):
     """A registered version of a classifier's model (a usage error naming the versions there are, if not)."""
     from rai_pipelines.modeling import registry
 
-    return registry.get(mlflow_client(s), system.model.registered_model, version)
+    return registry.get(mlflow_client(s), system.registry_name, version)

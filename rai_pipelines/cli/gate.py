@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rai_pipelines.cli import common
 from rai_pipelines.cli.common import Parser, say
+from rai_pipelines.errors import UsageError
 
 GATE_EXIT = {"pass": 0, "fail": 1, "insufficient_evidence": 3, "unassessed": 3}
 
@@ -32,7 +33,17 @@ def add_parsers(sub) -> None:
     v = csub.add_parser("validate", help="a system, suite or policy file against the project's catalog; a classifier's "
                                          "feeds against the columns it declares")
     v.add_argument("file", type=Path)
+    v = csub.add_parser("plan", help="what tonight's run of a classifier would ingest and evaluate, and what is fresh")
+    v.add_argument("system")
     s.set_defaults(func=catalog)
+
+    s = sub.add_parser("model", help="model versions registered by a team's own code")
+    msub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
+    m = msub.add_parser("register", help="vouch for an MLflow model version: record its artifact digest (checked on "
+                                         "every load) after checking its flavor against the policy")
+    m.add_argument("system")
+    m.add_argument("version")
+    s.set_defaults(func=model)
 
 
 def gate(args) -> int:
@@ -60,12 +71,55 @@ def gate(args) -> int:
 
 
 def catalog(args) -> int:
+    if args.action == "plan":
+        return _plan(args.system)
     from rai_pipelines.catalog_validation import validate_file
 
     root = common.settings().catalog_dir
     folder, name = validate_file(root, args.file)
     kind = {"systems": "system", "suites": "suite", "policies": "policy"}[folder]
     say(f"{args.file}: a valid {kind} {name!r} with the catalog in {root}")
+    return 0
+
+
+def _plan(name: str) -> int:
+    from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.plan import plan
+
+    settings = common.settings()
+    catalog = common.catalog(settings)
+    system = _classifier(catalog, name, "plan")
+    found = plan(catalog, system, common.mlflow_client(settings), DatasetStore(settings.snapshot_dir), common.warehouse(settings))
+    for line in found.lines():
+        say(line)
+    return 0
+
+
+def _classifier(catalog, name: str, what: str):
+    system = catalog.system(name)
+    if system.kind != "tabular_classifier":
+        raise UsageError(f"{what}: {name!r} is an {system.kind}; `rai evaluate {name}` registers its versions itself")
+    return system
+
+
+def model(args) -> int:
+    from rai_pipelines.modeling import loading, registry
+
+    settings = common.settings()
+    catalog = common.catalog(settings)
+    system = _classifier(catalog, args.system, "model register")
+    if system.logged:
+        raise UsageError(f"model register: {system.name!r} evaluates logged predictions; its versions are registered "
+                         "when their predictions are ingested")
+    client = common.mlflow_client(settings)
+    mv = registry.get(client, system.registry_name, args.version)
+    if mv.artifact_sha256:
+        say(f"{mv.name} v{mv.version}: digest {mv.artifact_sha256} already recorded "
+            f"({mv.tags.get(loading.TRUST_TAG, 'registered by rai')}); nothing changed")
+        return 0
+    mv = loading.record_digest(client, mv, catalog.policy.model_loading, "rai model register")
+    say(f"{mv.name} v{mv.version}: {mv.tags.get(loading.FLAVOR_TAG)} digest {mv.artifact_sha256} recorded; "
+        "it is loaded only while its artifact still matches")
     return 0
 
 

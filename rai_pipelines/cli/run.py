@@ -50,7 +50,7 @@ def demo(args) -> int:
         f"{summary.runs_ok + summary.runs_blocked} Dagster runs ({summary.runs_blocked} stopped by a blocking check) "
         f"in {summary.seconds:.0f} s")
     system = catalog.system("acs_employment")
-    champion = registry.by_alias(common.mlflow_client(settings), system.model.registered_model, CHAMPION)
+    champion = registry.by_alias(common.mlflow_client(settings), system.registry_name, CHAMPION)
     say(f"latest release decision per model version (champion: v{champion.version if champion else '-'}):")
     for row in reads.latest_decisions(wh, system.name).itertuples():
         reasons = json.loads(row.reasons)
@@ -124,9 +124,9 @@ def evaluate(args) -> int:
     if args.model_version:
         targets = [common.model_version(settings, system, args.model_version).version]
     else:
-        targets = [m.version for m in registry.versions(common.mlflow_client(settings), system.model.registered_model)]
+        targets = [m.version for m in registry.versions(common.mlflow_client(settings), system.registry_name)]
         if not targets:
-            raise UsageError(f"{system.model.registered_model!r} has no registered versions; register one or run `rai demo`")
+            raise UsageError(f"{system.registry_name!r} has no registered versions; register one or run `rai demo`")
     defs, instance = common.dagster(settings)
     status = 0
     for done in launch.evaluate_versions(defs, instance, catalog, system, targets, dataset, wh, args.force):

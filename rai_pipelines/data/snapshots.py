@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from rai_pipelines.atomic import atomic_path
-from rai_pipelines.catalog import FileSource, System
-from rai_pipelines.data.sources import REFERENCE, Window, read_window, resolve, window_by_label
+from rai_pipelines.catalog import System
+from rai_pipelines.data.sources import Window, describe, read_window, window_by_label
 from rai_pipelines.data.validation import normalize
 from rai_pipelines.digest import frame_digest, short
 from rai_pipelines.errors import DataError
@@ -45,16 +45,6 @@ def split_key(key: str) -> tuple[str, str]:
     return label, digest12
 
 
-def _window_source(system: System, window: Window) -> FileSource:
-    return system.data.reference.source if window.kind == REFERENCE else system.data.production.source
-
-
-def _source_of(system: System, window: Window) -> str:
-    src = _window_source(system, window)
-    where = f"{src.package}:{src.path}" if src.package else src.path
-    return where if window.kind == REFERENCE else f"{where}#{window.label}"
-
-
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
@@ -69,16 +59,16 @@ class DatasetStore:
     def _path(self, system: str, label: str, digest: str) -> Path:
         return self.root / system / f"{label}.{digest}.parquet"
 
-    def snapshot(self, system: System, window: Window) -> tuple[DatasetVersion, pd.DataFrame]:
-        """Read, validate and store a window; the same content always yields the same version."""
-        where = f"{system.name} window {window.label} ({resolve(_window_source(system, window))})"
-        frame = normalize(system, read_window(system, window), where)
-        return self.store(system, window, frame), frame
+    def snapshot(self, system: System, window: Window, write: bool = True) -> tuple[DatasetVersion, pd.DataFrame]:
+        """Read, validate and store a window (or only look: `write` False); the same content always yields the same
+        version."""
+        frame = normalize(system, read_window(system, window), f"{system.name} window {window.label} ({describe(system, window)})")
+        return self.store(system, window, frame, write), frame
 
-    def store(self, system: System, window: Window, frame: pd.DataFrame) -> DatasetVersion:
+    def store(self, system: System, window: Window, frame: pd.DataFrame, write: bool = True) -> DatasetVersion:
         digest = frame_digest(frame)
         path = self._path(system.name, window.label, digest)
-        if not path.exists():
+        if write and not path.exists():
             write_parquet(frame, path)
         return DatasetVersion(
             system=system.name,
@@ -87,7 +77,7 @@ class DatasetStore:
             kind=window.kind,
             digest=digest,
             rows=len(frame),
-            source=_source_of(system, window),
+            source=describe(system, window),
             schema={c: str(t) for c, t in frame.dtypes.items()},
             path=str(path),
         )

@@ -1,66 +1,45 @@
-"""Reading the data a system declares: files on disk or shipped inside packages."""
+"""The windows of a system's data: the reference, and production cut into replayed batches or read from a
+partitioned source's own windows (data/feeds.py), with delivered labels joined in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from importlib.metadata import PackageNotFoundError, distribution
-from pathlib import Path
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from rai_pipelines.catalog import FileSource, System
+from rai_pipelines.catalog import System
+from rai_pipelines.data import feeds
+from rai_pipelines.data.feeds import read_table, resolve  # noqa: F401 - the readers every caller imports from here
 from rai_pipelines.errors import DataError, UsageError
 
 REFERENCE = "reference"
 PRODUCTION = "production"
 
 
-def resolve(source: FileSource) -> Path:
-    if source.package is None:
-        return Path(source.path)
-    try:
-        dist = distribution(source.package)
-    except PackageNotFoundError:
-        raise DataError(
-            f"data package {source.package!r} is not installed; run `make setup` (it installs it with --no-deps)"
-        ) from None
-    return Path(str(dist.locate_file(source.path)))
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with a one-line error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the path of a CSV or Parquet file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
-        raise DataError(f"{path}: cannot be read as {suffix.lstrip('.')} ({type(exc).__name__}); check the file") from None
-    raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .parquet")
-
-
 @dataclass(frozen=True)
 class Window:
-    """A named slice of a system's data: the reference window or one replayed batch."""
+    """A named slice of a system's data: the reference window, one replayed batch, or one window of a feed."""
 
     kind: str  # REFERENCE or PRODUCTION
     label: str
-    period: int | None = None
-    batch: int | None = None  # 0-based within the period
+    period: int | None = None  # replay: the period and 0-based batch within it
+    batch: int | None = None
     night: date | None = None
+    feed: feeds.FeedWindow | None = None  # a partitioned source's window
 
 
 def reference_window(system: System) -> Window:
     return Window(kind=REFERENCE, label=f"reference-{system.data.reference.period}")
 
 
+def replayed(system: System) -> bool:
+    return system.data.production.replay is not None
+
+
 def production_windows(system: System) -> list[Window]:
+    """A replayed system's nightly batches, in order."""
     replay = system.data.production.replay
     windows = []
     for period in replay.periods:
@@ -68,6 +47,11 @@ def production_windows(system: System) -> list[Window]:
             night = replay.start_date + timedelta(days=len(windows))
             windows.append(Window(PRODUCTION, f"{period}-b{b + 1:02d}", period, b, night))
     return windows
+
+
+def feed_windows(system: System, now: datetime | None = None) -> list[Window]:
+    """A feed's newest windows (partitioned files, or complete windows of a SQL source), oldest first."""
+    return [Window(PRODUCTION, w.label, feed=w) for w in feeds.windows(system.data.production.source, now)]
 
 
 def window_for_night(system: System, night: date) -> Window:
@@ -84,27 +68,48 @@ def window_for_night(system: System, night: date) -> Window:
 def window_by_label(system: System, label: str) -> Window:
     if label == reference_window(system).label:
         return reference_window(system)
+    if not replayed(system):
+        return Window(PRODUCTION, label, feed=feeds.window_named(system.data.production.source, label))
     for w in production_windows(system):
         if w.label == label:
             return w
     raise UsageError(f"system {system.name!r} has no data window {label!r}")
 
 
+def describe(system: System, window: Window) -> str:
+    """Where a window's rows come from (lineage; no credentials)."""
+    if window.kind == REFERENCE:
+        return feeds.describe(system.data.reference.source)
+    return f"{feeds.describe(system.data.production.source)}#{window.label}"
+
+
 def read_window(system: System, window: Window) -> pd.DataFrame:
     """Raw rows of a window, labels joined in; not yet validated."""
     data = system.data
     if window.kind == REFERENCE:
-        return read_table(resolve(data.reference.source))
+        return feeds.read_all(data.reference.source)
     prod = data.production
-    frame = read_table(resolve(prod.source))
-    if prod.labels is not None:
-        labels = read_table(resolve(prod.labels))
-        if prod.labels.join_on not in labels.columns or prod.labels.join_on not in frame.columns:
-            raise DataError(f"{resolve(prod.labels)}: join column {prod.labels.join_on!r} missing; check data.production.labels.join_on")
-        frame = frame.merge(labels, on=prod.labels.join_on, how="left", validate="one_to_one")
+    frame = _replayed_batch(system, window) if window.feed is None else feeds.read(prod.source, window.feed)
+    if prod.labels is None:
+        return frame
+    labels, key = feeds.read_all(prod.labels.source), prod.labels.join_on
+    where = feeds.describe(prod.labels.source)
+    if key not in labels.columns or key not in frame.columns:
+        raise DataError(f"{where}: join column {key!r} missing; check data.production.labels.join_on")
+    if data.label not in labels.columns:
+        raise DataError(f"{where}: label column {data.label!r} missing; check data.label")
+    if labels[key].duplicated().any():
+        raise DataError(f"{where}: {int(labels[key].duplicated().sum())} rows repeat a {key!r} already labelled; "
+                        "deliver one label per row")
+    return frame.drop(columns=[data.label], errors="ignore").merge(labels[[key, data.label]], on=key, how="left")
+
+
+def _replayed_batch(system: System, window: Window) -> pd.DataFrame:
+    data, prod = system.data, system.data.production
+    frame = feeds.read_all(prod.source)
     col = prod.replay.period_column
     if col not in frame.columns:
-        raise DataError(f"{resolve(prod.source)}: column {col!r} missing; check data.production.replay.period_column")
+        raise DataError(f"{feeds.describe(prod.source)}: column {col!r} missing; check data.production.replay.period_column")
     period = frame[frame[col] == window.period].sort_values(data.id_column, kind="stable")
     chunks = np.array_split(np.arange(len(period)), prod.replay.batches_per_period)
     return period.iloc[chunks[window.batch]].reset_index(drop=True)

@@ -17,7 +17,8 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
     codes must all belong to a declared group.
     """
     data = system.data
-    required = [data.id_column, *data.features, data.label]
+    logged = system.model.columns if system.logged else []
+    required = [data.id_column, *data.features, data.label, *logged]
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataError(
@@ -49,6 +50,8 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if (problem := label_problem(label)) is not None:
         raise DataError(f"{where}: label column {data.label!r} {problem}")
     out[data.label] = label.astype("int8").to_numpy()
+    if system.logged:
+        _logged_predictions(system, frame, out, where)
 
     for feature, spec in data.sensitive_features.items():
         if feature not in out.columns:
@@ -61,6 +64,28 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
                 f"add it to data.sensitive_features.{feature}.groups"
             )
     return out
+
+
+def _logged_predictions(system: System, frame: pd.DataFrame, out: pd.DataFrame, where: str) -> None:
+    """The serving system's logged score (a probability), decision (0/1) and model version, checked and kept."""
+    model = system.model
+    if model.score_column is not None:
+        score = frame[model.score_column]
+        if not ptypes.is_numeric_dtype(score) or score.isna().any() or not score.between(0, 1).all():
+            raise DataError(f"{where}: logged score column {model.score_column!r} must hold probabilities in [0, 1] on "
+                            "every row; fix the log or name another column in model.score_column")
+        out[model.score_column] = score.astype("float64").to_numpy()
+    if model.decision_column is not None:
+        decision = frame[model.decision_column]
+        if (problem := label_problem(decision)) is not None:
+            raise DataError(f"{where}: logged decision column {model.decision_column!r} {problem}")
+        out[model.decision_column] = decision.astype("int8").to_numpy()
+    if model.version_column is not None:
+        version = frame[model.version_column]
+        if version.isna().any():
+            raise DataError(f"{where}: logged model version column {model.version_column!r} has missing values; "
+                            "every logged prediction needs the version that made it")
+        out[model.version_column] = version.astype("string").astype(object).to_numpy()
 
 
 def label_problem(label: pd.Series) -> str | None:

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 
 from rai_pipelines.catalog import System
 from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
-from rai_pipelines.data.sources import PRODUCTION, window_for_night
+from rai_pipelines.data.sources import PRODUCTION, feed_windows, replayed, window_for_night
+from rai_pipelines.errors import DataError
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -45,6 +46,12 @@ def latest_production(warehouse: Warehouse, system: str) -> str | None:
 
 
 def nightly_version(system: System, store: DatasetStore, night: date) -> DatasetVersion:
-    """That night's replayed production batch, snapshotted; its key is content-addressed."""
-    version, _ = store.snapshot(system, window_for_night(system, night))
-    return version
+    """That night's production data, snapshotted (its key is content-addressed): the batch replayed that night, or
+    the newest window a feed holds."""
+    if replayed(system):
+        return store.snapshot(system, window_for_night(system, night))[0]
+    found = feed_windows(system)
+    if not found:
+        raise DataError(f"the production feed of {system.name!r} holds no complete window yet; "
+                        "check data.production.source")
+    return store.snapshot(system, found[-1])[0]

@@ -13,6 +13,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import logged_version, logged_versions
 from rai_pipelines.names import DATA_QUALITY
 from rai_pipelines.quality import record as quality
 from rai_pipelines.warehouse import Warehouse
@@ -31,20 +32,25 @@ def pending_evaluations(
     """Every registered model version on the newest production dataset version,
     minus evaluations that already exist for the same model artifact, dataset
     digest, suites and code version. Returns (model versions, requests)."""
-    model_versions = registry.versions(client, system.model.registered_model)
+    model_versions = registry.versions(client, system.registry_name)
     latest = versions.latest_production(warehouse, system.name)
     if latest is None:
         return [m.version for m in model_versions], []
     if catalog.dataset_suite(system, DATA_QUALITY) is not None and quality.passed(warehouse, system.name, latest) is not True:
         return [m.version for m in model_versions], []  # blocked until the version passes its data-quality check
-    dataset, _ = store.load(system, latest)
+    dataset, frame = store.load(system, latest)
     done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
     suites = catalog.evaluation_suites(system)
     baselines = {
-        s.name: registry.by_alias(client, system.model.registered_model, s.baseline_alias) for s in suites if s.family == "regression"
+        s.name: registry.by_alias(client, system.registry_name, s.baseline_alias) for s in suites if s.family == "regression"
     }
+    if system.logged:  # only the versions whose predictions this dataset version logged
+        present = set(logged_versions(system, frame))
+        candidates = [mv for mv in model_versions if logged_version(mv) in present]
+    else:
+        candidates = model_versions
     requests = []
-    for mv in model_versions:
+    for mv in candidates:
         ids = [evaluation_id(system, s, mv, dataset, baselines.get(s.name)) for s in suites]
         if not set(ids) <= done:
             requests.append(EvaluationRequest(mv.version, latest, f"evaluate:{mv.version}:{latest}:{sha256_json(ids)[:16]}"))

@@ -46,7 +46,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
         model = {"name": f"{system.target.kind} target", "version": model_version,
                  "recipe": system.target.model or system.target.path or "", "artifact_sha256": model_version, "training_run": ""}
     else:
-        mv = registry.get(client, system.model.registered_model, model_version)
+        mv = registry.get(client, system.registry_name, model_version)
         model_version = mv.version
         model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                  "artifact_sha256": mv.artifact_sha256, "training_run": mv.run_id}

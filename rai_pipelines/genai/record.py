@@ -106,7 +106,8 @@ def current_versions(catalog_suites: list[Suite], system: AssistantSystem, clien
     """The (assistant version, prompt sets) partition the catalog describes today, the version registered on first
     sight (in `experiment_id`, the system's experiment)."""
     target = target_of(system)
-    mv = registry.register_assistant(client, system.registry_name, experiment_id, version_identity(system, target), spec(system))
+    mv = registry.register_identity(client, system.registry_name, experiment_id, version_identity(system, target), spec(system),
+                                    registry.ASSISTANT_SPEC)
     sets = prompt_sets(catalog_suites, system)
     return Current(target, mv.version, sets, prompts_version(sets))
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rai_pipelines.catalog import System
+from rai_pipelines.catalog import ModelLoading, System
 from rai_pipelines.data.snapshots import DatasetVersion, write_parquet
+from rai_pipelines.errors import DataError
+from rai_pipelines.modeling import loading as loading_
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.registry import ModelVersion
 
-FEATURES_TAG = "rai.features"
+LOGGED_PREFIX = "logged:"  # a logged-predictions version's identity in the registry: the prefix, then the version
 
 
 class PredictionStore:
@@ -35,26 +36,65 @@ class PredictionStore:
         return path
 
 
-def score(system: System, model_version: ModelVersion, model, frame: pd.DataFrame) -> pd.DataFrame:
-    features = json.loads(model_version.tags.get(FEATURES_TAG, "null")) or list(system.data.features)
-    scores = model.predict_proba(frame[features])[:, 1].astype("float64")
-    return pd.DataFrame(
-        {
-            system.data.id_column: frame[system.data.id_column].to_numpy(),
-            "score": scores,
-            "prediction": (scores >= system.model.decision_threshold).astype("int8"),
-        }
-    )
+def logged_version(model: ModelVersion) -> str | None:
+    """The version a serving system logged, for a registered logged-predictions version."""
+    identity = model.tags.get(registry.IDENTITY_TAG, "")
+    return identity[len(LOGGED_PREFIX):] if identity.startswith(LOGGED_PREFIX) else None
+
+
+def logged_versions(system: System, frame: pd.DataFrame) -> list[str]:
+    """The model versions a logged-predictions dataset version holds predictions of."""
+    if system.model.version_column is None:
+        return [system.model.version]
+    return sorted(frame[system.model.version_column].unique())
+
+
+def register_logged(client, system: System, experiment_id: str, frame: pd.DataFrame) -> list[ModelVersion]:
+    """Every logged model version in `frame` as a version of the system's registered model (on first sight)."""
+    spec = system.model.model_dump(mode="json", exclude={"version"})
+    return [registry.register_identity(client, system.registry_name, experiment_id, LOGGED_PREFIX + v,
+                                       {**spec, "version": v}, "logged_predictions/spec.json")
+            for v in logged_versions(system, frame)]
+
+
+def rows_of(system: System, model: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a model version predicted: all of them, unless logged predictions name the version row by row."""
+    if not system.logged or system.model.version_column is None:
+        return frame
+    return frame[frame[system.model.version_column] == logged_version(model)].reset_index(drop=True)
+
+
+def _frame(system: System, frame: pd.DataFrame, scores: np.ndarray, decisions: np.ndarray | None = None) -> pd.DataFrame:
+    if decisions is None:
+        decisions = scores >= system.model.decision_threshold
+    return pd.DataFrame({system.data.id_column: frame[system.data.id_column].to_numpy(),
+                         "score": np.asarray(scores, dtype="float64"), "prediction": np.asarray(decisions).astype("int8")})
+
+
+def logged(system: System, frame: pd.DataFrame) -> pd.DataFrame:
+    """What the serving system logged, in the store's form. With decisions only, the score is the decision."""
+    model = system.model
+    decisions = frame[model.decision_column].to_numpy() if model.decision_column else None
+    scores = frame[model.score_column].to_numpy() if model.score_column else decisions.astype("float64")
+    return _frame(system, frame, scores, decisions)
 
 
 def stored_or_scored(store: PredictionStore, system: System, model: ModelVersion, client, dataset: DatasetVersion,
-                     frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's scores on these rows: read if stored, otherwise scored (digest-verified model) and stored once."""
+                     frame: pd.DataFrame, loading: ModelLoading) -> pd.DataFrame:
+    """The model's scores on the rows it predicted (`rows_of`): read if stored, otherwise logged or scored (a
+    digest-verified model, under the policy's loading rules) and stored once."""
+    rows = rows_of(system, model, frame)
     preds = store.get(system, model, dataset)
     if preds is None:
-        preds = score(system, model, registry.load(client, model), frame)
+        if rows.empty:
+            raise DataError(f"dataset version {dataset.key} holds no prediction logged by {model.name} version "
+                            f"{model.version}; evaluate a version it holds")
+        if system.logged:
+            preds = logged(system, rows)
+        else:
+            preds = _frame(system, rows, loading_.scorer(client, model, loading, list(system.data.features))(rows))
         store.put(system, model, dataset, preds)
-    return aligned(frame, preds, system.data.id_column)
+    return aligned(rows, preds, system.data.id_column)
 
 
 def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from rai_pipelines.names import CHAMPION
 
 ARTIFACT_DIGEST_TAG = "rai.artifact_sha256"
 RECIPE_TAG = "rai.recipe"  # how the version was trained (a recipe name), shown on cards
+FEATURES_TAG = "rai.features"  # the columns the model was trained on, in order
 _MODEL_FILE = "model.skops"
 # Types beyond skops' defaults that the project's own recipes need.
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -56,31 +57,35 @@ def register(client: MlflowClient, name: str, run_id: str, model, tags: dict[str
     return get(client, name, mv.version)
 
 
-ASSISTANT_TAG = "rai.target_identity"  # an assistant version's target (model digest, endpoint or recording, guard)
-_SPEC_FILE = "assistant.json"
+IDENTITY_TAG = "rai.target_identity"  # what a version without a model artifact is: an assistant's target, a logged version
 
 
-def register_assistant(client: MlflowClient, name: str, experiment_id: str, identity: str, spec: dict) -> ModelVersion:
-    """The registered version of an assistant whose target is `identity`, registered now if this target was never
-    seen (trust on first sight: the spec, which holds no secret, is logged with its digest; the model file itself
-    is re-hashed whenever it is loaded, so a changed file is a new identity, never this version)."""
+def register_identity(client: MlflowClient, name: str, experiment_id: str, identity: str, spec: dict,
+                      artifact: str) -> ModelVersion:
+    """The registered version whose identity is `identity` (an assistant's target and guard, a logged model version),
+    registered now if never seen (trust on first sight: the spec, which holds no secret, is logged to `artifact` with
+    its digest; for an assistant the model file itself is re-hashed whenever it is loaded, so a changed file is a new
+    identity, never this version)."""
     for mv in versions(client, name):
-        if mv.tags.get(ASSISTANT_TAG) == identity:
+        if mv.tags.get(IDENTITY_TAG) == identity:
             return mv
-    run = client.create_run(experiment_id, run_name=f"register {name}", tags={ASSISTANT_TAG: identity})
-    client.log_text(run.info.run_id, json.dumps(spec, sort_keys=True, indent=1), f"assistant/{_SPEC_FILE}")
+    run = client.create_run(experiment_id, run_name=f"register {name}", tags={IDENTITY_TAG: identity})
+    client.log_text(run.info.run_id, json.dumps(spec, sort_keys=True, indent=1), artifact)
     digest = sha256_json(spec)
     client.set_terminated(run.info.run_id)
     _ensure_registered(client, name)
-    mv = client.create_model_version(name, source=f"runs:/{run.info.run_id}/assistant", run_id=run.info.run_id,
-                                     tags={ASSISTANT_TAG: identity, ARTIFACT_DIGEST_TAG: digest})
+    mv = client.create_model_version(name, source=f"runs:/{run.info.run_id}/{artifact.rsplit('/', 1)[0]}",
+                                     run_id=run.info.run_id, tags={IDENTITY_TAG: identity, ARTIFACT_DIGEST_TAG: digest})
     return get(client, name, mv.version)
+
+
+ASSISTANT_SPEC = "assistant/assistant.json"
 
 
 def assistant_spec(client: MlflowClient, mv: ModelVersion) -> dict:
     """What an assistant version runs (target and guard), read back only if its digest is the one recorded."""
     with tempfile.TemporaryDirectory() as tmp:
-        spec = json.loads((Path(client.download_artifacts(mv.run_id, f"assistant/{_SPEC_FILE}", tmp))).read_text())
+        spec = json.loads((Path(client.download_artifacts(mv.run_id, ASSISTANT_SPEC, tmp))).read_text())
     if not mv.artifact_sha256 or sha256_json(spec) != mv.artifact_sha256:
         raise UsageError(f"assistant {mv.name} version {mv.version}: its spec does not match the registry's digest; "
                          "refusing to run a possibly tampered version")

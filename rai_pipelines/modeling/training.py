@@ -25,8 +25,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.digest import canonical_json
 from rai_pipelines.modeling import registry
-from rai_pipelines.modeling.predictions import FEATURES_TAG
-from rai_pipelines.modeling.registry import RECIPE_TAG
+from rai_pipelines.modeling.registry import FEATURES_TAG, RECIPE_TAG
 from rai_pipelines.names import CHAMPION
 
 
@@ -103,7 +102,7 @@ def train(recipe: Recipe, system: System, reference: pd.DataFrame) -> tuple[Pipe
 def register_recipes(client, artifact_root: str, system: System, store: DatasetStore, say) -> list[str]:
     """Train each recipe on the reference window and register it, unless already registered; the first recipe is the
     champion when no version is. Returns the registered versions in recipe order."""
-    existing = {m.tags.get(RECIPE_TAG): m.version for m in registry.versions(client, system.model.registered_model)}
+    existing = {m.tags.get(RECIPE_TAG): m.version for m in registry.versions(client, system.registry_name)}
     missing = [r for r in RECIPES if r.name not in existing]
     if missing:
         ref_version, ref = store.snapshot(system, reference_window(system))
@@ -116,7 +115,7 @@ def register_recipes(client, artifact_root: str, system: System, store: DatasetS
             client.log_param(run.run_id, "description", recipe.description)
             mv = registry.register(
                 client,
-                system.model.registered_model,
+                system.registry_name,
                 run.run_id,
                 model,
                 {RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
@@ -124,8 +123,8 @@ def register_recipes(client, artifact_root: str, system: System, store: DatasetS
             lineage.finish_run(client, run, ok=True)
             existing[recipe.name] = mv.version
             say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")
-    if registry.by_alias(client, system.model.registered_model, CHAMPION) is None:
+    if registry.by_alias(client, system.registry_name, CHAMPION) is None:
         # The baseline in production before any gate has run; the champion asset moves it from here once a version is released.
-        client.set_registered_model_alias(system.model.registered_model, CHAMPION, existing[RECIPES[0].name])
+        client.set_registered_model_alias(system.registry_name, CHAMPION, existing[RECIPES[0].name])
         say(f"champion alias -> v{existing[RECIPES[0].name]} ({RECIPES[0].name})")
     return [existing[r.name] for r in RECIPES]

@@ -22,13 +22,13 @@ from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import Catalog, Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data import versions
-from rai_pipelines.data.sources import reference_window
+from rai_pipelines.data.sources import PRODUCTION, reference_window
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, run_url
-from rai_pipelines.modeling import registry
-from rai_pipelines.modeling.predictions import aligned, stored_or_scored
+from rai_pipelines.modeling import loading, registry
+from rai_pipelines.modeling.predictions import aligned, logged_version, register_logged, rows_of, stored_or_scored
 from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
@@ -71,9 +71,12 @@ def system_assets(catalog: Catalog, system: System) -> list:
         kinds={"pandas", "parquet"},
         description=f"Validated, content-addressed snapshot of a {system.name} data window; DataVersion is the content digest.",
     )
-    def dataset_version(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
-        version, _ = state.datasets().load(system, context.partition_key)
+    def dataset_version(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+        version, frame = state.datasets().load(system, context.partition_key)
         versions.record(state.warehouse(), version)
+        if system.logged and version.kind == PRODUCTION:  # the pipeline first sees a logged model version here
+            for mv in register_logged(mlflow.client(), system, mlflow.experiment(system.name), frame):
+                context.log.info(f"logged predictions of version {logged_version(mv)} are {mv.name} v{mv.version}")
         return dg.MaterializeResult(
             metadata={
                 "digest": version.digest,
@@ -91,13 +94,18 @@ def system_assets(catalog: Catalog, system: System) -> list:
         partitions_def=parts.model,
         group_name=group,
         code_version=code_version("model"),
-        kinds={"mlflow", "sklearn"},
+        kinds={"mlflow"},
         description="A registered model version; materializing it verifies its artifact digest and that it loads safely.",
     )
     def model_version(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         client = mlflow.client()
-        mv = registry.get(client, system.model.registered_model, context.partition_key)
-        model = registry.load(client, mv)
+        mv = registry.get(client, system.registry_name, context.partition_key)
+        if system.logged:
+            kind = f"logged predictions of version {logged_version(mv)}"
+        else:  # loads it: verifies the digest (recorded now on first sight, if the policy allows) and the flavor
+            loading.scorer(client, mv, catalog.policy.model_loading, list(system.data.features), context.log.info)
+            mv = registry.get(client, system.registry_name, context.partition_key)
+            kind = mv.tags.get(loading.FLAVOR_TAG, "sklearn/skops")
         registry.record_version(state.warehouse(), system.name, mv)
         run = client.get_run(mv.run_id)
         return dg.MaterializeResult(
@@ -106,7 +114,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 "version": mv.version,
                 "registered_at": mv.registered_at.isoformat(),
                 "artifact_sha256": mv.artifact_sha256,
-                "estimator": type(model[-1]).__name__ if hasattr(model, "__getitem__") else type(model).__name__,
+                "kind": kind,
+                "trust": mv.tags.get(loading.TRUST_TAG, "registered by rai"),
                 "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                 "aliases": ", ".join(mv.aliases),
                 "mlflow_training_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(run.info.experiment_id, mv.run_id))),
@@ -120,7 +129,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         deps=[dataset_version, model_version],
         group_name=group,
         code_version=code_version("predictions"),
-        kinds={"sklearn", "parquet"},
+        kinds={"parquet"},
         io_manager_key=SCORED_IO,
         description="Scores and decisions of one model version on one dataset version that passed its data-quality "
                     "check, shared by every evaluation family.",
@@ -129,8 +138,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
         model_version_, dataset_key = partition_dims(context)
         _require_quality(catalog, system, state, dataset_key)
         version, frame = state.datasets().load(system, dataset_key)
-        mv = registry.get(mlflow.client(), system.model.registered_model, model_version_)
-        preds = stored_or_scored(state.predictions(), system, mv, mlflow.client(), version, frame)
+        mv = registry.get(mlflow.client(), system.registry_name, model_version_)
+        preds = stored_or_scored(state.predictions(), system, mv, mlflow.client(), version, frame, catalog.policy.model_loading)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.BetaWarning)  # Output's data_version: what MaterializeResult has too
             return dg.Output(
@@ -171,14 +180,16 @@ def system_assets(catalog: Catalog, system: System) -> list:
             if stored is None:
                 raise DataError(f"the stored predictions of v{mv.version} on {dataset_key} are gone; "
                                 "rematerialize predictions for this partition")
+            frame = rows_of(system, mv, frame)
             preds = aligned(frame, stored, system.data.id_column)
             baseline = baseline_preds = None
             if suite.family == "regression":
                 # The baseline is whichever version holds the alias now: a partition Dagster cannot name in advance,
                 # so its scores are read (or made once) through the same store.
-                baseline = registry.by_alias(mlflow.client(), system.model.registered_model, suite.baseline_alias)
+                baseline = registry.by_alias(mlflow.client(), system.registry_name, suite.baseline_alias)
                 if baseline is not None:
-                    baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame)
+                    baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame,
+                                                      catalog.policy.model_loading)
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
@@ -295,9 +306,9 @@ def system_assets(catalog: Catalog, system: System) -> list:
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version_, warehouse, dataset_key, catalog.suite_digests(system))
         gate.record(decision, warehouse)
         client = mlflow.client()
-        mv = registry.get(client, system.model.registered_model, model_version_)
+        mv = registry.get(client, system.registry_name, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
-        champion = registry.by_alias(client, system.model.registered_model, CHAMPION)
+        champion = registry.by_alias(client, system.registry_name, CHAMPION)
         if decision.monitoring_alarms and champion is not None and champion.version == mv.version:
             # Nightly monitoring of the model in service, at the tier's false-alarm level (not the release level).
             alarms = [r for r in decision.reasons if r.check in decision.monitoring_alarms]
@@ -308,6 +319,6 @@ def system_assets(catalog: Catalog, system: System) -> list:
             ))
         return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
-    champion = champion_asset(system, system.model.registered_model, release_gate)
+    champion = champion_asset(system, system.registry_name, release_gate)
     release_evidence = release_evidence_asset(catalog, system, release_gate)
     return [dataset_version, model_version, predictions, *evaluations, release_gate, champion, release_evidence, drift]

@@ -112,7 +112,7 @@ REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example
 def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say) -> None:
     """The exception process and the audit trail, end to end on the demo's own results."""
     latest = versions.latest_production(warehouse, system.name)
-    skewed = registry.versions(client, system.model.registered_model)[-1]
+    skewed = registry.versions(client, system.registry_name)[-1]
     say(f"\nwaiver: {REQUESTER} asks to waive `calibration` for v{skewed.version} while a recalibrated model is built")
     pending = [w for w in waivers.current(warehouse, system.name) if w.model_version == skewed.version and w.check_name == "calibration"
                and w.status in (waivers.REQUESTED, waivers.APPROVED)]
@@ -131,7 +131,7 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
     keys.load_or_create(settings.home, say)
     say(f"evidence is signed with {keys.key_path(settings.home)}; verifiers use {keys.public_path(settings.home)}")
     out_dir = settings.evidence_dir / system.name
-    for mv in registry.versions(client, system.model.registered_model):
+    for mv in registry.versions(client, system.registry_name):
         evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, settings.home,
                                          out_dir / f"v{mv.version}-latest.zip", say)
         public = keys.load_public(keys.public_path(settings.home))
@@ -141,7 +141,7 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
             f"{' (waived: ' + waived + ')' if waived else ''}, completeness {built.completeness:.0%}, "
             f"verify {'intact' if intact else 'REJECTED'}")
     # An auditor's check that editing released evidence is caught: one line appended to the champion's card.
-    champion = registry.by_alias(client, system.model.registered_model, CHAMPION)
+    champion = registry.by_alias(client, system.registry_name, CHAMPION)
     released = f"v{champion.version}" if champion else "v1"
     tampered = out_dir / f"{released}-tampered.zip"
     with zipfile.ZipFile(out_dir / f"{released}-latest.zip") as src, zipfile.ZipFile(tampered, "w") as dst:

@@ -95,9 +95,10 @@ def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: Sy
     return list(schedule.evaluate_tick(context).run_requests or [])
 
 
-def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, system: System) -> list[dg.RunRequest]:
-    """Evaluate the registry sensor once, applying its partition requests as the daemon would."""
-    sensor = defs.resolve_sensor_def(SystemNames(system.name).registry_sensor)
+def tick_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, feed: bool = False) -> list[dg.RunRequest]:
+    """Evaluate the registry sensor (or the feed sensor) once, applying its partition requests as the daemon would."""
+    names = SystemNames(system.name)
+    sensor = defs.resolve_sensor_def(names.feed_sensor if feed else names.registry_sensor)
     context = dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), resources=defs.resources, repository_def=defs.get_repository_def()
     )

@@ -1,9 +1,12 @@
-"""The registry sensor: new model versions become partitions and get evaluated."""
+"""The sensors of a tabular system: new model versions in the registry, and new or changed windows of its feed,
+become partitions; the first gets evaluated, the second ingested."""
 
 
 import dagster as dg
 
 from rai_pipelines.catalog import Catalog, System
+from rai_pipelines.data.sources import feed_windows
+from rai_pipelines.errors import RaiError
 from rai_pipelines.evaluation.pending import pending_evaluations
 from rai_pipelines.names import SystemNames
 from rai_pipelines.orchestration.partitions import SystemPartitions
@@ -20,7 +23,7 @@ def registry_sensor(catalog: Catalog, system: System, register_job, evaluate_job
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Polls the MLflow registry for new versions of {system.model.registered_model}: registers each as a "
+            f"Polls the MLflow registry for new versions of {system.registry_name}: registers each as a "
             "partition and requests the evaluation of every model version on the newest dataset version that "
             "has not been evaluated with the current suites and code."
         ),
@@ -44,6 +47,41 @@ def registry_sensor(catalog: Catalog, system: System, register_job, evaluate_job
         return dg.SensorResult(
             run_requests=runs,
             dynamic_partitions_requests=[parts.model.build_add_request(new)] if new else [],
+        )
+
+    return _sensor
+
+
+def feed_sensor(system: System, ingest_job) -> dg.SensorDefinition:
+    """Reads the feed's newest windows (partitioned files, or complete windows of a SQL source) and ingests each
+    whose content is a dataset version not seen before: a new window, or late or corrected rows in a known one."""
+    parts = SystemPartitions(system.name)
+
+    @dg.sensor(
+        name=SystemNames(system.name).feed_sensor,
+        job=ingest_job,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Polls the {system.data.production.source.kind} feed of {system.name}: a new window, or new "
+                    "content in a recent one, is snapshotted as a new dataset version (content digest) and ingested.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, state: StateResource) -> dg.SensorResult:
+        store = state.datasets()
+        known = set(context.instance.get_dynamic_partitions(parts.dataset.name))
+        new, problems = [], []
+        for window in feed_windows(system):
+            try:
+                version, _ = store.snapshot(system, window)
+            except RaiError as exc:  # one bad window must not hide the others; its error is on the tick
+                problems.append(str(exc))
+                continue
+            if version.key not in known:
+                new.append(version.key)
+        for problem in problems:
+            context.log.error(problem)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(partition_key=k, run_key=f"ingest:{k}", tags={"rai/system": system.name}) for k in new],
+            dynamic_partitions_requests=[parts.dataset.build_add_request(new)] if new else [],
         )
 
     return _sensor

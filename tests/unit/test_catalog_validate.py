@@ -69,7 +69,7 @@ def test_a_label_that_is_not_binary_is_refused_as_out_of_scope(tmp_path):
     system = load_catalog(ROOT / "assets").system("acs_employment")
     reference = read_table(resolve(system.data.reference.source)).head(300)
     production = read_table(resolve(system.data.production.source)).head(300)
-    production = production.merge(read_table(resolve(system.data.production.labels)), on="id")
+    production = production.merge(read_table(resolve(system.data.production.labels.source)), on="id")
     reference.assign(employed=reference.AGEP % 3).to_csv(tmp_path / "reference.csv", index=False)  # three classes
     production.to_csv(tmp_path / "production.csv", index=False)
     path = _system(tmp_path, **{"data.reference.source": {"path": str(tmp_path / "reference.csv")},
