@@ -72,7 +72,7 @@ class SqlSource(_Strict):
     path: str | None = Field(None, description="duckdb: the database file, opened read-only")
     table: str | None = Field(None, pattern=_SQL_NAME, description="a table or view, optionally schema-qualified")
     query: str | None = Field(None, description="a SELECT the windows are cut from (instead of `table`)")
-    time_column: str
+    time_column: str | None = Field(None, description="production (and a bounded reference): the column that cuts windows")
     window: Literal["daily", "weekly"] = "daily"
     lookback: int = Field(4, ge=1, description="newest complete windows re-read on every sensor tick (late rows make "
                                                "new dataset versions)")
@@ -90,6 +90,8 @@ class SqlSource(_Strict):
                 raise ValueError("'dsn' holds a password: put the DSN in an environment variable and name it in 'dsn_env'")
         elif self.path is None:
             raise ValueError("a duckdb source needs 'path', the database file")
+        if (self.start or self.end) and self.time_column is None:
+            raise ValueError("'start' and 'end' bound 'time_column': name it")
         return self
 
 
@@ -145,6 +147,8 @@ class ProductionWindow(_Strict):
                              "partitioned files and SQL sources have their own windows and take none")
         if self.source.kind == "sql" and (self.source.start or self.source.end):
             raise ValueError("'start' and 'end' bound a reference read; production windows come from 'window'")
+        if self.source.kind == "sql" and self.source.time_column is None:
+            raise ValueError("a SQL production source needs 'time_column', the column its windows are cut by")
         return self
 
 
@@ -527,6 +531,9 @@ class Tier(_Strict):
     drift: Literal["ignore", "warn", "block"] = Field(
         "warn", description="what dataset drift on the evaluated dataset version does to the verdict"
     )
+    estimated_results: Literal["ignore", "monitoring", "release"] = Field(
+        "monitoring", description="what results estimated while labels are pending may do: nothing, raise monitoring "
+                                  "alerts (the verdict stays unassessed), or decide releases too")
     waiver_approvers: list[str] = Field(default_factory=list)
 
     @property
@@ -639,6 +646,18 @@ def _suite_fits(system: AnySystem, suite: Suite, suites_: list[Suite]) -> str | 
 _UNION_TAGS = {*SYSTEM_KINDS, "file", "files", "sql", "mlflow", "logged_predictions"}
 
 
+def _unknown_slice(system: System, tier: Tier) -> str | None:
+    """Why a tier's checks cannot be judged on a classifier (a slice naming a feature it does not declare), or None."""
+    for check in [*tier.checks, *tier.regression]:
+        if check.slice == "overall":
+            continue
+        features = [part.split("=", 1)[0] for part in check.slice.split("&")]
+        missing = [f for f in features if f not in system.data.sensitive_features]
+        if missing:
+            return f"check {check.name!r} reads slice {check.slice!r}, and {missing[0]!r} is not among data.sensitive_features"
+    return None
+
+
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [p for p in err["loc"] if p not in _UNION_TAGS]
@@ -713,6 +732,9 @@ def load_catalog(root: str | Path) -> Catalog:
         if system.risk_tier not in (policy.assistant_tiers if system.kind == "llm_assistant" else policy.tiers):
             raise CatalogError(f"{path}: field 'risk_tier' is {system.risk_tier!r}, which {policy_files[0].name} does not "
                                f"define for a {system.kind}")
+        if system.kind == "tabular_classifier" and (why := _unknown_slice(system, policy.tier_for(system))):
+            raise CatalogError(f"{path}: field 'risk_tier' is {system.risk_tier!r}, whose {why}; choose a tier whose "
+                               "checks name this system's sensitive features, or declare them")
         systems[system.name] = system
     # Last step of loading: with the judges' measured errors, refuse an assistant whose suites could never pass its
     # tier (too few prompts for a threshold at the nightly level) now rather than every night. Imported here, not

@@ -55,11 +55,12 @@ def _check_feeds(catalog: Catalog, system: System, path: Path) -> None:
         production[prod.replay.period_column] = "data.production.replay.period_column"
     if prod.source.kind == "sql":
         production[prod.source.time_column] = "data.production.source.time_column"
-    if system.logged:
-        production.update({c: "model" for c in system.model.columns})
+    logged = {c: "model" for c in system.model.columns} if system.logged else {}
+    production.update(logged)
     if prod.labels is None:
         production[data.label] = "data.label"
-    expected = [("data.reference.source", data.reference.source, {**both, data.label: "data.label"}),
+    # The reference carries the logged predictions too: with its labels, they are what the logged model is judged by.
+    expected = [("data.reference.source", data.reference.source, {**both, **logged, data.label: "data.label"}),
                 ("data.production.source", prod.source, production)]
     if prod.labels:
         expected.append(("data.production.labels.source", prod.labels.source,

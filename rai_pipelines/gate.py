@@ -64,7 +64,7 @@ class Reason:
     threshold: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
-    kind: str = "suite"  # suite | threshold | regression | drift | release
+    kind: str = "suite"  # suite | threshold | regression | drift | release | labels
     family: str | None = None
     metric: str | None = None
     slice: str | None = None
@@ -290,6 +290,14 @@ def _judge_kappa(metrics: pd.DataFrame, run_id: str) -> float | None:
     return float(rows.value.iloc[0]) if not rows.empty else None
 
 
+def _estimated(runs: pd.DataFrame, usable: list[str]) -> str | None:
+    """Why the usable runs are estimates (their dataset version's labels have not all landed), or None."""
+    if "basis" not in runs.columns:
+        return None
+    estimated = sorted(runs[runs.run_id.isin(usable) & (runs.basis == "estimated")].suite)
+    return f"suites {', '.join(estimated)} are estimated: this dataset version's labels have not all landed" if estimated else None
+
+
 def decide(
     system: System | AssistantSystem, policy: Policy, model_version: str, dataset_version: str, runs: pd.DataFrame, metrics: pd.DataFrame,
     drift: pd.DataFrame | None = None,
@@ -328,6 +336,14 @@ def decide(
     measured += [_regression_check(c, usable, str(model_version), tier) for c in tier.regression]
     reasons += judge(measured, tier)
     alarms = [r.check for r in judge(measured, tier, tier.monitoring.alpha) if r.status == FAIL]
+    if (pending := _estimated(runs, usable_runs)) and tier.estimated_results != "release":
+        # Labels pending: performance and fairness are estimated (CBPE). The tier says whether that may alert on the
+        # champion; it never releases unless the tier says so.
+        reasons.append(Reason("labels_pending", UNASSESSED, f"{pending}; the tier allows estimated results for "
+                              f"{'monitoring alerts only' if tier.estimated_results == 'monitoring' else 'nothing'}: "
+                              "decided when the labels land", kind="labels"))
+        if tier.estimated_results == "ignore":
+            alarms = []
     if (drift_reason := _judge_drift(tier.drift, drift)) is not None:
         reasons.append(drift_reason)
     applied = []

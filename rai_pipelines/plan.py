@@ -19,8 +19,8 @@ from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
 from rai_pipelines.data.sources import feed_windows, replayed, window_for_night
 from rai_pipelines.errors import RaiError
 from rai_pipelines.evaluation.record import evaluation_id
-from rai_pipelines.modeling import loading, registry
-from rai_pipelines.modeling.predictions import logged_version, logged_versions
+from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import kind_of, logged_version, logged_versions
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -111,13 +111,8 @@ def plan(catalog: Catalog, system: System, client: MlflowClient, store: DatasetS
 
 
 def _model_status(catalog: Catalog, system: System, mv: registry.ModelVersion) -> str:
-    if system.logged:
-        return f"logged predictions of version {logged_version(mv)}"
-    if loading.own(mv):
-        return f"registered by rai (skops, digest {mv.artifact_sha256[:12]})"
-    policy = catalog.policy.model_loading
-    if mv.artifact_sha256:
-        return f"{mv.tags.get(loading.FLAVOR_TAG, '?')}, digest {mv.artifact_sha256[:12]} recorded ({mv.tags.get(loading.TRUST_TAG, '?')})"
-    if policy.trust_on_first_sight:
+    if system.logged or mv.artifact_sha256:
+        return kind_of(system, mv)
+    if catalog.policy.model_loading.trust_on_first_sight:
         return "no digest yet: trusted on first sight tonight (its digest recorded, then verified on every load)"
     return f"refused: no recorded digest and the policy does not trust on first sight; run `rai model register {system.name} {mv.version}`"

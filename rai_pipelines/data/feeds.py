@@ -126,13 +126,15 @@ def windows(source, now: datetime | None = None) -> list[FeedWindow]:
         return [FeedWindow(label, files=tuple(sorted(by_label[label]))) for label in newest]
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     current = _floor(source, now)
-    last = _sql_scalar(source, f"select max({_quote(source.time_column)}) from ({_base(source)}) as feed "
-                               f"where {_quote(source.time_column)} < {{current}}", current=current)
+    column = _quote(source.time_column)
+    span = _run(source, f"select min({column}), max({column}) from ({_base(source)}) as feed where {column} < {{current}}",
+                {"current": current})
+    first, last = span.iloc[0, 0], span.iloc[0, 1]
     if last is None or pd.isna(last):
         return []
-    newest = _floor(source, pd.Timestamp(last).to_pydatetime())
+    oldest, newest = (_floor(source, pd.Timestamp(t).to_pydatetime()) for t in (first, last))
     starts = [newest - _step(source) * k for k in range(source.lookback)][::-1]
-    return [_sql_window(source, s) for s in starts]
+    return [_sql_window(source, s) for s in starts if s >= oldest]  # none before the feed's first row
 
 
 def window_named(source, label: str) -> FeedWindow:
@@ -202,9 +204,14 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def quote_table(table: str) -> str:
+    """A catalog's (schema-qualified) table name as SQL, each part quoted."""
+    return ".".join(_quote(p) for p in table.split("."))
+
+
 def _base(source: SqlSource) -> str:
     if source.table:
-        return "select * from " + ".".join(_quote(p) for p in source.table.split("."))
+        return "select * from " + quote_table(source.table)
     return source.query.strip().rstrip(";")
 
 
@@ -218,11 +225,6 @@ def _sql_read(source: SqlSource, start: datetime | date | None, end: datetime | 
         params["end"] = end
     sql = f"select * from ({_base(source)}) as feed" + (" where " + " and ".join(where) if where else "")
     return _run(source, sql, params)
-
-
-def _sql_scalar(source: SqlSource, sql: str, **params):
-    frame = _run(source, sql, params)
-    return None if frame.empty else frame.iloc[0, 0]
 
 
 def _run(source: SqlSource, sql: str, params: dict) -> pd.DataFrame:

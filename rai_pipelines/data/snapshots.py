@@ -15,7 +15,7 @@ import pandas as pd
 
 from rai_pipelines.atomic import atomic_path
 from rai_pipelines.catalog import System
-from rai_pipelines.data.sources import Window, describe, read_window, window_by_label
+from rai_pipelines.data.sources import PRODUCTION, Window, describe, read_window, window_by_label
 from rai_pipelines.data.validation import normalize
 from rai_pipelines.digest import frame_digest, short
 from rai_pipelines.errors import DataError
@@ -32,6 +32,11 @@ class DatasetVersion:
     source: str
     schema: dict[str, str]
     path: str
+    labelled: int  # rows whose label has landed (all of them, unless labels are delivered apart and late)
+
+    @property
+    def labels_pending(self) -> bool:
+        return self.labelled < self.rows
 
 
 def partition_key(label: str, digest: str) -> str:
@@ -62,7 +67,10 @@ class DatasetStore:
     def snapshot(self, system: System, window: Window, write: bool = True) -> tuple[DatasetVersion, pd.DataFrame]:
         """Read, validate and store a window (or only look: `write` False); the same content always yields the same
         version."""
-        frame = normalize(system, read_window(system, window), f"{system.name} window {window.label} ({describe(system, window)})")
+        # Labels delivered apart from the features may not all have landed: those rows wait with a missing label.
+        pending = window.kind == PRODUCTION and system.data.production.labels is not None
+        frame = normalize(system, read_window(system, window), f"{system.name} window {window.label} "
+                          f"({describe(system, window)})", labels_may_be_pending=pending)
         return self.store(system, window, frame, write), frame
 
     def store(self, system: System, window: Window, frame: pd.DataFrame, write: bool = True) -> DatasetVersion:
@@ -80,6 +88,7 @@ class DatasetStore:
             source=describe(system, window),
             schema={c: str(t) for c, t in frame.dtypes.items()},
             path=str(path),
+            labelled=int(frame[system.data.label].notna().sum()),
         )
 
     def load(self, system: System, key: str) -> tuple[DatasetVersion, pd.DataFrame]:

@@ -9,12 +9,14 @@ from rai_pipelines.catalog import System
 from rai_pipelines.errors import DataError
 
 
-def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def normalize(system: System, frame: pd.DataFrame, where: str, labels_may_be_pending: bool = False) -> pd.DataFrame:
     """Check a window against the catalog and return it in canonical form.
 
     Canonical: id, the declared features (numeric as float64, categorical as
     string codes) and the label as int8, in catalog order. Sensitive-feature
-    codes must all belong to a declared group.
+    codes must all belong to a declared group. Where labels are delivered apart
+    (`labels_may_be_pending`), a row whose label has not landed is kept with a
+    missing label, and the column is float64 until every row has one.
     """
     data = system.data
     logged = system.model.columns if system.logged else []
@@ -47,9 +49,10 @@ def normalize(system: System, frame: pd.DataFrame, where: str) -> pd.DataFrame:
                 raise DataError(f"{where}: column {col!r} has missing values; categorical features must be complete")
 
     label = frame[data.label]
-    if (problem := label_problem(label)) is not None:
+    landed = label.dropna() if labels_may_be_pending else label
+    if (problem := label_problem(landed)) is not None:
         raise DataError(f"{where}: label column {data.label!r} {problem}")
-    out[data.label] = label.astype("int8").to_numpy()
+    out[data.label] = label.astype("int8" if len(landed) == len(label) else "float64").to_numpy()
     if system.logged:
         _logged_predictions(system, frame, out, where)
 

@@ -31,6 +31,7 @@ def record(warehouse: Warehouse, version: DatasetVersion) -> None:
                 "source": version.source,
                 "schema": json.dumps(version.schema),
                 "registered_at": datetime.now(UTC),
+                "labelled_rows": version.labelled,
             }
         ],
     )
@@ -43,6 +44,29 @@ def latest_production(warehouse: Warehouse, system: str) -> str | None:
         [system, PRODUCTION],
     )
     return None if found.empty else found.dataset_version.iloc[0]
+
+
+def awaiting_labels(warehouse: Warehouse, system: str) -> list[str]:
+    """Windows whose newest dataset version still waits for labels: a feed re-reads them until every label lands."""
+    found = warehouse.frame(
+        """select label from dataset_versions where system = ? and kind = ?
+           qualify row_number() over (partition by label order by registered_at desc) = 1
+               and labelled_rows < rows""", [system, PRODUCTION])
+    return sorted(found.label)
+
+
+def labels_landed(warehouse: Warehouse, system: str) -> list[str]:
+    """Fully labelled dataset versions of windows that were estimated while their labels were pending, and that no
+    realized evaluation has read yet: evaluating them is what checks the estimate."""
+    found = warehouse.frame(
+        """select v.dataset_version from dataset_versions v
+           where v.system = ? and v.kind = ? and v.labelled_rows = v.rows
+             and exists (select 1 from evaluation_runs e where e.system = v.system and e.basis = 'estimated'
+                         and e.dataset_version like v.label || '.%')
+             and not exists (select 1 from evaluation_runs e where e.system = v.system and e.basis = 'realized'
+                             and e.dataset_version = v.dataset_version)
+           order by v.registered_at""", [system, PRODUCTION])
+    return list(found.dataset_version)
 
 
 def nightly_version(system: System, store: DatasetStore, night: date) -> DatasetVersion:

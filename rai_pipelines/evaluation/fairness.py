@@ -35,7 +35,12 @@ def fairness_report(
             raise DataError(f"reference group given for {feature!r}, which is not a sensitive feature")
         if str(group) not in index.levels[index.features.index(feature)]:
             raise DataError(f"reference group {feature}={group} does not occur in the data")
-    report = group_metrics(y_true, y_pred, sensitive, score, metrics, **options)
+    return compare_groups(group_metrics(y_true, y_pred, sensitive, score, metrics, **options), reference_groups)
+
+
+def compare_groups(report: Report, reference_groups: dict[str, str]) -> Report:
+    """Add between-group disparities and comparisons with reference groups to a group-metrics report, from each
+    metric's exact counts or its resamples (realized or, for estimated metrics, simulated)."""
     levels = np.asarray((*LEVELS, level_for(report.confidence)))
     for part in report.partitions:
         if not part.axes:
@@ -48,10 +53,12 @@ def fairness_report(
 
 
 def from_suite(inputs, suite) -> list[MetricRow]:
-    """The fairness family on a suite's options (`families.Inputs`)."""
+    """The fairness family on a suite's options (`families.Inputs`). A suite shared by systems names reference groups
+    per feature; those of features this system does not declare do not apply to it."""
+    reference = {f: g for f, g in suite.reference_groups.items() if f in inputs.sensitive}
     report = fairness_report(
         inputs.y, inputs.prediction, inputs.sensitive, inputs.score, suite.metrics,
-        intersections=suite.intersections, reference_groups=suite.reference_groups, calibration_bins=suite.calibration_bins,
+        intersections=suite.intersections, reference_groups=reference, calibration_bins=suite.calibration_bins,
         resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed,
     )
     return report.rows("fairness")

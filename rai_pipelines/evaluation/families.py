@@ -14,7 +14,7 @@ import pandas as pd
 
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.data.validation import group_labels
-from rai_pipelines.evaluation import fairness, paired, performance
+from rai_pipelines.evaluation import estimation, fairness, paired, performance
 from rai_pipelines.evaluation.rows import MetricRow
 
 ENGINES = {"performance": performance.from_suite, "fairness": fairness.from_suite, "regression": paired.from_suite}
@@ -41,12 +41,31 @@ class Inputs:
     baseline_score: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The reference window's labels and the model's scores on it: what estimates are calibrated on."""
+
+    y: np.ndarray
+    score: np.ndarray
+
+
 def compute(
-    system: System, suite: Suite, frame: pd.DataFrame, predictions: pd.DataFrame, baseline: Baseline | None = None
+    system: System, suite: Suite, frame: pd.DataFrame, predictions: pd.DataFrame, baseline: Baseline | None = None,
+    reference: Reference | None = None,
 ) -> list[MetricRow]:
+    """A suite's rows on labelled rows; while any label is pending, the performance and fairness it can estimate
+    (`estimation.py`, calibrated on `reference`), and nothing for a comparison with the champion."""
     if suite.family not in ENGINES:
         raise ValueError(f"suite {suite.name!r}: no engine for family {suite.family!r}")
     groups = group_labels(system, frame)
+    if frame[system.data.label].isna().any():
+        if suite.family == "regression":
+            return []
+        if reference is None:
+            raise ValueError("labels are pending and no reference scores were given to estimate from")
+        return estimation.estimated_rows(suite.family, reference.score, reference.y, predictions["score"].to_numpy(),
+                                         predictions["prediction"].to_numpy(),
+                                         {c: groups[c].to_numpy() for c in groups.columns}, suite)
     inputs = Inputs(
         frame[system.data.label].to_numpy(), predictions["prediction"].to_numpy(), predictions["score"].to_numpy(),
         {c: groups[c].to_numpy() for c in groups.columns},

@@ -18,7 +18,7 @@ from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.families import Baseline, compute
+from rai_pipelines.evaluation.families import Baseline, Reference, compute
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
@@ -69,6 +69,35 @@ def store(warehouse: Warehouse, base: dict, rows: list[MetricRow]) -> datetime:
     return now
 
 
+ESTIMATED, REALIZED = "estimated", "realized"
+
+
+def compare_with_estimate(warehouse: Warehouse, base: dict, dataset: DatasetVersion, rows: list[MetricRow]) -> None:
+    """Once a window's labels land, its realized rows next to what was estimated for the same model version, suite
+    and window while they were pending (the newest such estimate): the estimation's error, tracked as a KPI."""
+    estimated = warehouse.frame(
+        """select run_id, dataset_version from evaluation_runs where system = ? and model_version = ? and suite = ?
+           and basis = ? and status = 'ok' and dataset_version like ? order by finished_at desc limit 1""",
+        [base["system"], base["model_version"], base["suite"], ESTIMATED, dataset.label + ".%"])
+    if estimated.empty:
+        return
+    run_id, version = estimated.run_id.iloc[0], estimated.dataset_version.iloc[0]
+    guess = warehouse.frame("select family, metric, slice, value, ci_low, ci_high from metrics where run_id = ?", [run_id])
+    realized = {(r.family, r.metric, r.slice): r.value for r in rows if r.defined}
+    now = datetime.now(UTC)
+    facts = [{"system": base["system"], "model_version": base["model_version"], "window": dataset.label,
+              "suite": base["suite"], "family": g.family, "metric": g.metric, "slice": g.slice, "estimated": g.value,
+              "ci_low": g.ci_low, "ci_high": g.ci_high, "realized": realized[(g.family, g.metric, g.slice)],
+              "error": g.value - realized[(g.family, g.metric, g.slice)],
+              "covered": bool(g.ci_low <= realized[(g.family, g.metric, g.slice)] <= g.ci_high),
+              "estimated_run_id": run_id, "realized_run_id": base["run_id"], "estimated_dataset_version": version,
+              "realized_dataset_version": base["dataset_version"], "recorded_at": now}
+             for g in guess.itertuples() if (g.family, g.metric, g.slice) in realized and g.value == g.value
+             and g.ci_low == g.ci_low]
+    if facts:
+        warehouse.write("estimate_errors", base["system"], f"{run_id}-{base['run_id']}", facts)
+
+
 def store_error(warehouse: Warehouse, base: dict, error: str) -> None:
     warehouse.write("evaluation_runs", base["system"], base["run_id"],
                     [{**base, "status": "error", "error": error, "finished_at": datetime.now(UTC)}])
@@ -89,6 +118,7 @@ def evaluate(
     force: bool = False,
     baseline: ModelVersion | None = None,
     baseline_predictions: pd.DataFrame | None = None,
+    reference: Reference | None = None,
 ) -> Outcome:
     run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -117,9 +147,11 @@ def evaluate(
         "mlflow_experiment_id": experiment_id,
         "code_version": code_version(suite.family),
         "family": suite.family,
+        "basis": ESTIMATED if dataset.labels_pending else REALIZED,
     }
     try:
-        rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None)
+        rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None,
+                       reference)
         lineage.log_evaluation(
             client,
             run,
@@ -128,6 +160,8 @@ def evaluate(
             rows,
         )
         store(warehouse, base, rows)
+        if not dataset.labels_pending:
+            compare_with_estimate(warehouse, base, dataset, rows)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         store_error(warehouse, base, error)

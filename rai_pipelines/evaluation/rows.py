@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 OVERALL = "overall"
+_MLFLOW_UNSAFE = re.compile(r"[^\w.\- :/]")
 BASELINE_METRIC = "baseline_version"  # the regression family's row naming the champion compared against (NaN: none)
 
 
@@ -26,5 +28,6 @@ class MetricRow:
 
     @property
     def mlflow_key(self) -> str:
-        """MLflow metric names allow only [/\\w.\\- :]: slices map '=' to ':' and '&' to '/'."""
-        return f"{self.family}/{self.metric}/{self.slice.replace('=', ':').replace('&', '/')}"
+        """MLflow metric names allow only [/\\w.\\- :]: slices map '=' to ':' and '&' to '/', and any other character
+        a group name may hold ('60K+') to '_'."""
+        return _MLFLOW_UNSAFE.sub("_", f"{self.family}/{self.metric}/{self.slice.replace('=', ':').replace('&', '/')}")

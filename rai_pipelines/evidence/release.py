@@ -21,6 +21,7 @@ from rai_pipelines.evidence import keys
 from rai_pipelines.evidence.bundle import BuiltBundle, write_bundle
 from rai_pipelines.evidence.card import Card, card_context, render
 from rai_pipelines.modeling import registry
+from rai_pipelines.modeling.predictions import kind_of
 from rai_pipelines.warehouse import Warehouse
 
 
@@ -48,7 +49,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
     else:
         mv = registry.get(client, system.registry_name, model_version)
         model_version = mv.version
-        model = {"name": mv.name, "version": mv.version, "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
+        model = {"name": mv.name, "version": mv.version, "recipe": kind_of(system, mv),
                  "artifact_sha256": mv.artifact_sha256, "training_run": mv.run_id}
     decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_version, catalog.suite_digests(system))
     gate.record(decision, warehouse)

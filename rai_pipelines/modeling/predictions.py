@@ -57,6 +57,22 @@ def register_logged(client, system: System, experiment_id: str, frame: pd.DataFr
             for v in logged_versions(system, frame)]
 
 
+def kind_of(system: System, model: ModelVersion) -> str:
+    """What a model version is and why it is trusted, in a few words (cards, plans, asset metadata)."""
+    if system.logged:
+        columns = ", ".join(f"{k.removesuffix('_column')} {v}" for k, v in
+                            system.model.model_dump(include={"score_column", "decision_column"}).items() if v)
+        return f"logged predictions of version {logged_version(model)} ({columns}); no model artifact"
+    if model.tags.get(registry.RECIPE_TAG):
+        return model.tags[registry.RECIPE_TAG]
+    if loading_.own(model):
+        return "sklearn/skops, registered by rai"
+    if model.artifact_sha256:
+        return (f"{model.tags.get(loading_.FLAVOR_TAG, '?')}, digest recorded by "
+                f"{model.tags.get(loading_.TRUST_TAG, '?')}")
+    return "no recorded digest yet"
+
+
 def rows_of(system: System, model: ModelVersion, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows a model version predicted: all of them, unless logged predictions name the version row by row."""
     if not system.logged or system.model.version_column is None:
@@ -95,6 +111,13 @@ def stored_or_scored(store: PredictionStore, system: System, model: ModelVersion
             preds = _frame(system, rows, loading_.scorer(client, model, loading, list(system.data.features))(rows))
         store.put(system, model, dataset, preds)
     return aligned(rows, preds, system.data.id_column)
+
+
+def reference_scores(store: PredictionStore, system: System, model: ModelVersion, client, reference: DatasetVersion,
+                     frame: pd.DataFrame, loading: ModelLoading) -> pd.DataFrame:
+    """The model's scores on the reference window, what estimates are calibrated on: scored (once) for a model, and
+    for logged predictions whatever the serving system logged there, whichever version logged it."""
+    return logged(system, frame) if system.logged else stored_or_scored(store, system, model, client, reference, frame, loading)
 
 
 def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -25,10 +25,19 @@ from rai_pipelines.data import versions
 from rai_pipelines.data.sources import PRODUCTION, reference_window
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
+from rai_pipelines.evaluation.families import Reference
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, run_url
 from rai_pipelines.modeling import loading, registry
-from rai_pipelines.modeling.predictions import aligned, logged_version, register_logged, rows_of, stored_or_scored
+from rai_pipelines.modeling.predictions import (
+    aligned,
+    kind_of,
+    logged_version,
+    reference_scores,
+    register_logged,
+    rows_of,
+    stored_or_scored,
+)
 from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
@@ -81,6 +90,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             metadata={
                 "digest": version.digest,
                 "rows": dg.MetadataValue.int(version.rows),
+                "labelled_rows": dg.MetadataValue.int(version.labelled),
                 "window": version.label,
                 "source": version.source,
                 "snapshot": dg.MetadataValue.path(version.path),
@@ -100,12 +110,9 @@ def system_assets(catalog: Catalog, system: System) -> list:
     def model_version(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         client = mlflow.client()
         mv = registry.get(client, system.registry_name, context.partition_key)
-        if system.logged:
-            kind = f"logged predictions of version {logged_version(mv)}"
-        else:  # loads it: verifies the digest (recorded now on first sight, if the policy allows) and the flavor
+        if not system.logged:  # loads it: verifies the digest (recorded now on first sight, if allowed) and the flavor
             loading.scorer(client, mv, catalog.policy.model_loading, list(system.data.features), context.log.info)
             mv = registry.get(client, system.registry_name, context.partition_key)
-            kind = mv.tags.get(loading.FLAVOR_TAG, "sklearn/skops")
         registry.record_version(state.warehouse(), system.name, mv)
         run = client.get_run(mv.run_id)
         return dg.MaterializeResult(
@@ -114,7 +121,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 "version": mv.version,
                 "registered_at": mv.registered_at.isoformat(),
                 "artifact_sha256": mv.artifact_sha256,
-                "kind": kind,
+                "kind": kind_of(system, mv),
                 "trust": mv.tags.get(loading.TRUST_TAG, "registered by rai"),
                 "recipe": mv.tags.get(registry.RECIPE_TAG, ""),
                 "aliases": ", ".join(mv.aliases),
@@ -190,6 +197,12 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 if baseline is not None:
                     baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame,
                                                       catalog.policy.model_loading)
+            reference = None
+            if version.labels_pending and suite.family != "regression":  # estimated, calibrated on the reference
+                ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
+                ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version, ref_frame,
+                                              catalog.policy.model_loading)
+                reference = Reference(ref_frame[system.data.label].to_numpy(), ref_scores["score"].to_numpy())
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
@@ -205,6 +218,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 force=config.force,
                 baseline=baseline,
                 baseline_predictions=baseline_preds,
+                reference=reference,
             )
             # Numeric metadata: Dagster plots these across materializations.
             headline = {
@@ -222,6 +236,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                     "mlflow_run_id": outcome.mlflow_run_id,
                     "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
                     "reused_existing_result": outcome.skipped,
+                    "basis": "estimated: labels pending" if version.labels_pending else "realized",
                     "dataset_digest": version.digest,
                     "metrics": dg.MetadataValue.md(metrics_markdown(outcome)),
                     **headline,

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from mlflow import MlflowClient
 
-from rai_pipelines import waivers
+from rai_pipelines import demo_feed, waivers
 from rai_pipelines.catalog import Catalog
-from rai_pipelines.data import versions
+from rai_pipelines.data import feeds, versions
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
-from rai_pipelines.errors import RaiError
+from rai_pipelines.errors import DataError, RaiError
 from rai_pipelines.evidence import keys
 from rai_pipelines.evidence.bundle import verify
 from rai_pipelines.evidence.release import build as build_evidence
@@ -100,10 +100,42 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
                 f"{evaluations} evaluation runs")
+    _onboarded_system_story(catalog, defs, instance, warehouse, run, say)
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
     _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say)
     return DemoSummary(nights, ok, blocked, time.perf_counter() - started)
+
+
+def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> None:
+    """A system onboarded with nothing but its YAML file: logged predictions in a PostgreSQL feed. Its serving system
+    (played by demo_feed) logs two more weeks; the feed sensor finds the new windows, the registry sensor the logged
+    model version, and they are evaluated and gated as any other."""
+    system = catalog.systems.get(demo_feed.SYSTEM)
+    if system is None:
+        return
+    names = SystemNames(system.name)
+    say(f"\n{system.name}: {system.title}")
+    try:
+        added, newest = demo_feed.add_weeks(system, weeks=2)
+    except DataError as exc:
+        say(f"  skipped: {exc}")
+        return
+    say(f"  the serving system logged {added} more applications (to {newest}) in {feeds.describe(system.data.production.source)}")
+    for request in launch.tick_sensor(defs, instance, system, feed=True):
+        run(request, names.ingest_job)
+        say(f"  new window {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}")
+    for _ in range(_SENSOR_ROUNDS):
+        requests = launch.tick_sensor(defs, instance, system)
+        for request in requests:
+            run(request)
+        if not requests:
+            break
+    decisions = warehouse.frame(
+        "select model_version, dataset_version, verdict from gate_decisions where system = ? order by decided_at desc limit 1",
+        [system.name])
+    for d in decisions.itertuples():
+        say(f"  logged model v{d.model_version} on {d.dataset_version}: gate {d.verdict}")
 
 
 REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"

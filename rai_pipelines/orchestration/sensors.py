@@ -5,7 +5,8 @@ become partitions; the first gets evaluated, the second ingested."""
 import dagster as dg
 
 from rai_pipelines.catalog import Catalog, System
-from rai_pipelines.data.sources import feed_windows
+from rai_pipelines.data import versions
+from rai_pipelines.data.sources import feed_windows, window_by_label
 from rai_pipelines.errors import RaiError
 from rai_pipelines.evaluation.pending import pending_evaluations
 from rai_pipelines.names import SystemNames
@@ -53,8 +54,9 @@ def registry_sensor(catalog: Catalog, system: System, register_job, evaluate_job
 
 
 def feed_sensor(system: System, ingest_job) -> dg.SensorDefinition:
-    """Reads the feed's newest windows (partitioned files, or complete windows of a SQL source) and ingests each
-    whose content is a dataset version not seen before: a new window, or late or corrected rows in a known one."""
+    """Reads the feed's newest windows (partitioned files, or complete windows of a SQL source), and older ones still
+    waiting for labels, and ingests each whose content is a dataset version not seen before: a new window, late or
+    corrected rows in a known one, or labels that landed."""
     parts = SystemPartitions(system.name)
 
     @dg.sensor(
@@ -69,7 +71,12 @@ def feed_sensor(system: System, ingest_job) -> dg.SensorDefinition:
         store = state.datasets()
         known = set(context.instance.get_dynamic_partitions(parts.dataset.name))
         new, problems = [], []
-        for window in feed_windows(system):
+        windows = feed_windows(system)
+        seen = {w.label for w in windows}
+        # Windows still waiting for labels are re-read until they land, however old: each landing is a new version.
+        windows += [window_by_label(system, label) for label in versions.awaiting_labels(state.warehouse(), system.name)
+                    if label not in seen]
+        for window in windows:
             try:
                 version, _ = store.snapshot(system, window)
             except RaiError as exc:  # one bad window must not hide the others; its error is on the tick

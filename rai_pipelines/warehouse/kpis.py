@@ -13,6 +13,8 @@ numerator and denominator so a reader can recompute it.
 | hallucination_rate | hallucinated answers / answers (from `hallucination_rate` on the overall slice) | evaluation |
 | evidence_completeness | evidence fields present / bundles | bundle |
 | time_to_decision_hours | hours from registration to the first assessed decision, summed / model versions decided | registration |
+| estimate_abs_error | absolute error of estimates made while labels were pending, summed / estimates whose labels landed (`estimate_errors`) | labels landing |
+| estimate_coverage | estimates whose interval covered the realized value / estimates whose labels landed | labels landing |
 
 "Assessed" means any verdict but `unassessed`. Rows exist only where their
 evidence does: no safety evaluation, no jailbreak row.
@@ -101,4 +103,11 @@ union all
 select 'time_to_decision_hours', m.system, strftime(m.registered_at, '%Y-%m'),
        avg(epoch(f.decided_at - m.registered_at) / 3600), sum(epoch(f.decided_at - m.registered_at) / 3600), count(*)::double
 from model_versions m join first_decisions f using (system, model_version) group by m.system, strftime(m.registered_at, '%Y-%m')
+union all
+select 'estimate_abs_error', system, strftime(recorded_at, '%Y-%m'), avg(abs(error)), sum(abs(error)), count(*)::double
+from estimate_errors group by system, strftime(recorded_at, '%Y-%m')
+union all
+select 'estimate_coverage', system, strftime(recorded_at, '%Y-%m'), avg(case when covered then 1.0 else 0.0 end),
+       count(*) filter (where covered)::double, count(*)::double
+from estimate_errors group by system, strftime(recorded_at, '%Y-%m')
 """

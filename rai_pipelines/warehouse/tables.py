@@ -18,6 +18,7 @@ TABLES: dict[str, pa.Schema] = {
             ("source", pa.string()),
             ("schema", pa.string()),
             ("registered_at", _TS),
+            ("labelled_rows", pa.int64()),  # rows whose label had landed; fewer than `rows` while labels are late
         ]
     ),
     "evaluation_runs": pa.schema(
@@ -40,6 +41,7 @@ TABLES: dict[str, pa.Schema] = {
             ("code_version", pa.string()),
             ("mlflow_experiment_id", pa.string()),
             ("family", pa.string()),  # whose code version `code_version` is
+            ("basis", pa.string()),  # realized (labels) or estimated (labels pending: evaluation/estimation.py)
         ]
     ),
     "metrics": pa.schema(
@@ -109,6 +111,30 @@ TABLES: dict[str, pa.Schema] = {
             ("p_fail", pa.float64()),
             ("level_pass", pa.float64()),
             ("level_fail", pa.float64()),
+        ]
+    ),
+    # An estimate (labels pending) next to the value its labels realized, once they land: the estimation's
+    # error, per metric and slice, and whether the estimate's interval covered the realized value.
+    "estimate_errors": pa.schema(
+        [
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("window", pa.string()),
+            ("suite", pa.string()),
+            ("family", pa.string()),
+            ("metric", pa.string()),
+            ("slice", pa.string()),
+            ("estimated", pa.float64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("realized", pa.float64()),
+            ("error", pa.float64()),  # estimated - realized
+            ("covered", pa.bool_()),
+            ("estimated_run_id", pa.string()),
+            ("realized_run_id", pa.string()),
+            ("estimated_dataset_version", pa.string()),
+            ("realized_dataset_version", pa.string()),
+            ("recorded_at", _TS),
         ]
     ),
     # Model versions as the registry sensor first saw them: registered_at is
