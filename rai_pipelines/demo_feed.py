@@ -28,21 +28,37 @@ def _log() -> tuple[pd.DataFrame, pd.DataFrame]:
     return applications, repayments
 
 
-def add_weeks(system: System, weeks: int) -> tuple[int, str]:
-    """Append the next `weeks` weeks of the log (applications and their repayments) to the system's tables, creating
-    them on first use. Returns (rows added, the newest day now in the feed)."""
-    from sqlalchemy import create_engine, text
+def _engine(system: System):
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    source, labels = system.data.production.source, system.data.production.labels.source
-    applications, repayments = _log()
-    engine = create_engine(feeds._dsn(source), poolclass=NullPool)
+    return create_engine(feeds._dsn(system.data.production.source), poolclass=NullPool)
+
+
+def _split(table: str) -> tuple[str | None, str]:
+    return tuple(table.split(".")) if "." in table else (None, table)
+
+
+def _one_line(system: System, exc: Exception) -> DataError:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return DataError(f"{feeds.describe(system.data.production.source)}: cannot write the demo feed ({detail}); start "
+                     "PostgreSQL (scripts/ensure-services)")
+
+
+def add_weeks(system: System, weeks: int, labels_lag_weeks: int = 0) -> tuple[int, str]:
+    """Append the next `weeks` weeks of the log to the system's applications table (creating it on first use), and
+    the repayments of every application logged more than `labels_lag_weeks` weeks before the newest: labels land
+    late. Returns (applications added, the newest day now in the feed)."""
+    from sqlalchemy import text
+
+    source = system.data.production.source
+    applications, _ = _log()
+    engine = _engine(system)
     try:
         with engine.begin() as con:
-            for table in (source.table, labels.table):
+            for table in (source.table, system.data.production.labels.source.table):
                 if "." in table:
                     con.execute(text(f'create schema if not exists "{table.split(".")[0]}"'))
-            schema, name = source.table.split(".") if "." in source.table else (None, source.table)
             exists = con.execute(text("select to_regclass(:t)"), {"t": source.table}).scalar() is not None
             last = con.execute(text(f'select max("timestamp") from {feeds.quote_table(source.table)}')).scalar() if exists else None
             start = applications["timestamp"].min() if last is None else pd.Timestamp(last)
@@ -51,15 +67,34 @@ def add_weeks(system: System, weeks: int) -> tuple[int, str]:
             end = first_day + timedelta(weeks=weeks + (0 if last is None else 1))
             logged = applications["timestamp"]
             new = applications[((logged > start) if last is not None else logged.notna()) & (logged < end)]
+            schema, name = _split(source.table)
             new.to_sql(name, con, schema=schema, if_exists="append", index=False)
-            lschema, lname = labels.table.split(".") if "." in labels.table else (None, labels.table)
-            repayments[repayments["id"].isin(new["id"])].to_sql(lname, con, schema=lschema, if_exists="append", index=False)
-    except DataError:
-        raise
     except Exception as exc:  # noqa: BLE001 - no database is one line, whatever the driver raised
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DataError(f"{feeds.describe(source)}: cannot write the demo feed ({detail}); start PostgreSQL "
-                        "(scripts/ensure-services)") from None
+        raise _one_line(system, exc) from None
     finally:
         engine.dispose()
+    land_labels(system, before=end - timedelta(weeks=labels_lag_weeks))
     return len(new), (str(new["timestamp"].max().date()) if len(new) else str(start.date()))
+
+
+def land_labels(system: System, before) -> int:
+    """The repayments of every logged application before `before` that has none yet. Returns how many landed."""
+    from sqlalchemy import text
+
+    source, labels = system.data.production.source, system.data.production.labels.source
+    applications, repayments = _log()
+    engine = _engine(system)
+    try:
+        with engine.begin() as con:
+            logged = set(con.execute(text(f'select id from {feeds.quote_table(source.table)} where "timestamp" < :b'),
+                                     {"b": pd.Timestamp(before).to_pydatetime()}).scalars())
+            exists = con.execute(text("select to_regclass(:t)"), {"t": labels.table}).scalar() is not None
+            known = set(con.execute(text(f"select id from {feeds.quote_table(labels.table)}")).scalars()) if exists else set()
+            landing = repayments[repayments["id"].isin(logged - known)]
+            schema, name = _split(labels.table)
+            landing.to_sql(name, con, schema=schema, if_exists="append", index=False)
+    except Exception as exc:  # noqa: BLE001
+        raise _one_line(system, exc) from None
+    finally:
+        engine.dispose()
+    return len(landing)

@@ -95,6 +95,8 @@ def label_problem(label: pd.Series) -> str | None:
     """What keeps a label column from being a binary 0/1 target (the only kind evaluated), or None."""
     if label.isna().any():
         return f"has {int(label.isna().sum())} missing values; every row needs a label"
+    if label.empty:  # no label has landed yet: nothing to object to
+        return None
     values = pd.unique(label)
     if ptypes.is_numeric_dtype(label) and set(values) <= {0, 1}:
         return None

@@ -38,9 +38,12 @@ class DriftOutcome:
     mlflow_run: lineage.RunRef
 
 
-def column_kinds(system: System) -> dict[str, str]:
+def column_kinds(system: System, with_label: bool = True) -> dict[str, str]:
+    """Columns compared, and how; the label only when every row has one (drift of the labels landed so far would
+    describe whichever rows were labelled first)."""
     kinds = {c: NUMERIC if k == "numeric" else CATEGORICAL for c, k in system.data.features.items()}
-    kinds[system.data.label] = CATEGORICAL
+    if with_label:
+        kinds[system.data.label] = CATEGORICAL
     return kinds
 
 
@@ -79,7 +82,7 @@ def drift_for_version(
     provenance: Provenance = Provenance(),
 ) -> DriftOutcome:
     run_id = sha256_json([system.name, reference.digest, version.digest, suite.name, suite.digest, code_version(suite.family)])[:24]
-    kinds = column_kinds(system)
+    kinds = column_kinds(system, with_label=not version.labels_pending)
     report = dataset_drift(reference_frame[list(kinds)], frame[list(kinds)], kinds, label=system.data.label,
                            drift_share=suite.drift_share)
     ref_sample, cur_sample = _sample(reference_frame, suite.report_sample_rows), _sample(frame, suite.report_sample_rows)

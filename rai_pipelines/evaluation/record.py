@@ -85,7 +85,7 @@ def compare_with_estimate(warehouse: Warehouse, base: dict, dataset: DatasetVers
     guess = warehouse.frame("select family, metric, slice, value, ci_low, ci_high from metrics where run_id = ?", [run_id])
     realized = {(r.family, r.metric, r.slice): r.value for r in rows if r.defined}
     now = datetime.now(UTC)
-    facts = [{"system": base["system"], "model_version": base["model_version"], "window": dataset.label,
+    facts = [{"system": base["system"], "model_version": base["model_version"], "window_label": dataset.label,
               "suite": base["suite"], "family": g.family, "metric": g.metric, "slice": g.slice, "estimated": g.value,
               "ci_low": g.ci_low, "ci_high": g.ci_high, "realized": realized[(g.family, g.metric, g.slice)],
               "error": g.value - realized[(g.family, g.metric, g.slice)],

@@ -146,7 +146,11 @@ def scorer(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, feature
                              "refusing to load a possibly tampered model")
         loadable = describe(folder, where)
         check_policy(loadable, policy, where)  # the policy may have narrowed since the digest was recorded
-        predict = _load(loadable, folder)
+        try:
+            predict = _load(loadable, folder)
+        except ImportError as exc:
+            raise UsageError(f"{where}: its {loadable.flavor} flavor needs the {exc.name or 'missing'} package, which the "
+                             "pipeline's environment lacks; add it to the project's dependencies") from None
     columns = list(loadable.input_columns or features)
     return lambda frame: _probabilities(predict(frame[columns]), where)
 

@@ -108,23 +108,25 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
 
 
 def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> None:
-    """A system onboarded with nothing but its YAML file: logged predictions in a PostgreSQL feed. Its serving system
-    (played by demo_feed) logs two more weeks; the feed sensor finds the new windows, the registry sensor the logged
-    model version, and they are evaluated and gated as any other."""
+    """A system onboarded with nothing but its YAML file: logged predictions in a PostgreSQL feed, repayments a week
+    behind. Its serving system (played by demo_feed) logs two more weeks; the feed sensor finds the new windows (and
+    the one whose labels landed), the registry sensor the logged model version; the newest week is estimated, the
+    week whose labels landed is realized and set against its estimate."""
     system = catalog.systems.get(demo_feed.SYSTEM)
     if system is None:
         return
     names = SystemNames(system.name)
     say(f"\n{system.name}: {system.title}")
     try:
-        added, newest = demo_feed.add_weeks(system, weeks=2)
+        added, newest = demo_feed.add_weeks(system, weeks=2, labels_lag_weeks=1)
     except DataError as exc:
         say(f"  skipped: {exc}")
         return
-    say(f"  the serving system logged {added} more applications (to {newest}) in {feeds.describe(system.data.production.source)}")
+    say(f"  the serving system logged {added} more applications (to {newest}) in {feeds.describe(system.data.production.source)}; "
+        "repayments land a week later")
     for request in launch.tick_sensor(defs, instance, system, feed=True):
         run(request, names.ingest_job)
-        say(f"  new window {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}")
+        say(f"  window {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}")
     for _ in range(_SENSOR_ROUNDS):
         requests = launch.tick_sensor(defs, instance, system)
         for request in requests:
@@ -132,10 +134,20 @@ def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> Non
         if not requests:
             break
     decisions = warehouse.frame(
-        "select model_version, dataset_version, verdict from gate_decisions where system = ? order by decided_at desc limit 1",
-        [system.name])
+        """select d.model_version, d.dataset_version, d.verdict, m.value, m.ci_low, m.ci_high, r.basis
+           from gate_decisions d join evaluation_runs r on r.system = d.system and r.dataset_version = d.dataset_version
+           join metrics m on m.run_id = r.run_id and m.family = 'performance' and m.metric = 'accuracy' and m.slice = 'overall'
+           where d.system = ? qualify row_number() over (partition by d.dataset_version order by d.decided_at desc, r.finished_at desc) = 1
+           order by d.dataset_version""", [system.name])
     for d in decisions.itertuples():
-        say(f"  logged model v{d.model_version} on {d.dataset_version}: gate {d.verdict}")
+        say(f"  v{d.model_version} on {d.dataset_version}: accuracy {d.value:.3f} [{d.ci_low:.3f}, {d.ci_high:.3f}] "
+            f"{d.basis}, gate {d.verdict}")
+    errors = warehouse.frame("select window_label, metric, slice, estimated, realized, covered from estimate_errors "
+                             "where system = ? and family = 'performance' and metric = 'accuracy' order by recorded_at",
+                             [system.name])
+    for e in errors.itertuples():
+        say(f"  {e.window_label}: estimated accuracy {e.estimated:.3f}, realized {e.realized:.3f} once labels landed "
+            f"({'inside' if e.covered else 'outside'} the estimate's interval)")
 
 
 REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"

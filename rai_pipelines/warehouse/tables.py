@@ -119,7 +119,7 @@ TABLES: dict[str, pa.Schema] = {
         [
             ("system", pa.string()),
             ("model_version", pa.string()),
-            ("window", pa.string()),
+            ("window_label", pa.string()),  # the window the estimate and its realization are of
             ("suite", pa.string()),
             ("family", pa.string()),
             ("metric", pa.string()),

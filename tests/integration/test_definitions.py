@@ -28,8 +28,11 @@ def test_definitions_validate_and_wire_every_system(settings, catalog):
     for system in (s.name for s in catalog.tabular_systems):
         assert {f"{system}/dataset_version", f"{system}/model_version", f"{system}/release_gate"} <= keys
         assert f"{system}/fairness_evaluation" in keys
-        assert defs.resolve_schedule_def(f"{system}__nightly_ingest").cron_schedule == "0 2 * * *"
         defs.resolve_sensor_def(f"{system}__model_registry_sensor")
+    # A replayed file is cut into nightly batches by the schedule; a feed's windows are found by its sensor.
+    assert defs.resolve_schedule_def("acs_employment__nightly_ingest").cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("car_loan_repayment__feed_sensor").minimum_interval_seconds == 300
+    assert not [s for s in defs.schedules if s.name.startswith("car_loan_repayment")]
     for system in catalog.assistant_systems:
         assert {f"{system.name}/{s}_evaluation" for s in system.suites} | {f"{system.name}/release_gate"} <= keys
         defs.resolve_job_def(f"{system.name}__evaluate")

@@ -255,3 +255,88 @@ def test_rai_model_register_vouches_for_a_version_and_refuses_a_flavor_the_polic
     assert vouched.tags[loading.TRUST_TAG] == "rai model register" and vouched.artifact_sha256 in ok.stdout
     np.testing.assert_allclose(loading.scorer(mlflow_client, vouched, catalog.policy.model_loading, NUMERIC)(x),
                                model.predict_proba(x)[:, 1])
+
+
+def test_labels_two_nights_late_are_estimated_then_realized_with_the_estimates_error(postgres_feed, settings, mlflow_client):
+    catalog, system = postgres_feed
+    defs, wh = build_defs(), Warehouse(settings.warehouse_dir)
+    ingest = f"{SYSTEM}__ingest_dataset_version"
+
+    def night(**land):
+        requests = launch.tick_sensor(defs, instance, system, feed=True)
+        for r in requests:
+            _run(defs, instance, r, ingest)
+        for _ in range(2):
+            for r in launch.tick_sensor(defs, instance, system):
+                _run(defs, instance, r)
+        return requests
+
+    with dg.DagsterInstance.get() as instance:
+        demo_feed.add_weeks(system, weeks=1, labels_lag_weeks=3)  # nights 1 and 2: applications, no repayments yet
+        [w44] = night()
+        demo_feed.add_weeks(system, weeks=1, labels_lag_weeks=3)
+        [w45] = night()
+        runs = wh.frame("select dataset_version, suite, basis from evaluation_runs where system = ? and status = 'ok'", [SYSTEM])
+        assert set(runs.basis) == {"estimated"} and set(runs.dataset_version) == {w44.partition_key, w45.partition_key}
+        decision = wh.frame("select verdict, reasons from gate_decisions where system = ? and dataset_version = ?",
+                            [SYSTEM, w45.partition_key])
+        assert set(decision.verdict) == {"unassessed"} and "labels_pending" in decision.reasons.iloc[-1]
+        estimated = wh.frame("select value, ci_low, ci_high from metrics m join evaluation_runs r using (run_id) "
+                             "where r.dataset_version = ? and m.family = 'performance' and m.metric = 'accuracy' "
+                             "and m.slice = 'overall'", [w44.partition_key]).iloc[0]
+        assert estimated.ci_low < estimated.value < estimated.ci_high
+
+        # Night 3: week 44's repayments land. Its window is re-read (it waits for labels), a new version is
+        # ingested and evaluated on its labels, and the estimate meets its realized value.
+        w44_start = feeds.window_named(system.data.production.source, "2018-W44").start
+        assert demo_feed.land_labels(system, before=w44_start + pd.Timedelta(days=7)) > 500
+        [landed] = night()
+        assert landed.partition_key.startswith("2018-W44.") and landed.partition_key != w44.partition_key
+        errors = wh.frame("select * from estimate_errors where system = ? and window_label = '2018-W44'", [SYSTEM])
+        rows = feeds.read(system.data.production.source, feeds.window_named(system.data.production.source, "2018-W44"))
+        rows = rows.merge(feeds.read_all(system.data.production.labels.source), on="id")
+        accuracy = errors[(errors.family == "performance") & (errors.metric == "accuracy") & (errors.slice == "overall")].iloc[0]
+        assert accuracy.realized == pytest.approx((rows.repaid == rows.y_pred).mean(), abs=1e-12)
+        assert accuracy.estimated == pytest.approx(estimated.value) and accuracy.error == pytest.approx(
+            accuracy.estimated - accuracy.realized)
+        assert {"tpr", "tpr_difference"} <= set(errors.metric) and errors.covered.mean() > 0.5
+        kpis = wh.frame("select kpi, value from kpis where system = ?", [SYSTEM]).set_index("kpi").value
+        assert kpis["estimate_abs_error"] == pytest.approx(errors.error.abs().mean())
+        realized = wh.frame("select basis from evaluation_runs where dataset_version = ?", [landed.partition_key])
+        assert set(realized.basis) == {"realized"}
+
+
+def test_logged_predictions_of_two_model_versions_are_two_versions_each_judged_on_its_own_rows(
+        tmp_path, monkeypatch, settings, mlflow_client):
+    """The serving system names the model version on each row (a canary of v2 beside v1), in a DuckDB feed."""
+    import duckdb
+
+    applications, repayments = demo_feed._log()
+    week = applications[(applications.timestamp >= "2018-11-05") & (applications.timestamp < "2018-11-12")]
+    week = week.merge(repayments, on="id").assign(model=np.where(np.arange(len(week)) % 4 == 0, "v2-canary", "v1"))
+    db = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.register("week", week)
+        con.execute("create table log as select * from week")
+
+    def edit(raw):
+        raw["data"]["production"] = {"source": {"kind": "sql", "engine": "duckdb", "path": str(db), "table": "log",
+                                                "time_column": "timestamp", "window": "weekly"}}
+        raw["model"] = {"kind": "logged_predictions", "score_column": "y_pred_proba", "decision_column": "y_pred",
+                        "version_column": "model"}
+        raw["suites"] = ["drift", "performance", "fairness"]
+
+    root, catalog = _project(tmp_path, monkeypatch, edit)
+    system = catalog.system(SYSTEM)
+    defs, wh = build_defs(), Warehouse(settings.warehouse_dir)
+    with dg.DagsterInstance.get() as instance:
+        [ingest] = launch.tick_sensor(defs, instance, system, feed=True)
+        _run(defs, instance, ingest, f"{SYSTEM}__ingest_dataset_version")
+        for r in launch.tick_sensor(defs, instance, system):
+            _run(defs, instance, r)
+    by_version = {registry.versions(mlflow_client, SYSTEM)[i].tags[registry.IDENTITY_TAG]: str(i + 1) for i in range(2)}
+    assert set(by_version) == {"logged:v1", "logged:v2-canary"}
+    n = wh.frame("select model_version, n from metrics where system = ? and family = 'performance' and metric = 'accuracy' "
+                 "and slice = 'overall'", [SYSTEM]).set_index("model_version").n
+    assert n[by_version["logged:v2-canary"]] == (week.model == "v2-canary").sum()
+    assert n[by_version["logged:v1"]] == (week.model == "v1").sum()
