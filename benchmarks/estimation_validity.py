@@ -50,13 +50,15 @@ def main() -> None:
         columns = facts["features"]
         ref_score = model.predict_proba(calibration_rows[columns])[:, 1]
         ref_y = calibration_rows[system.data.label].to_numpy()
+        ref_sex = {"SEX": group_labels(system, calibration_rows)["SEX"].to_numpy()}
         for i, frame in enumerate(nights):
             score = model.predict_proba(frame[columns])[:, 1]
             decision = (score >= system.model.decision_threshold).astype(int)
             sex = {"SEX": group_labels(system, frame)["SEX"].to_numpy()}
             started = time.perf_counter()
             overall, assumptions = estimate(ref_score, ref_y, score, decision, None, ["accuracy"], resamples=args.resamples)
-            by_sex, _ = estimate(ref_score, ref_y, score, decision, sex, ["tpr"], resamples=args.resamples)
+            by_sex, _ = estimate(ref_score, ref_y, score, decision, sex, ["tpr"], reference_sensitive=ref_sex,
+                                 resamples=args.resamples)
             seconds = time.perf_counter() - started
             estimated = {**_rows(overall), **_rows(compare_groups(by_sex, {}))}
             y = frame[system.data.label].to_numpy()

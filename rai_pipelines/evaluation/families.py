@@ -43,10 +43,11 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Reference:
-    """The reference window's labels and the model's scores on it: what estimates are calibrated on."""
+    """The reference window's labels, the model's scores on it and its rows' groups: what estimates are calibrated on."""
 
     y: np.ndarray
     score: np.ndarray
+    sensitive: dict[str, np.ndarray]
 
 
 def compute(
@@ -63,7 +64,8 @@ def compute(
             return []
         if reference is None:
             raise ValueError("labels are pending and no reference scores were given to estimate from")
-        return estimation.estimated_rows(suite.family, reference.score, reference.y, predictions["score"].to_numpy(),
+        return estimation.estimated_rows(suite.family, reference.score, reference.y, reference.sensitive,
+                                         predictions["score"].to_numpy(),
                                          predictions["prediction"].to_numpy(),
                                          {c: groups[c].to_numpy() for c in groups.columns}, suite)
     inputs = Inputs(

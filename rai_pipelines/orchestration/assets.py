@@ -23,6 +23,7 @@ from rai_pipelines.catalog import Catalog, Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data import versions
 from rai_pipelines.data.sources import PRODUCTION, reference_window
+from rai_pipelines.data.validation import group_labels
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.families import Reference
@@ -202,7 +203,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
                 ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version, ref_frame,
                                               catalog.policy.model_loading)
-                reference = Reference(ref_frame[system.data.label].to_numpy(), ref_scores["score"].to_numpy())
+                reference = Reference(ref_frame[system.data.label].to_numpy(), ref_scores["score"].to_numpy(),
+                                      {c: g.to_numpy() for c, g in group_labels(system, ref_frame).items()})
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
