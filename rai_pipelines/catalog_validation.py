@@ -59,8 +59,7 @@ def _check_feeds(catalog: Catalog, system: System, path: Path) -> None:
     production.update(logged)
     if prod.labels is None:
         production[data.label] = "data.label"
-    # The reference carries the logged predictions too: with its labels, they are what the logged model is judged by.
-    expected = [("data.reference.source", data.reference.source, {**both, **logged, data.label: "data.label"}),
+    expected = [("data.reference.source", data.reference.source, {**both, data.label: "data.label"}),
                 ("data.production.source", prod.source, production)]
     if prod.labels:
         expected.append(("data.production.labels.source", prod.labels.source,

@@ -45,10 +45,11 @@ def _one_line(system: System, exc: Exception) -> DataError:
                      "PostgreSQL (scripts/ensure-services)")
 
 
-def add_weeks(system: System, weeks: int, labels_lag_weeks: int = 0) -> tuple[int, str]:
-    """Append the next `weeks` weeks of the log to the system's applications table (creating it on first use), and
-    the repayments of every application logged more than `labels_lag_weeks` weeks before the newest: labels land
-    late. Returns (applications added, the newest day now in the feed)."""
+def add_weeks(system: System, weeks: int, labels_lag_weeks: int = 0, restart: bool = False) -> tuple[int, str]:
+    """Append the next `weeks` weeks of the log to the system's applications table (creating it on first use; from
+    the log's start again with `restart`), and the repayments of every application logged more than
+    `labels_lag_weeks` weeks before the newest: labels land late. Returns (applications added, the newest day now in
+    the feed)."""
     from sqlalchemy import text
 
     source = system.data.production.source
@@ -59,6 +60,8 @@ def add_weeks(system: System, weeks: int, labels_lag_weeks: int = 0) -> tuple[in
             for table in (source.table, system.data.production.labels.source.table):
                 if "." in table:
                     con.execute(text(f'create schema if not exists "{table.split(".")[0]}"'))
+                if restart:
+                    con.execute(text(f"drop table if exists {feeds.quote_table(table)}"))
             exists = con.execute(text("select to_regclass(:t)"), {"t": source.table}).scalar() is not None
             last = con.execute(text(f'select max("timestamp") from {feeds.quote_table(source.table)}')).scalar() if exists else None
             start = applications["timestamp"].min() if last is None else pd.Timestamp(last)

@@ -67,10 +67,8 @@ class DatasetStore:
     def snapshot(self, system: System, window: Window, write: bool = True) -> tuple[DatasetVersion, pd.DataFrame]:
         """Read, validate and store a window (or only look: `write` False); the same content always yields the same
         version."""
-        # Labels delivered apart from the features may not all have landed: those rows wait with a missing label.
-        pending = window.kind == PRODUCTION and system.data.production.labels is not None
         frame = normalize(system, read_window(system, window), f"{system.name} window {window.label} "
-                          f"({describe(system, window)})", labels_may_be_pending=pending)
+                          f"({describe(system, window)})", production=window.kind == PRODUCTION)
         return self.store(system, window, frame, write), frame
 
     def store(self, system: System, window: Window, frame: pd.DataFrame, write: bool = True) -> DatasetVersion:

@@ -9,17 +9,19 @@ from rai_pipelines.catalog import System
 from rai_pipelines.errors import DataError
 
 
-def normalize(system: System, frame: pd.DataFrame, where: str, labels_may_be_pending: bool = False) -> pd.DataFrame:
+def normalize(system: System, frame: pd.DataFrame, where: str, production: bool = False) -> pd.DataFrame:
     """Check a window against the catalog and return it in canonical form.
 
     Canonical: id, the declared features (numeric as float64, categorical as
     string codes) and the label as int8, in catalog order. Sensitive-feature
-    codes must all belong to a declared group. Where labels are delivered apart
-    (`labels_may_be_pending`), a row whose label has not landed is kept with a
-    missing label, and the column is float64 until every row has one.
+    codes must all belong to a declared group. In a `production` window whose
+    labels are delivered apart, a row whose label has not landed is kept with a
+    missing label, and the column is float64 until every row has one; its logged
+    predictions are required (in the reference, kept where present: they are
+    what estimates are calibrated on).
     """
     data = system.data
-    logged = system.model.columns if system.logged else []
+    logged = system.model.columns if system.logged and production else []
     required = [data.id_column, *data.features, data.label, *logged]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -49,12 +51,12 @@ def normalize(system: System, frame: pd.DataFrame, where: str, labels_may_be_pen
                 raise DataError(f"{where}: column {col!r} has missing values; categorical features must be complete")
 
     label = frame[data.label]
-    landed = label.dropna() if labels_may_be_pending else label
+    landed = label.dropna() if production and data.production.labels is not None else label
     if (problem := label_problem(landed)) is not None:
         raise DataError(f"{where}: label column {data.label!r} {problem}")
     out[data.label] = label.astype("int8" if len(landed) == len(label) else "float64").to_numpy()
     if system.logged:
-        _logged_predictions(system, frame, out, where)
+        _logged_predictions(system, frame, out, where, production)
 
     for feature, spec in data.sensitive_features.items():
         if feature not in out.columns:
@@ -69,21 +71,22 @@ def normalize(system: System, frame: pd.DataFrame, where: str, labels_may_be_pen
     return out
 
 
-def _logged_predictions(system: System, frame: pd.DataFrame, out: pd.DataFrame, where: str) -> None:
-    """The serving system's logged score (a probability), decision (0/1) and model version, checked and kept."""
+def _logged_predictions(system: System, frame: pd.DataFrame, out: pd.DataFrame, where: str, production: bool) -> None:
+    """The serving system's logged score (a probability), decision (0/1) and, in production, model version, checked
+    and kept."""
     model = system.model
-    if model.score_column is not None:
+    if model.score_column is not None and model.score_column in frame.columns:
         score = frame[model.score_column]
         if not ptypes.is_numeric_dtype(score) or score.isna().any() or not score.between(0, 1).all():
             raise DataError(f"{where}: logged score column {model.score_column!r} must hold probabilities in [0, 1] on "
                             "every row; fix the log or name another column in model.score_column")
         out[model.score_column] = score.astype("float64").to_numpy()
-    if model.decision_column is not None:
+    if model.decision_column is not None and model.decision_column in frame.columns:
         decision = frame[model.decision_column]
         if (problem := label_problem(decision)) is not None:
             raise DataError(f"{where}: logged decision column {model.decision_column!r} {problem}")
         out[model.decision_column] = decision.astype("int8").to_numpy()
-    if model.version_column is not None:
+    if model.version_column is not None and production:
         version = frame[model.version_column]
         if version.isna().any():
             raise DataError(f"{where}: logged model version column {model.version_column!r} has missing values; "

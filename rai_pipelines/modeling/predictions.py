@@ -117,7 +117,13 @@ def reference_scores(store: PredictionStore, system: System, model: ModelVersion
                      frame: pd.DataFrame, loading: ModelLoading) -> pd.DataFrame:
     """The model's scores on the reference window, what estimates are calibrated on: scored (once) for a model, and
     for logged predictions whatever the serving system logged there, whichever version logged it."""
-    return logged(system, frame) if system.logged else stored_or_scored(store, system, model, client, reference, frame, loading)
+    if not system.logged:
+        return stored_or_scored(store, system, model, client, reference, frame, loading)
+    if (system.model.score_column or system.model.decision_column) not in frame.columns:
+        raise DataError(f"reference window {reference.key} of {system.name} has no logged "
+                        f"{'score' if system.model.score_column else 'decision'} column to calibrate estimates on; "
+                        "add the serving system's predictions to the reference, or wait for labels")
+    return logged(system, frame)
 
 
 def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> pd.DataFrame:

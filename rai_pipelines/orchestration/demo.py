@@ -118,7 +118,9 @@ def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> Non
     names = SystemNames(system.name)
     say(f"\n{system.name}: {system.title}")
     try:
-        added, newest = demo_feed.add_weeks(system, weeks=2, labels_lag_weeks=1)
+        # A fresh state starts the serving system's log afresh (its tables live in PostgreSQL, outside the state).
+        restart = reads.production_versions(warehouse, system.name) == 0
+        added, newest = demo_feed.add_weeks(system, weeks=2, labels_lag_weeks=1, restart=restart)
     except DataError as exc:
         say(f"  skipped: {exc}")
         return
