@@ -57,6 +57,18 @@ def _run(defs, instance, request, job_name=None):
     return outcome
 
 
+def _night(defs, instance, system) -> list:
+    """A night as the daemon runs it: the feed sensor's ingests, then the registry sensor's evaluations (ticked
+    twice: a run that moves the champion makes others pending). Returns the ingest requests."""
+    requests = launch.tick_sensor(defs, instance, system, feed=True)
+    for r in requests:
+        _run(defs, instance, r, f"{SYSTEM}__ingest_dataset_version")
+    for _ in range(2):
+        for r in launch.tick_sensor(defs, instance, system):
+            _run(defs, instance, r)
+    return requests
+
+
 @pytest.fixture
 def postgres_feed(tmp_path, monkeypatch, settings):
     """The car-loan system on its own schema of the local PostgreSQL (dropped afterwards)."""
@@ -187,10 +199,7 @@ def test_a_partitioned_directory_scored_by_models_the_team_logged_to_mlflow(tmp_
 
     defs, wh = build_defs(), Warehouse(settings.warehouse_dir)
     with dg.DagsterInstance.get() as instance:
-        [first] = launch.tick_sensor(defs, instance, system, feed=True)
-        _run(defs, instance, first, f"{SYSTEM}__ingest_dataset_version")
-        for r in launch.tick_sensor(defs, instance, system):
-            _run(defs, instance, r)
+        _night(defs, instance, system)
         mv = registry.get(mlflow_client, "team_car_loans", "1")
         assert mv.tags[loading.TRUST_TAG] == "first sight" and mv.tags[loading.FLAVOR_TAG] == "lightgbm/lightgbm_text"
         rows = weeks[0]
@@ -260,16 +269,9 @@ def test_rai_model_register_vouches_for_a_version_and_refuses_a_flavor_the_polic
 def test_labels_two_nights_late_are_estimated_then_realized_with_the_estimates_error(postgres_feed, settings, mlflow_client):
     catalog, system = postgres_feed
     defs, wh = build_defs(), Warehouse(settings.warehouse_dir)
-    ingest = f"{SYSTEM}__ingest_dataset_version"
 
-    def night(**land):
-        requests = launch.tick_sensor(defs, instance, system, feed=True)
-        for r in requests:
-            _run(defs, instance, r, ingest)
-        for _ in range(2):
-            for r in launch.tick_sensor(defs, instance, system):
-                _run(defs, instance, r)
-        return requests
+    def night():
+        return _night(defs, instance, system)
 
     with dg.DagsterInstance.get() as instance:
         demo_feed.add_weeks(system, weeks=1, labels_lag_weeks=3)  # nights 1 and 2: applications, no repayments yet
@@ -330,10 +332,7 @@ def test_logged_predictions_of_two_model_versions_are_two_versions_each_judged_o
     system = catalog.system(SYSTEM)
     defs, wh = build_defs(), Warehouse(settings.warehouse_dir)
     with dg.DagsterInstance.get() as instance:
-        [ingest] = launch.tick_sensor(defs, instance, system, feed=True)
-        _run(defs, instance, ingest, f"{SYSTEM}__ingest_dataset_version")
-        for r in launch.tick_sensor(defs, instance, system):
-            _run(defs, instance, r)
+        _night(defs, instance, system)
     by_version = {registry.versions(mlflow_client, SYSTEM)[i].tags[registry.IDENTITY_TAG]: str(i + 1) for i in range(2)}
     assert set(by_version) == {"logged:v1", "logged:v2-canary"}
     n = wh.frame("select model_version, n from metrics where system = ? and family = 'performance' and metric = 'accuracy' "
