@@ -11,8 +11,10 @@ run; the policy's `model_loading` names the ones allowed.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +40,19 @@ Scorer = Callable[[pd.DataFrame], np.ndarray]  # rows -> probability of the posi
 
 @dataclass(frozen=True)
 class Loadable:
-    """What an artifact would run when loaded, read from its MLmodel file."""
+    """What an artifact would run when loaded, read from its MLmodel file (YAML: reading it runs nothing)."""
 
     flavor: str
     serialization: str
     input_columns: tuple[str, ...] | None  # from the signature, when the team logged one
+    data: str = ""  # the model file inside the artifact folder (native flavors)
+    model_class: str = ""
+
+
+# The classes a native flavor may instantiate: MLflow's own loaders import whatever class the artifact names.
+_CLASSES = {"xgboost": {"xgboost.core.Booster", "xgboost.sklearn.XGBClassifier"},
+            "lightgbm": {"lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier"}}
+_PICKLES = {"cloudpickle", "pickle"}
 
 
 def own(mv: ModelVersion) -> bool:
@@ -68,15 +78,24 @@ def describe(folder: Path, where: str) -> Loadable:
     mlmodel = folder / "MLmodel"
     if not mlmodel.is_file():
         raise UsageError(f"{where}: no MLmodel file in its artifact; log it with mlflow.<flavor>.log_model")
-    spec = yaml.safe_load(mlmodel.read_text()) or {}
-    flavors = spec.get("flavors") or {}
-    inputs = None
-    if (signature := spec.get("signature")) and signature.get("inputs"):
-        names = [c.get("name") for c in json.loads(signature["inputs"])]
-        inputs = tuple(names) if all(names) else None
+    try:
+        spec = yaml.safe_load(mlmodel.read_text()) or {}
+        flavors = spec.get("flavors") or {}
+        inputs = None
+        if (signature := spec.get("signature")) and signature.get("inputs"):
+            names = [c.get("name") for c in json.loads(signature["inputs"])]
+            inputs = tuple(names) if all(names) else None
+    except (yaml.YAMLError, ValueError, AttributeError, TypeError):
+        raise UsageError(f"{where}: its MLmodel file is not what mlflow.<flavor>.log_model writes; re-log the model") from None
     for flavor in _NATIVE:
         if flavor in flavors:
-            return Loadable(flavor, _serialization(flavor, flavors[flavor]), inputs)
+            conf = flavors[flavor] or {}
+            model_class = conf.get("model_class", "")
+            if flavor in _CLASSES and (model_class or f"{flavor}.core.Booster") not in _CLASSES[flavor] | {""}:
+                raise UsageError(f"{where}: its {flavor} model class {model_class!r} is not one the pipeline loads "
+                                 f"({', '.join(sorted(_CLASSES[flavor]))})")
+            data = str(conf.get("pickled_model") or conf.get("data") or "")  # scikit-learn names it pickled_model
+            return Loadable(flavor, _serialization(flavor, conf), inputs, data, model_class)
     pyfunc = flavors.get("python_function")
     if pyfunc is not None:
         # A custom PythonModel is a cloudpickled object (python_model.pkl); any other loader module is a flavor
@@ -90,11 +109,14 @@ def describe(folder: Path, where: str) -> Loadable:
 
 
 def _serialization(flavor: str, conf: dict) -> str:
+    """The format the model file is in, as the flavor's loader would read it (not as its name suggests)."""
     if flavor == "sklearn":
         return conf.get("serialization_format", "cloudpickle")
     if flavor == "xgboost":
         return {"json": "xgboost_json", "ubj": "xgboost_ubj"}.get(conf.get("model_format"), "xgboost_legacy")
-    return "lightgbm_text" if str(conf.get("data", "")).endswith(".lgb") else "pickle"
+    if conf.get("model_class", "lightgbm.basic.Booster") == "lightgbm.basic.Booster":
+        return "lightgbm_text"  # a Booster is read from LightGBM's text format
+    return conf.get("serialization_format", "cloudpickle")  # the scikit-learn API is saved as scikit-learn's
 
 
 def check_policy(loadable: Loadable, policy: ModelLoading, where: str) -> None:
@@ -118,9 +140,10 @@ def record_digest(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, 
         loadable = describe(folder, where)
         check_policy(loadable, policy, where)
         digest = tree_digest(folder)
-    for key, value in {ARTIFACT_DIGEST_TAG: digest, DIGEST_SCOPE_TAG: "tree", TRUST_TAG: how,
-                       FLAVOR_TAG: f"{loadable.flavor}/{loadable.serialization}",
-                       "rai.digest_recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}.items():
+    # The digest goes last: a version with it is one whose scope, flavor and trust are already on record.
+    for key, value in {DIGEST_SCOPE_TAG: "tree", TRUST_TAG: how, FLAVOR_TAG: f"{loadable.flavor}/{loadable.serialization}",
+                       "rai.digest_recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                       ARTIFACT_DIGEST_TAG: digest}.items():
         client.set_model_version_tag(mv.name, mv.version, key, value)
     return registry.get(client, mv.name, mv.version)
 
@@ -151,32 +174,74 @@ def scorer(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, feature
         except ImportError as exc:
             raise UsageError(f"{where}: its {loadable.flavor} flavor needs the {exc.name or 'missing'} package, which the "
                              "pipeline's environment lacks; add it to the project's dependencies") from None
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the flavor's reader raised, the model did not load
+            raise UsageError(f"{where}: its {loadable.flavor} model did not load ({type(exc).__name__}: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); re-log it") from None
     columns = list(loadable.input_columns or features)
-    return lambda frame: _probabilities(predict(frame[columns]), where)
+
+    def score(frame):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise UsageError(f"{where}: the model's input column {missing[0]!r} is not in the dataset version; declare "
+                             "it among data.features or log the model with the system's feature names")
+        return _probabilities(predict(frame[columns]), where)
+
+    return score
 
 
 def _load(loadable: Loadable, folder: Path) -> Callable:
-    if loadable.flavor == "sklearn":
-        import mlflow.sklearn
+    """The model's predict function, read by this project's own code where the format allows (skops with the
+    project's type allow-list, LightGBM text, XGBoost JSON/UBJ into an allow-listed class), MLflow's loaders only for
+    the pickle-based formats the policy allowed, and MLflow's pickle switch off otherwise."""
+    path = folder / loadable.data
+    if loadable.serialization == "skops":
+        import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
-        return mlflow.sklearn.load_model(str(folder)).predict_proba
+        try:
+            model = sio.load(path, trusted=registry.TRUSTED_TYPES)
+        except UntrustedTypesFoundException as exc:
+            raise UsageError(f"its skops file holds types outside the project's allow-list ({exc}); add them to "
+                             "modeling/registry.py TRUSTED_TYPES only after reviewing them") from None
+        return model.predict_proba
+    if loadable.serialization == "lightgbm_text":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path)).predict
     if loadable.flavor == "xgboost":
-        import mlflow.xgboost
-
-        model = mlflow.xgboost.load_model(str(folder))
-        if hasattr(model, "predict_proba"):
-            return model.predict_proba
         import xgboost
 
-        return lambda frame: model.predict(xgboost.DMatrix(frame))
-    if loadable.flavor == "lightgbm":
-        import mlflow.lightgbm
+        if loadable.model_class == "xgboost.sklearn.XGBClassifier":
+            model = xgboost.XGBClassifier()
+            model.load_model(str(path))
+            return model.predict_proba
+        booster = xgboost.Booster()
+        booster.load_model(str(path))
+        return lambda frame: booster.predict(xgboost.DMatrix(frame))
+    with _pickle_allowed(loadable.serialization in _PICKLES):
+        if loadable.flavor == "python_function":
+            import mlflow.pyfunc
 
-        model = mlflow.lightgbm.load_model(str(folder))
-        return model.predict_proba if hasattr(model, "predict_proba") else model.predict
-    import mlflow.pyfunc
+            return mlflow.pyfunc.load_model(str(folder)).predict
+        import mlflow.sklearn
 
-    return mlflow.pyfunc.load_model(str(folder)).predict
+        return mlflow.sklearn._load_model_from_local_file(str(path), loadable.serialization, None).predict_proba
+
+
+@contextmanager
+def _pickle_allowed(allowed: bool):
+    """MLflow's own switch for pickle deserialization, on only while loading a format the policy allowed."""
+    before = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true" if allowed else "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", None)
+        else:
+            os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = before
 
 
 def _probabilities(output, where: str) -> np.ndarray:
