@@ -7,6 +7,7 @@ bad one is reported as one line naming the file, the field and what is expected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -83,6 +84,10 @@ class SqlSource(_Strict):
     def _complete(self) -> SqlSource:
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of 'table' and 'query'")
+        if self.query is not None:
+            body = self.query.strip().rstrip(";").strip()
+            if ";" in body or "\x00" in body or not re.match(r"(?is)^(select|with)\b", body):
+                raise ValueError("'query' must be one SELECT (or WITH ... SELECT) statement, without ';'")
         if self.engine == "postgres":
             if (self.dsn is None) == (self.dsn_env is None):
                 raise ValueError("a postgres source needs exactly one of 'dsn' and 'dsn_env'")

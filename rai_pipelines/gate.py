@@ -290,12 +290,26 @@ def _judge_kappa(metrics: pd.DataFrame, run_id: str) -> float | None:
     return float(rows.value.iloc[0]) if not rows.empty else None
 
 
+MAX_OUTSIDE_REFERENCE = 0.05  # share of a batch's scores outside the reference's range beyond which estimates extrapolate
+
+
 def _estimated(runs: pd.DataFrame, usable: list[str]) -> str | None:
     """Why the usable runs are estimates (their dataset version's labels have not all landed), or None."""
     if "basis" not in runs.columns:
         return None
     estimated = sorted(runs[runs.run_id.isin(usable) & (runs.basis == "estimated")].suite)
     return f"suites {', '.join(estimated)} are estimated: this dataset version's labels have not all landed" if estimated else None
+
+
+def _broken_assumptions(metrics: pd.DataFrame) -> str | None:
+    """Why estimates cannot be trusted (their checked assumptions, stored as family `estimation`), or None."""
+    rows = metrics[metrics.family == "estimation"].groupby("metric").value.max() if not metrics.empty else pd.Series()
+    problems = []
+    if rows.get("calibration_holds", 1.0) < 1:
+        problems.append(f"the scores do not calibrate on the reference (cross-fitted ECE {rows.get('reference_ece', float('nan')):.3f})")
+    if rows.get("scores_outside_reference", 0.0) > MAX_OUTSIDE_REFERENCE:
+        problems.append(f"{rows['scores_outside_reference']:.0%} of the batch's scores lie outside the reference's range")
+    return "estimates rest on assumptions that failed: " + "; ".join(problems) if problems else None
 
 
 def decide(
@@ -334,16 +348,25 @@ def decide(
     usable = metrics[metrics.run_id.isin(usable_runs)]
     measured = [_threshold_check(c, usable, tier) for c in tier.checks]
     measured += [_regression_check(c, usable, str(model_version), tier) for c in tier.regression]
-    reasons += judge(measured, tier)
+    judged = judge(measured, tier)
     alarms = [r.check for r in judge(measured, tier, tier.monitoring.alpha) if r.status == FAIL]
-    if (pending := _estimated(runs, usable_runs)) and tier.estimated_results != "release":
+    if pending := _estimated(runs, usable_runs):
         # Labels pending: performance and fairness are estimated (CBPE). The tier says whether that may alert on the
-        # champion; it never releases unless the tier says so.
-        reasons.append(Reason("labels_pending", UNASSESSED, f"{pending}; the tier allows estimated results for "
-                              f"{'monitoring alerts only' if tier.estimated_results == 'monitoring' else 'nothing'}: "
-                              "decided when the labels land", kind="labels"))
-        if tier.estimated_results == "ignore":
+        # champion, or release; estimates whose assumptions failed on the reference decide nothing. Where they may
+        # not decide, each check still shows what it would be if the labels agree, and reads unassessed.
+        broken = _broken_assumptions(usable)
+        if tier.estimated_results != "release":
+            reasons.append(Reason("labels_pending", UNASSESSED, f"{pending}; the tier allows estimated results for "
+                                  f"{'monitoring alerts only' if tier.estimated_results == 'monitoring' else 'nothing'}: "
+                                  "decided when the labels land", kind="labels"))
+        if broken is not None:
+            reasons.append(Reason("estimate_assumptions", UNASSESSED, broken, kind="labels"))
+        if tier.estimated_results != "release" or broken is not None:
+            judged = [replace(r, status=UNASSESSED, detail=f"{r.detail} (estimated {r.status}: decided when labels land)")
+                      if r.status in (PASS, FAIL, INSUFFICIENT) else r for r in judged]
+        if tier.estimated_results == "ignore" or broken is not None:
             alarms = []
+    reasons += judged
     if (drift_reason := _judge_drift(tier.drift, drift)) is not None:
         reasons.append(drift_reason)
     applied = []
@@ -394,23 +417,41 @@ def _current_code(run) -> bool:
 
 
 def passing_nights(warehouse: Warehouse, system: str, model_version: str, dataset_version: str, policy_version: str) -> list[str]:
-    """The unbroken run of dataset versions, ending just before this one in the order they arrived, on which this
-    model version's latest nightly decision under this policy passed. The reference window is not a night; a
-    night without a decision of this version (not evaluated, errored before the gate) breaks the run."""
+    """The unbroken run of windows, ending just before this dataset version's window in the order the windows
+    arrived, on which this model version's latest realized nightly decision under this policy passed. A window
+    counts once, by its newest version with a realized decision (late rows or landed labels are new versions of the
+    same night, not more nights); a window decided only on estimates (labels pending) neither counts nor breaks the
+    run; a window without any decision of this version (not evaluated, errored before the gate) breaks it. The
+    reference window is not a night. Returns the dataset versions that decided each window."""
     history = warehouse.frame(
-        """with nights as (
-               select v.dataset_version, v.registered_at, d.night_verdict, d.policy_version
-               from dataset_versions v left join (
-                   select dataset_version, night_verdict, policy_version from gate_decisions
-                   where system = ? and model_version = ?
-                   qualify row_number() over (partition by dataset_version order by decided_at desc) = 1
-               ) d using (dataset_version)
-               where v.system = ? and v.kind <> 'reference' and v.dataset_version <> ?)
-           select dataset_version, night_verdict, policy_version from nights
-           where registered_at < coalesce(
-               (select min(registered_at) from dataset_versions where system = ? and dataset_version = ?), now())
-           order by registered_at""",
-        [system, str(model_version), system, dataset_version, system, dataset_version],
+        """with decided as (
+               select dataset_version, night_verdict, policy_version, decision_id from gate_decisions
+               where system = ? and model_version = ?
+               qualify row_number() over (partition by dataset_version order by decided_at desc) = 1
+           ), versions as (
+               select v.label, v.dataset_version, v.registered_at, d.night_verdict, d.policy_version,
+                      d.decision_id is not null and exists (select 1 from gate_checks c where c.decision_id = d.decision_id
+                                                            and c.kind = 'labels') as estimated
+               from dataset_versions v left join decided d using (dataset_version)
+               where v.system = ? and v.kind <> 'reference'
+           ), windows as (
+               select label, min(registered_at) as arrived,
+                      arg_max(dataset_version, registered_at) filter (where night_verdict is not null and not estimated) as decided_by,
+                      arg_max(night_verdict, registered_at) filter (where night_verdict is not null and not estimated) as night_verdict,
+                      arg_max(policy_version, registered_at) filter (where night_verdict is not null and not estimated) as policy_version,
+                      bool_or(estimated) as any_estimated
+               from versions group by label
+           ), this_window as (
+               select label, (select min(registered_at) from dataset_versions w where w.system = v.system and w.label = v.label)
+                      as arrived
+               from dataset_versions v where v.system = ? and v.dataset_version = ?
+           )
+           select decided_by as dataset_version, night_verdict, policy_version from windows
+           where label not in (select label from this_window)
+             and arrived < coalesce((select arrived from this_window), now())
+             and (night_verdict is not null or not any_estimated)
+           order by arrived""",
+        [system, str(model_version), system, system, dataset_version],
     )
     run: list[str] = []
     for row in history.itertuples():

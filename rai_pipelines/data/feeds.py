@@ -127,7 +127,7 @@ def windows(source, now: datetime | None = None) -> list[FeedWindow]:
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     current = _floor(source, now)
     column = _quote(source.time_column)
-    span = _run(source, f"select min({column}), max({column}) from ({_base(source)}) as feed where {column} < {{current}}",
+    span = _run(source, f"select min({column}), max({column}) from ({_base(source)}) as feed where {column} < {_ph('current')}",
                 {"current": current})
     first, last = span.iloc[0, 0], span.iloc[0, 1]
     if last is None or pd.isna(last):
@@ -156,11 +156,21 @@ def window_named(source, label: str) -> FeedWindow:
 
 
 def _files(source: FilesSource) -> list[Path]:
-    """Data files of the source, skipping hidden and underscore names (writers' temporaries, _SUCCESS markers)."""
+    """Data files of the source, skipping any file or folder under the root whose name starts with '.' or '_'
+    (writers' temporaries such as _temporary/ or .staging/, _SUCCESS markers)."""
     root = Path(source.path)
-    candidates = root.rglob("*") if root.is_dir() else (Path(p) for p in glob.glob(source.path, recursive=True))
-    return sorted(p for p in candidates if p.is_file() and p.suffix.lower() in _SUFFIXES
-                  and not any(part.startswith((".", "_")) for part in p.parts[-1:]))
+    if root.is_dir():
+        candidates = [(p, p.relative_to(root).parts) for p in root.rglob("*")]
+    else:
+        fixed = []  # the glob's leading folders without wildcards: the root the names below are judged from
+        for part in Path(source.path).parts:
+            if re.search(r"[*?\[]", part):
+                break
+            fixed.append(part)
+        base = Path(*fixed) if fixed else Path()
+        candidates = [(Path(p), Path(p).relative_to(base).parts) for p in glob.glob(source.path, recursive=True)]
+    return sorted(p for p, parts in candidates if p.is_file() and p.suffix.lower() in _SUFFIXES
+                  and not any(part.startswith((".", "_")) for part in parts))
 
 
 def _file_label(source: FilesSource, path: Path) -> str:
@@ -218,17 +228,27 @@ def _base(source: SqlSource) -> str:
 def _sql_read(source: SqlSource, start: datetime | date | None, end: datetime | date | None) -> pd.DataFrame:
     where, params = [], {}
     if start is not None:
-        where.append(f"{_quote(source.time_column)} >= {{start}}")
+        where.append(f"{_quote(source.time_column)} >= {_ph('start')}")
         params["start"] = start
     if end is not None:
-        where.append(f"{_quote(source.time_column)} < {{end}}")
+        where.append(f"{_quote(source.time_column)} < {_ph('end')}")
         params["end"] = end
     sql = f"select * from ({_base(source)}) as feed" + (" where " + " and ".join(where) if where else "")
     return _run(source, sql, params)
 
 
+def _ph(name: str) -> str:
+    """A parameter's place in a statement, spelled per driver by `_run` (never by formatting the user's SQL)."""
+    return f"\x00{name}\x00"
+
+
+_PLACE = re.compile(r"\x00(\w+)\x00")
+
+
 def _run(source: SqlSource, sql: str, params: dict) -> pd.DataFrame:
-    """Run `sql` (placeholders as {name}) read-only on the source's database; one line for any database error."""
+    """Run one statement read-only on the source's database, parameters bound by the driver; one line for any
+    database error. DuckDB: the file opened read-only with external access off (no other file can be read or
+    written). PostgreSQL: a read-only transaction in UTC (windows are UTC days)."""
     where = describe(source)
     try:
         if source.engine == "duckdb":
@@ -236,16 +256,18 @@ def _run(source: SqlSource, sql: str, params: dict) -> pd.DataFrame:
 
             if not Path(source.path).is_file():
                 raise DataError(f"{source.path}: no such DuckDB file; check the source's path")
-            with duckdb.connect(source.path, read_only=True) as con:
-                return con.execute(sql.format(**{k: f"${k}" for k in params}), params).df()
-        from sqlalchemy import create_engine, text
+            with duckdb.connect(source.path, read_only=True, config={"enable_external_access": False}) as con:
+                return con.execute(_PLACE.sub(r"$\1", sql), params).df()
+        from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
         engine = create_engine(_dsn(source), poolclass=NullPool)
         try:
             with engine.connect() as con:
-                con.execute(text("set transaction read only"))
-                return pd.read_sql_query(text(sql.format(**{k: f":{k}" for k in params})), con, params=params)
+                con.exec_driver_sql("set transaction read only")
+                con.exec_driver_sql("set local time zone 'UTC'")
+                # psycopg2 binds %(name)s, so every other % (LIKE '%x') is doubled.
+                return pd.read_sql_query(_PLACE.sub(r"%(\1)s", sql.replace("%", "%%")), con, params=params)
         finally:
             engine.dispose()
     except DataError:

@@ -86,7 +86,7 @@ def _logged_predictions(system: System, frame: pd.DataFrame, out: pd.DataFrame, 
         if (problem := label_problem(decision)) is not None:
             raise DataError(f"{where}: logged decision column {model.decision_column!r} {problem}")
         out[model.decision_column] = decision.astype("int8").to_numpy()
-    if model.version_column is not None and production:
+    if model.version_column is not None and (production or model.version_column in frame.columns):
         version = frame[model.version_column]
         if version.isna().any():
             raise DataError(f"{where}: logged model version column {model.version_column!r} has missing values; "

@@ -61,10 +61,11 @@ def labels_landed(warehouse: Warehouse, system: str) -> list[str]:
     found = warehouse.frame(
         """select v.dataset_version from dataset_versions v
            where v.system = ? and v.kind = ? and v.labelled_rows = v.rows
-             and exists (select 1 from evaluation_runs e where e.system = v.system and e.basis = 'estimated'
-                         and e.dataset_version like v.label || '.%')
+             and exists (select 1 from evaluation_runs e join dataset_versions w
+                           on w.system = e.system and w.dataset_version = e.dataset_version
+                         where e.system = v.system and e.basis = 'estimated' and w.label = v.label)
              and not exists (select 1 from evaluation_runs e where e.system = v.system and e.basis = 'realized'
-                             and e.dataset_version = v.dataset_version)
+                             and e.status = 'ok' and e.dataset_version = v.dataset_version)
            order by v.registered_at""", [system, PRODUCTION])
     return list(found.dataset_version)
 

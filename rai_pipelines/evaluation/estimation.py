@@ -36,7 +36,7 @@ from sklearn.isotonic import IsotonicRegression
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.confusion import METRICS, PROPORTIONS, cell_counts
 from rai_pipelines.evaluation.engine import Group, Partition, Report, estimates
-from rai_pipelines.evaluation.fairness import compare_groups
+from rai_pipelines.evaluation.fairness import applicable_reference_groups, compare_groups
 from rai_pipelines.evaluation.groups import GroupIndex, encode
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.stats.intervals import LEVELS, bootstrap_bounds, level_for, proportion_bounds
@@ -123,10 +123,12 @@ def _cells(sensitive: dict | None, reference_sensitive: dict | None, n_ref: int,
 
 def estimate(reference_score, reference_y, score, prediction, sensitive: dict[str, object] | None = None,
              metrics: list[str] | None = None, *, reference_sensitive: dict[str, object] | None = None,
-             intersections: bool = True, resamples: int = 1000, confidence: float = 0.95,
-             seed: int = 0) -> tuple[Report, Assumptions]:
-    """Expected group metrics of an unlabelled batch, with simulated intervals, and the checked assumptions.
-    `reference_sensitive`: the reference rows' groups, to calibrate within them."""
+             observed=None, overall_only: bool = False, intersections: bool = True, resamples: int = 1000,
+             confidence: float = 0.95, seed: int = 0) -> tuple[Report, Assumptions]:
+    """Expected group metrics of a batch whose labels are (partly) pending, with simulated intervals, and the checked
+    assumptions. `reference_sensitive`: the reference rows' groups, to calibrate within them. `observed`: the labels
+    that have landed (NaN where pending), used as they are. `overall_only`: calibrate within the groups, report the
+    batch as a whole (the performance family)."""
     ref_s, ref_y = np.asarray(reference_score, float), np.asarray(reference_y, float)
     s, yhat = np.asarray(score, float), np.asarray(prediction).astype(np.int64)
     if len(ref_s) < 100 or len(np.unique(ref_y)) < 2:
@@ -145,12 +147,18 @@ def estimate(reference_score, reference_y, score, prediction, sensitive: dict[st
     def calibrated(rows: np.ndarray) -> np.ndarray:  # this batch's probabilities, calibrated on these reference rows
         return _calibrator(ref_s[rows], ref_y[rows], ref_cell[rows])(s, index.cell) if isotonic else s
 
-    p = calibrated(np.arange(len(ref_s)))
+    landed = np.zeros(len(s), bool) if observed is None else ~np.isnan(np.asarray(observed, float))
+    known = np.nan_to_num(np.asarray(observed, float)) if observed is not None else np.zeros(len(s))
+
+    def probabilities(rows: np.ndarray) -> np.ndarray:  # a landed label is certain: its row's "probability" is it
+        return np.where(landed, known, calibrated(rows))
+
+    p = probabilities(np.arange(len(ref_s)))
     expected = _expected_cells(index, yhat, p)
-    draws = _simulated_cells(index, yhat, len(ref_s), calibrated if isotonic else None, s, resamples, rng) if resamples else None
+    draws = _simulated_cells(index, yhat, len(ref_s), probabilities if isotonic else None, p, resamples, rng) if resamples else None
     levels = (*LEVELS, level_for(confidence))
     partitions = []
-    for axes in index.partitions(intersections):
+    for axes in [()] if overall_only else index.partitions(intersections):
         slices = index.group_slices(axes)
         point_cells = index.reduce(expected, axes)
         sizes = point_cells.sum(-1).round().astype(np.int64)
@@ -182,28 +190,28 @@ def _expected_cells(index, yhat: np.ndarray, p: np.ndarray) -> np.ndarray:
     return cells.reshape(*index.shape, 4)
 
 
-def _simulated_cells(index, yhat, n_ref: int, calibrated, s, resamples: int, rng: np.random.Generator) -> np.ndarray:
+def _simulated_cells(index, yhat, n_ref: int, calibrated, fixed, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(resamples, cells..., 4) confusion cells of labels drawn from the calibrated scores, the calibrator refitted on
-    a bootstrap resample of the reference every resamples / _CALIBRATORS draws."""
+    a bootstrap resample of the reference every resamples / _CALIBRATORS draws (`fixed` probabilities without one)."""
     fits = max(1, min(_CALIBRATORS, resamples)) if calibrated else 1
     per_fit = np.diff(np.linspace(0, resamples, fits + 1).round().astype(int))
     out = np.empty((resamples, index.n_cells, 4), dtype=np.int64)
     d = 0
     for k in range(fits):
-        p = calibrated(rng.integers(0, n_ref, n_ref)) if calibrated else s
+        p = calibrated(rng.integers(0, n_ref, n_ref)) if calibrated else fixed
         for _ in range(per_fit[k]):
-            out[d] = cell_counts(index.cell, index.n_cells, rng.random(len(s)) < p, yhat)
+            out[d] = cell_counts(index.cell, index.n_cells, rng.random(len(p)) < p, yhat)
             d += 1
     return out.reshape(resamples, *index.shape, 4)
 
 
 def estimated_rows(family: str, reference_score, reference_y, reference_sensitive, score, prediction, sensitive,
-                   suite) -> list[MetricRow]:
+                   observed, suite) -> list[MetricRow]:
     """A performance or fairness suite's rows, estimated (what it can estimate), then the checked assumptions."""
     report, assumptions = estimate(
-        reference_score, reference_y, score, prediction, sensitive if family == "fairness" else None, suite.metrics,
-        reference_sensitive=reference_sensitive, intersections=suite.intersections,
+        reference_score, reference_y, score, prediction, sensitive, suite.metrics, reference_sensitive=reference_sensitive,
+        observed=observed, overall_only=family == "performance", intersections=suite.intersections,
         resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
     if family == "fairness":
-        compare_groups(report, {f: g for f, g in suite.reference_groups.items() if f in sensitive})
+        compare_groups(report, applicable_reference_groups(suite, sensitive))
     return report.rows(family) + assumptions.rows(report.n)

@@ -52,10 +52,19 @@ def compare_groups(report: Report, reference_groups: dict[str, str]) -> Report:
     return report
 
 
+def applicable_reference_groups(suite, sensitive: dict) -> dict[str, str]:
+    """A suite shared by systems names reference groups per feature; those of features this system does not declare
+    do not apply to it, and one that does not occur in the data is one line."""
+    reference = {f: g for f, g in suite.reference_groups.items() if f in sensitive}
+    for feature, group in reference.items():
+        if str(group) not in set(map(str, np.asarray(sensitive[feature]))):
+            raise DataError(f"reference group {feature}={group} of suite {suite.name!r} does not occur in the data")
+    return reference
+
+
 def from_suite(inputs, suite) -> list[MetricRow]:
-    """The fairness family on a suite's options (`families.Inputs`). A suite shared by systems names reference groups
-    per feature; those of features this system does not declare do not apply to it."""
-    reference = {f: g for f, g in suite.reference_groups.items() if f in inputs.sensitive}
+    """The fairness family on a suite's options (`families.Inputs`)."""
+    reference = applicable_reference_groups(suite, inputs.sensitive)
     report = fairness_report(
         inputs.y, inputs.prediction, inputs.sensitive, inputs.score, suite.metrics,
         intersections=suite.intersections, reference_groups=reference, calibration_bins=suite.calibration_bins,

@@ -65,9 +65,9 @@ def compute(
         if reference is None:
             raise ValueError("labels are pending and no reference scores were given to estimate from")
         return estimation.estimated_rows(suite.family, reference.score, reference.y, reference.sensitive,
-                                         predictions["score"].to_numpy(),
-                                         predictions["prediction"].to_numpy(),
-                                         {c: groups[c].to_numpy() for c in groups.columns}, suite)
+                                         predictions["score"].to_numpy(), predictions["prediction"].to_numpy(),
+                                         {c: groups[c].to_numpy() for c in groups.columns},
+                                         frame[system.data.label].to_numpy(dtype=float), suite)
     inputs = Inputs(
         frame[system.data.label].to_numpy(), predictions["prediction"].to_numpy(), predictions["score"].to_numpy(),
         {c: groups[c].to_numpy() for c in groups.columns},

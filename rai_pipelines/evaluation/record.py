@@ -70,15 +70,19 @@ def store(warehouse: Warehouse, base: dict, rows: list[MetricRow]) -> datetime:
 
 
 ESTIMATED, REALIZED = "estimated", "realized"
+# Selection rates (and their disparities) need no label: estimated they are the realized ones, not estimates to score.
+EXACT_WITHOUT_LABELS = "selection_rate"
 
 
 def compare_with_estimate(warehouse: Warehouse, base: dict, dataset: DatasetVersion, rows: list[MetricRow]) -> None:
     """Once a window's labels land, its realized rows next to what was estimated for the same model version, suite
     and window while they were pending (the newest such estimate): the estimation's error, tracked as a KPI."""
     estimated = warehouse.frame(
-        """select run_id, dataset_version from evaluation_runs where system = ? and model_version = ? and suite = ?
-           and basis = ? and status = 'ok' and dataset_version like ? order by finished_at desc limit 1""",
-        [base["system"], base["model_version"], base["suite"], ESTIMATED, dataset.label + ".%"])
+        """select r.run_id, r.dataset_version from evaluation_runs r
+           join dataset_versions v on v.system = r.system and v.dataset_version = r.dataset_version
+           where r.system = ? and r.model_version = ? and r.suite = ? and r.basis = ? and r.status = 'ok' and v.label = ?
+           order by r.finished_at desc limit 1""",
+        [base["system"], base["model_version"], base["suite"], ESTIMATED, dataset.label])
     if estimated.empty:
         return
     run_id, version = estimated.run_id.iloc[0], estimated.dataset_version.iloc[0]
@@ -93,7 +97,7 @@ def compare_with_estimate(warehouse: Warehouse, base: dict, dataset: DatasetVers
               "estimated_run_id": run_id, "realized_run_id": base["run_id"], "estimated_dataset_version": version,
               "realized_dataset_version": base["dataset_version"], "recorded_at": now}
              for g in guess.itertuples() if (g.family, g.metric, g.slice) in realized and g.value == g.value
-             and g.ci_low == g.ci_low]
+             and g.ci_low == g.ci_low and not g.metric.startswith(EXACT_WITHOUT_LABELS)]
     if facts:
         warehouse.write("estimate_errors", base["system"], f"{run_id}-{base['run_id']}", facts)
 
@@ -147,7 +151,7 @@ def evaluate(
         "mlflow_experiment_id": experiment_id,
         "code_version": code_version(suite.family),
         "family": suite.family,
-        "basis": ESTIMATED if dataset.labels_pending else REALIZED,
+        "basis": ESTIMATED if frame[system.data.label].isna().any() else REALIZED,  # of the rows this model predicted
     }
     try:
         rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None,
@@ -160,12 +164,12 @@ def evaluate(
             rows,
         )
         store(warehouse, base, rows)
-        if not dataset.labels_pending:
-            compare_with_estimate(warehouse, base, dataset, rows)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         store_error(warehouse, base, error)
         lineage.finish_run(client, run, ok=False, error=error)
         raise
     lineage.finish_run(client, run, ok=True)
+    if base["basis"] == REALIZED:  # after the run is stored: a realized result stands whatever this comparison does
+        compare_with_estimate(warehouse, base, dataset, rows)
     return Outcome(run_id, "ok", run.run_id, rows, skipped=False)

@@ -114,16 +114,20 @@ def stored_or_scored(store: PredictionStore, system: System, model: ModelVersion
 
 
 def reference_scores(store: PredictionStore, system: System, model: ModelVersion, client, reference: DatasetVersion,
-                     frame: pd.DataFrame, loading: ModelLoading) -> pd.DataFrame:
-    """The model's scores on the reference window, what estimates are calibrated on: scored (once) for a model, and
-    for logged predictions whatever the serving system logged there, whichever version logged it."""
+                     frame: pd.DataFrame, loading: ModelLoading) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(reference rows, the model's scores on them): what estimates are calibrated on. Scored (once) for a model; for
+    logged predictions what the serving system logged there, this version's rows if the reference names versions
+    and holds some (otherwise every row, whichever version scored it: the calibration is then another version's)."""
     if not system.logged:
-        return stored_or_scored(store, system, model, client, reference, frame, loading)
+        return frame, stored_or_scored(store, system, model, client, reference, frame, loading)
     if (system.model.score_column or system.model.decision_column) not in frame.columns:
         raise DataError(f"reference window {reference.key} of {system.name} has no logged "
                         f"{'score' if system.model.score_column else 'decision'} column to calibrate estimates on; "
                         "add the serving system's predictions to the reference, or wait for labels")
-    return logged(system, frame)
+    column = system.model.version_column
+    if column is not None and column in frame.columns and (frame[column] == logged_version(model)).any():
+        frame = frame[frame[column] == logged_version(model)].reset_index(drop=True)  # this version's own scores
+    return frame, logged(system, frame)
 
 
 def aligned(frame: pd.DataFrame, predictions: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -199,12 +199,13 @@ def system_assets(catalog: Catalog, system: System) -> list:
                     baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame,
                                                       catalog.policy.model_loading)
             reference = None
-            if version.labels_pending and suite.family != "regression":  # estimated, calibrated on the reference
+            pending = bool(frame[system.data.label].isna().any())  # of the rows this model version predicted
+            if pending and suite.family != "regression":  # estimated, calibrated on the reference
                 ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
-                ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version, ref_frame,
-                                              catalog.policy.model_loading)
-                reference = Reference(ref_frame[system.data.label].to_numpy(), ref_scores["score"].to_numpy(),
-                                      {c: g.to_numpy() for c, g in group_labels(system, ref_frame).items()})
+                ref_rows, ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version,
+                                                        ref_frame, catalog.policy.model_loading)
+                reference = Reference(ref_rows[system.data.label].to_numpy(), ref_scores["score"].to_numpy(),
+                                      {c: g.to_numpy() for c, g in group_labels(system, ref_rows).items()})
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,
@@ -238,7 +239,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                     "mlflow_run_id": outcome.mlflow_run_id,
                     "mlflow_run": dg.MetadataValue.url(run_url(mlflow.ui_url, RunRef(exp, outcome.mlflow_run_id))),
                     "reused_existing_result": outcome.skipped,
-                    "basis": "estimated: labels pending" if version.labels_pending else "realized",
+                    "basis": "estimated: labels pending" if pending else "realized",
                     "dataset_digest": version.digest,
                     "metrics": dg.MetadataValue.md(metrics_markdown(outcome)),
                     **headline,

@@ -71,15 +71,18 @@ def feed_sensor(system: System, ingest_job) -> dg.SensorDefinition:
         store = state.datasets()
         known = set(context.instance.get_dynamic_partitions(parts.dataset.name))
         new, problems = [], []
-        windows = feed_windows(system)
+        try:
+            windows = feed_windows(system)
+        except RaiError as exc:  # the feed cannot be listed: the windows waiting for labels are still read
+            problems.append(str(exc))
+            windows = []
         seen = {w.label for w in windows}
         # Windows still waiting for labels are re-read until they land, however old: each landing is a new version.
-        windows += [window_by_label(system, label) for label in versions.awaiting_labels(state.warehouse(), system.name)
-                    if label not in seen]
-        for window in windows:
-            try:
-                version, _ = store.snapshot(system, window)
-            except RaiError as exc:  # one bad window must not hide the others; its error is on the tick
+        awaiting = [label for label in versions.awaiting_labels(state.warehouse(), system.name) if label not in seen]
+        for window in [*windows, *awaiting]:
+            try:  # one bad window (a stray file, a window gone from the feed) must not hide the others
+                version, _ = store.snapshot(system, window_by_label(system, window) if isinstance(window, str) else window)
+            except RaiError as exc:
                 problems.append(str(exc))
                 continue
             if version.key not in known:

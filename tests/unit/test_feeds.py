@@ -23,13 +23,15 @@ def test_partitioned_files_are_windows_by_file_name_newest_first_within_lookback
         _rows(5, day).to_parquet(tmp_path / f"{day}.parquet")
     (tmp_path / "_SUCCESS").write_text("")
     _rows(5, "2026-12-01").to_csv(tmp_path / ".2026-12-01.csv.tmp", index=False)  # a writer's temporary: not yet landed
+    (tmp_path / "_temporary" / "0").mkdir(parents=True)  # a writer's staging folder: nothing in it has landed
+    _rows(5, "2026-12-02").to_parquet(tmp_path / "_temporary" / "0" / "2026-12-02.parquet")
     source = FilesSource(kind="files", path=str(tmp_path), lookback=3)
     found = feeds.windows(source)
     assert [w.label for w in found] == ["2026-11-28", "2026-11-29", "2026-11-30"]
     assert len(feeds.read(source, found[-1])) == 5
     # A glob selects the same files.
-    assert [w.label for w in feeds.windows(FilesSource(kind="files", path=str(tmp_path / "*.parquet"), lookback=3))] == \
-        ["2026-11-28", "2026-11-29", "2026-11-30"]
+    assert [w.label for w in feeds.windows(FilesSource(kind="files", path=str(tmp_path / "**" / "*.parquet"),
+                                                       lookback=3))] == ["2026-11-28", "2026-11-29", "2026-11-30"]
 
 
 def test_hive_folders_group_their_part_files_into_one_window(tmp_path):
@@ -117,6 +119,8 @@ def test_late_rows_make_a_new_dataset_version_and_the_evaluated_one_stays_readab
     ({"engine": "postgres", "dsn_env": "X", "table": "t", "query": "select 1", "time_column": "t"},
      "exactly one of 'table' and 'query'"),
     ({"engine": "duckdb", "table": "t", "time_column": "t"}, "needs 'path'"),
+    ({"engine": "duckdb", "path": "f", "query": "select 1; drop table t", "time_column": "t"}, "one SELECT"),
+    ({"engine": "duckdb", "path": "f", "query": "delete from t", "time_column": "t"}, "one SELECT"),
     ({"engine": "postgres", "dsn": "postgresql://u@h/db", "table": "t; drop table x", "time_column": "t"},
      "should match pattern"),
 ])
@@ -136,3 +140,17 @@ def test_a_failing_query_and_an_unset_dsn_variable_are_one_line(tmp_path, monkey
     with pytest.raises(DataError, match="RAI_TEST_FEED_DSN .* is not set"):
         feeds.read_all(pg)
     assert feeds.describe(pg) == "postgres:$RAI_TEST_FEED_DSN#t"  # lineage names the variable, never its value
+
+
+def test_a_query_is_bound_never_formatted_and_cannot_reach_other_files(tmp_path):
+    db = tmp_path / "feed.duckdb"
+    frame = _rows(48, "2026-11-28").assign(tag=lambda f: ["{a}%" if i % 2 else "b" for i in range(len(f))])
+    _duckdb(db, frame)
+    braces = SqlSource(kind="sql", engine="duckdb", path=str(db), time_column="logged_at",
+                       query="select * from events where tag like '{a}%%' or tag = '{b}';")
+    assert len(feeds.read(braces, feeds.window_named(braces, "2026-11-28"))) == 12
+    (tmp_path / "secret.csv").write_text("x\n1\n")
+    escape = SqlSource(kind="sql", engine="duckdb", path=str(db), time_column="logged_at",
+                       query=f"select * from read_csv('{tmp_path / 'secret.csv'}')")
+    with pytest.raises(DataError, match="the query failed"):
+        feeds.read_all(escape)

@@ -308,12 +308,16 @@ def test_a_bonferroni_tier_with_nothing_to_judge_is_unassessed_not_a_crash(syste
     assert d.verdict == "unassessed"
 
 
-def _night(wh, system, version, key, when, verdict=None, kind="production"):
+def _night(wh, system, version, key, when, verdict=None, kind="production", label=None, estimated=False):
     from datetime import timedelta
 
-    wh.write("dataset_versions", system, key, [{"system": system, "dataset_version": key, "label": key, "kind": kind,
-                                                "digest": key, "rows": 1, "source": "", "schema": "{}",
+    wh.write("dataset_versions", system, key, [{"system": system, "dataset_version": key, "label": label or key,
+                                                "kind": kind, "digest": key, "rows": 1, "source": "", "schema": "{}",
                                                 "registered_at": T0 + timedelta(days=when)}])
+    if estimated:  # decided while its labels were pending: the gate's `labels` check is on record
+        wh.write("gate_checks", system, f"{version}-{key}", [{
+            "decision_id": f"{version}-{key}", "system": system, "model_version": version, "dataset_version": key,
+            "check_name": "labels_pending", "kind": "labels", "status": "unassessed"}])
     if verdict:
         wh.write("gate_decisions", system, f"{version}-{key}", [{
             "decision_id": f"{version}-{key}", "system": system, "model_version": version, "dataset_version": key,
@@ -336,3 +340,45 @@ def test_the_release_window_counts_production_nights_in_order_and_a_night_withou
     assert passing_nights(wh, "s", "7", "d5", "p1") == ["d3", "d4"]
     assert passing_nights(wh, "s", "7", "d5", "p2") == []  # another policy's passes do not count
     assert passing_nights(wh, "s", "7", "d2", "p1") == ["d1"]
+
+
+def test_a_window_counts_once_by_its_newest_realized_decision_and_estimates_neither_count_nor_break(tmp_path):
+    from rai_pipelines.gate import passing_nights
+    from rai_pipelines.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "wh")
+    _night(wh, "s", "7", "w1.a", 1, "unassessed", label="w1", estimated=True)  # labels pending
+    _night(wh, "s", "7", "w2.a", 2, "unassessed", label="w2", estimated=True)  # still pending: skipped
+    _night(wh, "s", "7", "w1.b", 3, "pass", label="w1")  # w1's labels landed: w1 is decided, once
+    _night(wh, "s", "7", "w3.a", 4, "pass", label="w3")
+    _night(wh, "s", "7", "w3.b", 5, "pass", label="w3")  # late rows in w3: the same night again, not another
+    _night(wh, "s", "7", "w4.a", 6, label="w4")
+    assert passing_nights(wh, "s", "7", "w4.a", "p1") == ["w1.b", "w3.b"]
+    # A window's own later versions are not nights before it.
+    assert passing_nights(wh, "s", "7", "w3.b", "p1") == ["w1.b"]
+
+
+@pytest.mark.parametrize("rule, verdict, alarms_kept", [("monitoring", "unassessed", True), ("ignore", "unassessed", False),
+                                                         ("release", "pass", True)])
+def test_estimated_results_do_what_the_tier_says(system, rule, verdict, alarms_kept):
+    tier = POLICY.tiers["high"].model_copy(update={"estimated_results": rule})
+    policy = POLICY.model_copy(update={"tiers": {"high": tier}})
+    runs = _runs("performance", "fairness").assign(basis="estimated")
+    held = pd.concat([_metrics(), pd.DataFrame([_row("r-performance", "estimation", "calibration_holds", "overall", 1.0, 1000)],
+                                               columns=COLUMNS)])
+    d = _decide(system, runs, held, policy)
+    assert d.verdict == verdict and ("labels_pending" in {r.check for r in d.reasons}) == (rule != "release")
+    # Failing now (an estimated TPR gap of 0.3): monitoring may alert on it, `ignore` may not.
+    failing = _decide(system, runs, pd.concat([_metrics(tpr_gap=0.3), held.iloc[[-1]]]), policy)
+    assert bool(failing.monitoring_alarms) == alarms_kept
+
+
+def test_estimates_whose_calibration_failed_decide_nothing_even_where_the_tier_releases_on_them(system):
+    tier = POLICY.tiers["high"].model_copy(update={"estimated_results": "release"})
+    policy = POLICY.model_copy(update={"tiers": {"high": tier}})
+    broken = pd.concat([_metrics(tpr_gap=0.3), pd.DataFrame(
+        [_row("r-performance", "estimation", "calibration_holds", "overall", 0.0, 1000),
+         _row("r-performance", "estimation", "reference_ece", "overall", 0.07, 1000)], columns=COLUMNS)])
+    d = _decide(system, _runs("performance", "fairness").assign(basis="estimated"), broken, policy)
+    assert d.verdict == "unassessed" and not d.monitoring_alarms
+    assert "ECE 0.070" in next(r.detail for r in d.reasons if r.check == "estimate_assumptions")
