@@ -107,14 +107,15 @@ def _has_password(dsn: str) -> bool:
     return bool(parts.password) or "password" in parse_qs(parts.query) or "password=" in dsn
 
 
-def _source_kind(raw) -> str:
-    return raw.get("kind", "file") if isinstance(raw, dict) else getattr(raw, "kind", "file")
+def _kind(default: str):
+    """A union's discriminator: the value's `kind`, or `default` where a file leaves it out."""
+    return lambda raw: raw.get("kind", default) if isinstance(raw, dict) else getattr(raw, "kind", default)
 
 
 # Where a window's rows come from; a file needs no `kind` (the replayed and reference files of earlier catalogs).
 AnySource = Annotated[
     Annotated[FileSource, Tag("file")] | Annotated[FilesSource, Tag("files")] | Annotated[SqlSource, Tag("sql")],
-    Discriminator(_source_kind),
+    Discriminator(_kind("file")),
 ]
 
 
@@ -221,13 +222,9 @@ class LoggedPredictions(_Strict):
         return [c for c in (self.score_column, self.decision_column, self.version_column) if c is not None]
 
 
-def _model_kind(raw) -> str:
-    return raw.get("kind", "mlflow") if isinstance(raw, dict) else getattr(raw, "kind", "mlflow")
-
-
 AnyModel = Annotated[
     Annotated[ModelSource, Tag("mlflow")] | Annotated[LoggedPredictions, Tag("logged_predictions")],
-    Discriminator(_model_kind),
+    Discriminator(_kind("mlflow")),
 ]
 
 

@@ -19,7 +19,7 @@ from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
 from rai_pipelines.data.sources import feed_windows, replayed, window_for_night
 from rai_pipelines.errors import RaiError
 from rai_pipelines.evaluation.record import evaluation_id
-from rai_pipelines.modeling import registry
+from rai_pipelines.modeling import loading, registry
 from rai_pipelines.modeling.predictions import kind_of, logged_version, logged_versions
 from rai_pipelines.warehouse import Warehouse
 
@@ -96,7 +96,7 @@ def plan(catalog: Catalog, system: System, client: MlflowClient, store: DatasetS
                           for v in sorted(present - seen)]
         model_versions = [mv for mv in model_versions if logged_version(mv) in present]
     for mv in model_versions:
-        result.models.append(ModelLine(mv.version, _model_status(catalog, system, mv)))
+        result.models.append(ModelLine(mv.version, _model_status(catalog, system, mv, client)))
     if dataset is None:
         return result
     result.evaluate_on = dataset.key
@@ -110,9 +110,15 @@ def plan(catalog: Catalog, system: System, client: MlflowClient, store: DatasetS
     return result
 
 
-def _model_status(catalog: Catalog, system: System, mv: registry.ModelVersion) -> str:
+def _model_status(catalog: Catalog, system: System, mv: registry.ModelVersion, client: MlflowClient) -> str:
     if system.logged or mv.artifact_sha256:
         return kind_of(system, mv)
-    if catalog.policy.model_loading.trust_on_first_sight:
-        return "no digest yet: trusted on first sight tonight (its digest recorded, then verified on every load)"
+    policy = catalog.policy.model_loading
+    try:
+        loadable = loading.inspect(client, mv, policy)  # its MLmodel file only: nothing is deserialized
+    except RaiError as exc:
+        return f"refused: {exc}"
+    if policy.trust_on_first_sight:
+        return (f"{loadable.flavor}/{loadable.serialization}, no digest yet: trusted on first sight tonight (its digest "
+                "recorded, then verified on every load)")
     return f"refused: no recorded digest and the policy does not trust on first sight; run `rai model register {system.name} {mv.version}`"

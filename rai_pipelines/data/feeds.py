@@ -76,7 +76,11 @@ def describe(source) -> str:
     if source.dsn_env:
         return f"postgres:${source.dsn_env}#{what}"
     parts = urlsplit(source.dsn)
-    return f"postgres://{parts.hostname}:{parts.port or 5432}{parts.path}#{what}"
+    try:
+        port = parts.port or 5432
+    except ValueError:  # a malformed port: shown as written, the connection will say what is wrong
+        port = "?"
+    return f"postgres://{parts.hostname}:{port}{parts.path}#{what}"
 
 
 # -- reading ----------------------------------------------------------------------------------------------------

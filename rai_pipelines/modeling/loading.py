@@ -129,16 +129,27 @@ def check_policy(loadable: Loadable, policy: ModelLoading, where: str) -> None:
                          "if it is a pickle) or log the model in an allowed format")
 
 
+def _vetted(folder: Path, mv: ModelVersion, policy: ModelLoading) -> Loadable:
+    where = f"model {mv.name} version {mv.version}"
+    loadable = describe(folder, where)
+    check_policy(loadable, policy, where)
+    return loadable
+
+
+def inspect(client: MlflowClient, mv: ModelVersion, policy: ModelLoading) -> Loadable:
+    """What a version would run and whether the policy allows it, from its MLmodel file alone (nothing is loaded)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return _vetted(_download(client, mv, tmp), mv, policy)
+
+
 def record_digest(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, how: str) -> ModelVersion:
     """Record the digest of a version registered without one (`how`: who vouches for the bytes). Refuses a version
     whose flavor or serialization the policy does not allow, and leaves a recorded digest alone."""
-    where = f"model {mv.name} version {mv.version}"
     if mv.artifact_sha256:
         return mv
     with tempfile.TemporaryDirectory() as tmp:
         folder = _download(client, mv, tmp)
-        loadable = describe(folder, where)
-        check_policy(loadable, policy, where)
+        loadable = _vetted(folder, mv, policy)
         digest = tree_digest(folder)
     # The digest goes last: a version with it is one whose scope, flavor and trust are already on record.
     for key, value in {DIGEST_SCOPE_TAG: "tree", TRUST_TAG: how, FLAVOR_TAG: f"{loadable.flavor}/{loadable.serialization}",
