@@ -112,7 +112,8 @@ def test_trend_report_renders_its_plots_and_kpi_tiles(browser, demo_home, tmp_pa
     page.goto((out / "index.html").as_uri(), wait_until="load")
     page.locator(".plot .main-svg").first.wait_for(timeout=60_000)
     plots = page.locator(".js-plotly-plot")
-    assert plots.count() == 3 * 2  # judged metrics, verdicts, drift, for each of the demo's two classifiers
+    # ACS: judged metrics, verdicts, drift. (The car-loan system's plots depend on which of its weeks have labels.)
+    assert page.locator("#system-acs_employment .js-plotly-plot").count() == 3 and plots.count() >= 3
     # Each plot drew its data: lines with points, verdict markers, heatmap cells.
     keys = [k for k in key_metrics(load_catalog(ROOT / "assets")) if k.system == "acs_employment"]
     assert page.locator("#plot-1 .subplot").count() >= len(keys)
