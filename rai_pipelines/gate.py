@@ -307,6 +307,9 @@ def _broken_assumptions(metrics: pd.DataFrame) -> str | None:
     problems = []
     if rows.get("calibration_holds", 1.0) < 1:
         problems.append(f"the scores do not calibrate on the reference (cross-fitted ECE {rows.get('reference_ece', float('nan')):.3f})")
+    if rows.get("reference_held_out", 1.0) == 0:
+        problems.append("the reference window is the model's training data, on which its scores look better calibrated "
+                        "than they are")
     if rows.get("scores_outside_reference", 0.0) > MAX_OUTSIDE_REFERENCE:
         problems.append(f"{rows['scores_outside_reference']:.0%} of the batch's scores lie outside the reference's range")
     return "estimates rest on assumptions that failed: " + "; ".join(problems) if problems else None

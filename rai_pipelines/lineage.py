@@ -38,6 +38,14 @@ def system_experiment(client: MlflowClient, system: str, artifact_root: str) -> 
     return experiment_id(client, f"rai/{system}", artifact_root)
 
 
+def held_out(client: MlflowClient, model, dataset: DatasetVersion) -> bool | None:
+    """Whether `model` (a registered version) was trained on data other than `dataset`, from the datasets its
+    training run logged as inputs; None when it logged none."""
+    inputs = client.get_run(model.run_id).inputs.dataset_inputs if model.run_id else []
+    digests = [i.dataset.digest for i in inputs if i.dataset.digest]
+    return None if not digests else not any(dataset.digest.startswith(d) for d in digests)
+
+
 def dataset_input(version: DatasetVersion, context: str) -> DatasetInput:
     schema = {"mlflow_colspec": [{"name": c, "type": t} for c, t in version.schema.items()]}
     return DatasetInput(

@@ -206,7 +206,7 @@ def _simulated_cells(index, yhat, n_ref: int, calibrated, fixed, resamples: int,
 
 
 def estimated_rows(family: str, reference_score, reference_y, reference_sensitive, score, prediction, sensitive,
-                   observed, suite) -> list[MetricRow]:
+                   observed, suite, held_out: bool | None = None) -> list[MetricRow]:
     """A performance or fairness suite's rows, estimated (what it can estimate), then the checked assumptions."""
     report, assumptions = estimate(
         reference_score, reference_y, score, prediction, sensitive, suite.metrics, reference_sensitive=reference_sensitive,
@@ -214,4 +214,6 @@ def estimated_rows(family: str, reference_score, reference_y, reference_sensitiv
         resamples=suite.bootstrap_resamples, confidence=suite.confidence, seed=suite.seed)
     if family == "fairness":
         compare_groups(report, applicable_reference_groups(suite, sensitive))
-    return report.rows(family) + assumptions.rows(report.n)
+    # Calibrated on the data the model was trained on, the scores look better calibrated than they are.
+    held = MetricRow(FAMILY, "reference_held_out", "overall", float("nan") if held_out is None else float(held_out), report.n)
+    return report.rows(family) + assumptions.rows(report.n) + [held]

@@ -48,6 +48,7 @@ class Reference:
     y: np.ndarray
     score: np.ndarray
     sensitive: dict[str, np.ndarray]
+    held_out: bool | None = None  # whether the model was trained on other data (None: its lineage does not say)
 
 
 def compute(
@@ -67,7 +68,7 @@ def compute(
         return estimation.estimated_rows(suite.family, reference.score, reference.y, reference.sensitive,
                                          predictions["score"].to_numpy(), predictions["prediction"].to_numpy(),
                                          {c: groups[c].to_numpy() for c in groups.columns},
-                                         frame[system.data.label].to_numpy(dtype=float), suite)
+                                         frame[system.data.label].to_numpy(dtype=float), suite, reference.held_out)
     inputs = Inputs(
         frame[system.data.label].to_numpy(), predictions["prediction"].to_numpy(), predictions["score"].to_numpy(),
         {c: groups[c].to_numpy() for c in groups.columns},

@@ -28,7 +28,7 @@ from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.families import Reference
 from rai_pipelines.evaluation.record import evaluate
-from rai_pipelines.lineage import Provenance, RunRef, run_url
+from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
 from rai_pipelines.modeling import loading, registry
 from rai_pipelines.modeling.predictions import (
     aligned,
@@ -205,7 +205,8 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 ref_rows, ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version,
                                                         ref_frame, catalog.policy.model_loading)
                 reference = Reference(ref_rows[system.data.label].to_numpy(), ref_scores["score"].to_numpy(),
-                                      {c: g.to_numpy() for c, g in group_labels(system, ref_rows).items()})
+                                      {c: g.to_numpy() for c, g in group_labels(system, ref_rows).items()},
+                                      None if system.logged else held_out(mlflow.client(), mv, ref_version))
             exp = mlflow.experiment(system.name)
             outcome = evaluate(
                 system=system,

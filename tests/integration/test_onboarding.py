@@ -339,3 +339,16 @@ def test_logged_predictions_of_two_model_versions_are_two_versions_each_judged_o
                  "and slice = 'overall'", [SYSTEM]).set_index("model_version").n
     assert n[by_version["logged:v2-canary"]] == (week.model == "v2-canary").sum()
     assert n[by_version["logged:v1"]] == (week.model == "v1").sum()
+
+
+def test_lineage_tells_whether_a_reference_is_held_out_from_training(settings, mlflow_client, register_model, reference):
+    """A rai recipe logs the window it trained on; a team's run may log nothing (then: unknown)."""
+    from rai_pipelines import lineage
+
+    version, _ = reference
+    mv = register_model(rows=2000)
+    assert lineage.held_out(mlflow_client, mv, version) is None  # this fixture's run logged no input
+    mlflow_client.log_inputs(mv.run_id, datasets=[lineage.dataset_input(version, "training")])
+    assert lineage.held_out(mlflow_client, mv, version) is False
+    other = version.__class__(**{**version.__dict__, "digest": "0" * 64})
+    assert lineage.held_out(mlflow_client, mv, other) is True

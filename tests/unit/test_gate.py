@@ -382,3 +382,14 @@ def test_estimates_whose_calibration_failed_decide_nothing_even_where_the_tier_r
     d = _decide(system, _runs("performance", "fairness").assign(basis="estimated"), broken, policy)
     assert d.verdict == "unassessed" and not d.monitoring_alarms
     assert "ECE 0.070" in next(r.detail for r in d.reasons if r.check == "estimate_assumptions")
+
+
+def test_estimates_calibrated_on_the_models_training_data_decide_nothing(system):
+    tier = POLICY.tiers["high"].model_copy(update={"estimated_results": "release"})
+    policy = POLICY.model_copy(update={"tiers": {"high": tier}})
+    rows = [_row("r-performance", "estimation", m, "overall", v, 1000)
+            for m, v in (("calibration_holds", 1.0), ("reference_held_out", 0.0))]
+    d = _decide(system, _runs("performance", "fairness").assign(basis="estimated"),
+                pd.concat([_metrics(), pd.DataFrame(rows, columns=COLUMNS)]), policy)
+    assert d.verdict == "unassessed"
+    assert "training data" in next(r.detail for r in d.reasons if r.check == "estimate_assumptions")
