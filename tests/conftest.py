@@ -102,7 +102,7 @@ def local_production(tmp_path, acs, monkeypatch):
     Returns (real production frame with labels, path to write the test's version to, project root)."""
     import yaml
 
-    from rai_pipelines.data.sources import read_table, resolve
+    from rai_pipelines.data.feeds import read_table, resolve
 
     root = copy_project(tmp_path / "project")
     production = read_table(resolve(acs.data.production.source)).merge(read_table(resolve(acs.data.production.labels.source)), on="id")

@@ -39,7 +39,7 @@ def _fmt(e) -> str:
 
 
 def fairness(args) -> int:
-    from rai_pipelines.data.sources import read_table
+    from rai_pipelines.data.feeds import read_table
     from rai_pipelines.evaluation.engine import frame_inputs
     from rai_pipelines.evaluation.fairness import fairness_report
 
@@ -71,7 +71,7 @@ def fairness(args) -> int:
 
 
 def drift(args) -> int:
-    from rai_pipelines.data.sources import read_table
+    from rai_pipelines.data.feeds import read_table
     from rai_pipelines.drift.engine import dataset_drift
     from rai_pipelines.errors import DataError
 

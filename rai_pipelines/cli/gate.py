@@ -28,7 +28,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--json", action="store_true")
     s.set_defaults(func=policy)
 
-    s = sub.add_parser("catalog", help="check a catalog file before it is used (1 with one line naming file, field, fix)")
+    s = sub.add_parser("catalog", help="check a catalog file before it is used (1 with one line naming file, field, fix), "
+                                       "or plan what tonight would run")
     csub = s.add_subparsers(dest="action", required=True, parser_class=Parser)
     v = csub.add_parser("validate", help="a system, suite or policy file against the project's catalog; a classifier's "
                                          "feeds against the columns it declares")

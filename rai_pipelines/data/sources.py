@@ -11,7 +11,6 @@ import pandas as pd
 
 from rai_pipelines.catalog import System
 from rai_pipelines.data import feeds
-from rai_pipelines.data.feeds import read_table, resolve  # noqa: F401 - the readers every caller imports from here
 from rai_pipelines.errors import DataError, UsageError
 
 REFERENCE = "reference"

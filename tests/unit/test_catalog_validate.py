@@ -64,7 +64,7 @@ def test_a_file_of_no_known_kind_is_one_line(tmp_path):
 def test_a_label_that_is_not_binary_is_refused_as_out_of_scope(tmp_path):
 
     from rai_pipelines.catalog import load_catalog
-    from rai_pipelines.data.sources import read_table, resolve
+    from rai_pipelines.data.feeds import read_table, resolve
 
     system = load_catalog(ROOT / "assets").system("acs_employment")
     reference = read_table(resolve(system.data.reference.source)).head(300)

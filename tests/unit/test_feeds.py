@@ -87,8 +87,9 @@ def test_sql_windows_are_complete_days_of_the_time_column(tmp_path):
 def test_late_rows_make_a_new_dataset_version_and_the_evaluated_one_stays_readable(tmp_path, acs):
     """Through the DatasetStore: a window's digest follows its rows, and a snapshot is never overwritten."""
     from rai_pipelines.catalog import _SYSTEM
+    from rai_pipelines.data.feeds import read_table, resolve
     from rai_pipelines.data.snapshots import DatasetStore
-    from rai_pipelines.data.sources import feed_windows, read_table, resolve
+    from rai_pipelines.data.sources import feed_windows
 
     production = read_table(resolve(acs.data.production.source)).merge(
         read_table(resolve(acs.data.production.labels.source)), on="id").head(1500)
