@@ -45,6 +45,7 @@ from rai_pipelines.evaluation.rows import BASELINE_METRIC
 from rai_pipelines.stats import intervals
 from rai_pipelines.stats.multiplicity import adjusted_levels
 from rai_pipelines.warehouse import Warehouse, reads
+from rai_pipelines.warehouse.store import Fact
 
 PASS, FAIL, INSUFFICIENT, UNASSESSED = "pass", "fail", "insufficient_evidence", "unassessed"
 WARNING = "warning"  # shown with the decision, does not change the verdict
@@ -92,6 +93,7 @@ class Decision:
     night_verdict: str | None = None  # this night's evidence alone
     error_control: dict = field(default_factory=dict)  # alpha, method, nightly level, release rule, monitoring level
     monitoring_alarms: list[str] = field(default_factory=list)  # checks failing at the monitoring level
+    warehouse_snapshot: int | None = None  # the warehouse snapshot every read of the decision saw (Warehouse.at)
 
     @property
     def evidence_digest(self) -> str:
@@ -468,8 +470,12 @@ def decide_from_warehouse(
 ) -> Decision:
     """Decide on one dataset version, by default the one this model version was last evaluated on.
 
-    A model version never evaluated gets `unassessed` (with dataset_version "").
+    A model version never evaluated gets `unassessed` (with dataset_version ""). Every read sees one warehouse
+    snapshot, recorded on the decision: reading `warehouse.at(snapshot)` re-derives it. A warehouse already read
+    as of a snapshot is read there.
     """
+    if warehouse.as_of is None:
+        warehouse = warehouse.at(warehouse.snapshot())
     if dataset_version is None:
         dataset_version = reads.last_evaluated_dataset(warehouse, system.name, str(model_version)) or ""
     scope = "system = ? and model_version = ? and dataset_version = ?"
@@ -478,13 +484,15 @@ def decide_from_warehouse(
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     drift = latest_drift(warehouse, system.name, dataset_version)
     before = passing_nights(warehouse, system.name, str(model_version), dataset_version, policy.version)
-    return decide(system, policy, model_version, dataset_version, runs, metrics, drift,
-                  waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests, before)
+    decision = decide(system, policy, model_version, dataset_version, runs, metrics, drift,
+                      waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests, before)
+    return replace(decision, warehouse_snapshot=warehouse.as_of if isinstance(warehouse.as_of, int) else None)
 
 
 def record(decision: Decision, warehouse: Warehouse) -> None:
+    """The decision and its checks, in one transaction: no reader sees one without the other."""
     d = decision.to_dict()
-    warehouse.write(
+    warehouse.write_all([Fact(
         "gate_decisions",
         decision.system,
         decision.decision_id,
@@ -501,10 +509,10 @@ def record(decision: Decision, warehouse: Warehouse) -> None:
                 "multiplicity": decision.error_control.get("multiplicity"),
                 "error_control": json.dumps(decision.error_control),
                 "monitoring_alarms": json.dumps(decision.monitoring_alarms),
+                "warehouse_snapshot": decision.warehouse_snapshot,
             }
         ],
-    )
-    warehouse.write("gate_checks", decision.system, decision.decision_id, [
+    ), Fact("gate_checks", decision.system, decision.decision_id, [
         {
             "decision_id": decision.decision_id, "system": decision.system, "model_version": decision.model_version,
             "dataset_version": decision.dataset_version, "check_name": r.check, "kind": r.kind, "family": r.family,
@@ -514,4 +522,4 @@ def record(decision: Decision, warehouse: Warehouse) -> None:
             "level_pass": r.level_pass, "level_fail": r.level_fail,
         }
         for r in decision.reasons
-    ])
+    ])])

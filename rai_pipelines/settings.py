@@ -45,6 +45,11 @@ class Settings:
     executor: str
     alert_webhook_url: str = ""
     alert_file: str = ""
+    # The warehouse's DuckLake (warehouse/lake.py); empty: the embedded default under home/warehouse.
+    warehouse_catalog: str = ""
+    warehouse_data_path: str = ""
+    evidence_key: str = ""  # the signing key's path; empty: $RAI_HOME/keys/evidence_ed25519.pem
+    create_evidence_key: bool = False  # only where no key is configured
 
     @property
     def catalog_dir(self) -> Path:
@@ -57,6 +62,16 @@ class Settings:
     @property
     def warehouse_dir(self) -> Path:
         return self.home / "warehouse"
+
+    def warehouse(self):
+        from rai_pipelines.warehouse import Warehouse
+
+        return Warehouse.configured(self.home, self.warehouse_catalog, self.warehouse_data_path)
+
+    def signing_key(self):
+        from rai_pipelines.evidence.keys import SigningKey
+
+        return SigningKey.configured(self.home, self.evidence_key, self.create_evidence_key)
 
     @property
     def snapshot_dir(self) -> Path:
@@ -105,6 +120,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             executor=raw.get("executor", "in_process"),
             alert_webhook_url=_expand(raw.get("alerts", {}).get("webhook_url", ""), path, env),
             alert_file=_expand(raw.get("alerts", {}).get("file", ""), path, env),
+            warehouse_catalog=_expand(raw.get("warehouse", {}).get("catalog", ""), path, env),
+            warehouse_data_path=_expand(raw.get("warehouse", {}).get("data_path", ""), path, env),
+            evidence_key=_expand(raw.get("evidence", {}).get("signing_key", ""), path, env),
+            create_evidence_key=bool(raw.get("evidence", {}).get("create_key", False)),
         )
     except KeyError as exc:
         raise CatalogError(f"{path}: missing field {exc.args[0]!r}; see resources/local.yaml") from None

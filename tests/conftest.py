@@ -9,7 +9,7 @@ import pytest
 
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.settings import load_settings, prepare_dagster_home
-from tests.support import ROOT, copy_project, run_rai
+from tests.support import PG, ROOT, copy_project, run_rai
 
 TIERS = ("unit", "integration", "e2e")  # tests/<tier>/: marked by folder, so `pytest -m unit` is the fast loop
 
@@ -19,6 +19,24 @@ def pytest_collection_modifyitems(config, items):
         tier = Path(item.path).relative_to(Path(__file__).parent).parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture
+def fresh_database():
+    """A new, empty database on the real PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    import psycopg2
+
+    name = f"rai_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RAI = str(Path(sys.executable).parent / "rai")
 
 
+PG = dict(host="127.0.0.1", port=5432, user="postgres")  # the real server .ci/run starts (trust auth)
+
+
 def free_port() -> int:
     import socket
 

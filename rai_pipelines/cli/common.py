@@ -33,9 +33,7 @@ def catalog(s):
 
 
 def warehouse(s):
-    from rai_pipelines.warehouse import Warehouse
-
-    return Warehouse(s.warehouse_dir)
+    return s.warehouse()
 
 
 def dagster(s):

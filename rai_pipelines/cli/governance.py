@@ -57,13 +57,24 @@ def add_parsers(sub) -> None:
     s.set_defaults(func=report)
 
     s = sub.add_parser("query", help="read-only SQL over the warehouse views")
-    s.add_argument("sql")
+    s.add_argument("sql", nargs="?", help="one SELECT over the views (omit with --snapshots)")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("--as-of", metavar="SNAPSHOT|TIMESTAMP",
+                   help="answer as the warehouse stood at a snapshot id (gate_decisions.warehouse_snapshot) or a time")
+    s.add_argument("--snapshots", action="store_true", help="list the warehouse's snapshots instead of querying")
     s.set_defaults(func=query)
 
 
 def query(args) -> int:
-    frame = common.warehouse(common.settings()).query(args.sql)
+    from rai_pipelines.warehouse.store import parse_as_of
+
+    warehouse = common.warehouse(common.settings())
+    if args.snapshots:
+        frame = warehouse.snapshots()
+    elif not args.sql:
+        raise UsageError("rai query: give one SELECT, e.g. rai query \"select * from kpis\", or --snapshots")
+    else:
+        frame = warehouse.at(parse_as_of(args.as_of) if args.as_of else None).query(args.sql)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     elif args.format == "json":
@@ -121,7 +132,7 @@ def evidence(args) -> int:
 
     settings = common.settings()
     if args.action == "verify":
-        public = keys.load_public(args.public_key or keys.public_path(settings.home))
+        public = keys.load_public(args.public_key or settings.signing_key().public_path)
         problems = verify(args.bundle, public)
         if args.json:
             print(json.dumps({"bundle": str(args.bundle), "intact": not problems, "problems": problems}, indent=1))
@@ -137,7 +148,7 @@ def evidence(args) -> int:
     if system.kind != "llm_assistant":
         common.model_version(settings, system, args.model_version)
     evidence, built = build(catalog, system, args.model_version, common.mlflow_client(settings), common.warehouse(settings),
-                            settings.home, args.out, say)
+                            settings.signing_key(), args.out, say)
     if args.json:
         print(json.dumps({"path": str(built.path), "sha256": built.sha256, "completeness": built.completeness,
                           "missing": built.missing, "verdict": evidence.decision.verdict}, indent=1))

@@ -23,7 +23,7 @@ from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
 from rai_pipelines.stats import intervals
-from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse import Fact, Warehouse
 
 
 def evaluation_id(
@@ -57,15 +57,15 @@ def existing(warehouse: Warehouse, run_id: str) -> Outcome | None:
 
 
 def store(warehouse: Warehouse, base: dict, rows: list[MetricRow]) -> datetime:
-    """An evaluation's metric rows, then its run record (`base`: the evaluation_runs columns but status, error and
-    finish time): the run record goes last, as it is what makes the metrics visible."""
+    """An evaluation's metric rows and its run record (`base`: the evaluation_runs columns but status, error and
+    finish time), in one transaction: a worker killed half-way leaves neither."""
     now = datetime.now(UTC)
     system, run_id = base["system"], base["run_id"]
-    warehouse.write("metrics", system, run_id, ({
+    warehouse.write_all([Fact("metrics", system, run_id, [{
         "run_id": run_id, "system": system, "model_version": base["model_version"], "dataset_version": base["dataset_version"],
         **{k: getattr(r, k) for k in ("family", "metric", "slice", "value", "ci_low", "ci_high", "n")},
-        "bounds": intervals.to_json(r.bounds), "recorded_at": now} for r in rows))
-    warehouse.write("evaluation_runs", system, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])
+        "bounds": intervals.to_json(r.bounds), "recorded_at": now} for r in rows]),
+        Fact("evaluation_runs", system, run_id, [{**base, "status": "ok", "error": None, "finished_at": now}])])
     return now
 
 

@@ -1,14 +1,18 @@
 """The Ed25519 key that signs evidence manifests.
 
-Configuration: `RAI_EVIDENCE_KEY` names a PEM private key. The embedded
-default creates one at `$RAI_HOME/keys/evidence_ed25519.pem` (mode 0600) on
-first use and says so; its public half sits beside it for verifiers.
+Configuration: the profile's `evidence.signing_key` (a PEM private key file;
+`RAI_EVIDENCE_KEY` in both shipped profiles). Only a profile that says
+`create_key: true` (the embedded default) creates one, at
+`$RAI_HOME/keys/evidence_ed25519.pem` (mode 0600) on first use, and says so;
+production refuses to sign without its configured key, so workers never each
+mint their own. The public half sits beside the private one (`.pub.pem`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -17,35 +21,48 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from rai_pipelines.errors import RaiError
 
 
-def key_path(home: Path) -> Path:
-    return Path(os.environ.get("RAI_EVIDENCE_KEY") or home / "keys" / "evidence_ed25519.pem")
+@dataclass(frozen=True)
+class SigningKey:
+    """Where the signing key is, and whether it may be created there."""
 
+    path: Path
+    create: bool = False
 
-def load_or_create(home: Path, say=None) -> Ed25519PrivateKey:
-    path = key_path(home)
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise RaiError(f"{path}: not a readable PEM private key ({exc}); point RAI_EVIDENCE_KEY at an Ed25519 key") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise RaiError(f"{path}: not an Ed25519 key; evidence is signed with Ed25519")
+    @classmethod
+    def configured(cls, home: str | Path, path: str = "", create: bool = False) -> SigningKey:
+        """The profile's key; a profile that may create one does so only at the default place, never at a path
+        someone configured (a missing configured key is a mistake to report, not to paper over)."""
+        if path:
+            return cls(Path(path))
+        return cls(Path(home) / "keys" / "evidence_ed25519.pem", create)
+
+    @property
+    def public_path(self) -> Path:
+        return self.path.with_suffix(".pub.pem")
+
+    def load(self, say=None) -> Ed25519PrivateKey:
+        path = self.path
+        if path.exists():
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (ValueError, TypeError) as exc:
+                raise RaiError(f"{path}: not a readable PEM private key ({exc}); configure an Ed25519 key "
+                               "(evidence.signing_key, RAI_EVIDENCE_KEY)") from None
+            if not isinstance(key, Ed25519PrivateKey):
+                raise RaiError(f"{path}: not an Ed25519 key; evidence is signed with Ed25519")
+            return key
+        if not self.create:
+            raise RaiError(f"evidence signing key {path}: no such file; this profile signs only with its configured key "
+                           "(evidence.signing_key, RAI_EVIDENCE_KEY): create an Ed25519 key there and share it with every worker")
+        key = Ed25519PrivateKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        self.public_path.write_bytes(public_pem(key.public_key()))
+        if say:
+            say(f"created evidence signing key {path} (public key {self.public_path})")
         return key
-    if os.environ.get("RAI_EVIDENCE_KEY"):
-        raise RaiError(f"RAI_EVIDENCE_KEY={path}: no such file; create an Ed25519 key there or unset the variable")
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    public_path(home).write_bytes(public_pem(key.public_key()))
-    if say:
-        say(f"created evidence signing key {path} (public key {public_path(home)})")
-    return key
-
-
-def public_path(home: Path) -> Path:
-    return key_path(home).with_suffix(".pub.pem")
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

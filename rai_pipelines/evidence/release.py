@@ -101,9 +101,9 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
 
 
 def build(catalog: Catalog, system: System | AssistantSystem, model_version: str, client: MlflowClient, warehouse: Warehouse,
-          home: Path, out: Path, say=None, dataset_version: str | None = None) -> tuple[Evidence, BuiltBundle]:
+          signing: keys.SigningKey, out: Path, say=None, dataset_version: str | None = None) -> tuple[Evidence, BuiltBundle]:
     evidence = gather(catalog, system, model_version, client, warehouse, dataset_version)
-    key = keys.load_or_create(home, say)
+    key = signing.load(say)
     d = evidence.decision
     header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,
               "policy_version": d.policy_version, "dataset_version": d.dataset_version}

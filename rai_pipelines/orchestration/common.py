@@ -96,7 +96,7 @@ def release_evidence_asset(catalog: Catalog, system, release_gate) -> dg.AssetsD
         model_version_, dataset_key = partition_dims(context)
         out = state.evidence_dir() / system.name / f"v{model_version_}" / f"{dataset_key}.zip"
         evidence, built = build_evidence(catalog, system, model_version_, mlflow.client(), state.warehouse(),
-                                         Path(state.home), out, context.log.info, dataset_key)
+                                         state.signing_key(), out, context.log.info, dataset_key)
         return dg.MaterializeResult(
             metadata={
                 "bundle": dg.MetadataValue.path(str(built.path)),

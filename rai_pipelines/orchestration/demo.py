@@ -81,7 +81,7 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
     say(f"reference window {ref.key}: {ref.rows} rows")
 
     # A second `rai demo` on the same state continues the replay where the last one stopped.
-    warehouse = Warehouse(settings.warehouse_dir)
+    warehouse = settings.warehouse()
     start = system.data.production.replay.start_date + timedelta(days=reads.production_versions(warehouse, system.name))
     for i in range(nights):
         night = start + timedelta(days=i)
@@ -174,13 +174,14 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
     say(f"  {w.waiver_id} approved by {w.approved_by}, expires {w.expires_at:%Y-%m-%d}")
     launch.execute(defs, instance, launch.evaluate_request(catalog, system, skewed.version, latest))  # re-gate: evaluations are reused
 
-    keys.load_or_create(settings.home, say)
-    say(f"evidence is signed with {keys.key_path(settings.home)}; verifiers use {keys.public_path(settings.home)}")
+    signing = settings.signing_key()
+    signing.load(say)
+    say(f"evidence is signed with {signing.path}; verifiers use {signing.public_path}")
     out_dir = settings.evidence_dir / system.name
     for mv in registry.versions(client, system.registry_name):
-        evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, settings.home,
+        evidence, built = build_evidence(catalog, system, mv.version, client, warehouse, signing,
                                          out_dir / f"v{mv.version}-latest.zip", say)
-        public = keys.load_public(keys.public_path(settings.home))
+        public = keys.load_public(signing.public_path)
         intact = not verify(built.path, public)
         waived = ", ".join(a["check"] for a in evidence.decision.waivers_applied)
         say(f"evidence v{mv.version}: {built.path.name} verdict {evidence.decision.verdict}"
@@ -194,5 +195,5 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
         for item in src.infolist():
             data = src.read(item.filename)
             dst.writestr(item, data + b"\nEdited after release.\n" if item.filename == "card.md" else data)
-    problems = verify(tampered, keys.load_public(keys.public_path(settings.home)))
+    problems = verify(tampered, keys.load_public(signing.public_path))
     say(f"evidence {released}, edited copy {tampered.name}: verify {'REJECTED: ' + '; '.join(problems) if problems else 'intact (!)'}")

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from rai_pipelines import lineage
 from rai_pipelines.alerts import AlertChannel
 from rai_pipelines.data.snapshots import DatasetStore
+from rai_pipelines.evidence.keys import SigningKey
 from rai_pipelines.modeling.predictions import PredictionStore
 from rai_pipelines.orchestration.scored import ScoredIOManager
 from rai_pipelines.settings import Settings
@@ -35,9 +36,16 @@ class StateResource(dg.ConfigurableResource):
     """The state directory: dataset snapshots, predictions and the warehouse."""
 
     home: str
+    warehouse_catalog: str = ""  # the profile's DuckLake; empty: the embedded one under home
+    warehouse_data_path: str = ""
+    evidence_key: str = ""  # the profile's signing key (evidence/keys.py)
+    create_evidence_key: bool = False
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(f"{self.home}/warehouse")
+        return Warehouse.configured(self.home, self.warehouse_catalog, self.warehouse_data_path)
+
+    def signing_key(self) -> SigningKey:
+        return SigningKey.configured(self.home, self.evidence_key, self.create_evidence_key)
 
     def datasets(self) -> DatasetStore:
         return DatasetStore(f"{self.home}/datasets")
@@ -80,7 +88,9 @@ def resources_for(settings: Settings) -> dict:
             artifact_root=settings.mlflow_artifact_root,
             ui_url=settings.mlflow_ui_url,
         ),
-        "state": StateResource(home=str(settings.home)),
+        "state": StateResource(home=str(settings.home), warehouse_catalog=settings.warehouse_catalog,
+                               warehouse_data_path=settings.warehouse_data_path, evidence_key=settings.evidence_key,
+                               create_evidence_key=settings.create_evidence_key),
         SCORED_IO: ScoredIOManager(root=str(settings.dagster_home / "scored")),
         "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }

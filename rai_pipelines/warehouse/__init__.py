@@ -1,5 +1,5 @@
-"""The warehouse: immutable Parquet facts (one file per write, compacted into segments) and DuckDB views over them."""
+"""The warehouse: fact tables on a DuckLake (catalog in SQLite or PostgreSQL, data as Parquet) and DuckDB views over them."""
 
-from rai_pipelines.warehouse.store import Warehouse
+from rai_pipelines.warehouse.store import Fact, Warehouse
 
-__all__ = ["Warehouse"]
+__all__ = ["Fact", "Warehouse"]

@@ -1,269 +1,229 @@
-"""Writing facts and reading them through DuckDB.
+"""Writing facts and reading them through DuckDB views, on a DuckLake (warehouse/lake.py).
 
-A fact is written once as its own small Parquet file,
-`<table>/<system>/<fact_id>~<sequence>.parquet`, under a temporary name and
-renamed, so readers never see half a file and concurrent runs never share one.
-Writing the same fact id again (a forced re-run) adds a file with a later
-sequence; readers see only the latest, so a re-run replaces rather than
-duplicates, and no file is ever modified in place.
-
-Thousands of small files make every scan slow, so the warehouse compacts
-itself: once a table has `COMPACT_AT` loose files, the next reader that can
-take the compaction lock merges the current segment and the loose files into a
-new segment generation (`<table>/_segments/<gen>.parquet`, then its manifest
-`<gen>.json`, which is what makes it current). Readers skip the loose files a
-current manifest says it consumed; the files themselves, and superseded
-segments, are deleted only after `GRACE` so a reader that listed them a moment
-earlier still finds them. DuckDB reads everything through views in a fresh
-in-memory database per connection: any number of processes can write while
-governance reads, and nothing depends on two processes writing one `.duckdb`
-file.
+Each fact table is a DuckLake table with one hidden column, `_fact`
+(`<system>/<fact_id>`). Writing a fact deletes its earlier rows and inserts the
+new ones in one transaction, so a forced re-run replaces rather than
+duplicates, readers never see half a fact, and facts written together (a gate
+decision and its checks) appear together. Every commit is a DuckLake snapshot:
+`Warehouse.at(snapshot)` reads the warehouse as it stood then, which is how a
+past gate decision is re-derived.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from rai_pipelines.atomic import atomic_path
-from rai_pipelines.errors import RaiError
+from rai_pipelines.errors import RaiError, UsageError
+from rai_pipelines.warehouse import lake as lakes
 from rai_pipelines.warehouse.kpis import KPIS_SQL
+from rai_pipelines.warehouse.lake import ALIAS, Lake
 from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
 
 _READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs its statement
-COMPACT_AT = 200  # loose files in one table before a reader compacts it
-GRACE = 15 * 60  # seconds a consumed file or superseded segment stays readable
-_SEGMENTS = "_segments"
-_SEQ = "~"
-# `<system>/<fact_id>~<seq>.parquet`; files from before sequences (`<fact_id>.parquet`) count as sequence 0.
-_FACT_SQL = r"regexp_extract(filename, '([^/]+/[^/]+?)(~[0-9-]+)?\.parquet$', 1)"
-_SEQ_SQL = r"coalesce(nullif(regexp_extract(filename, '~([0-9-]+)\.parquet$', 1), ''), '0')"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_list(paths: Iterable[Path]) -> str:
-    return "[" + ", ".join(_sql_str(str(p)) for p in paths) + "]"
+_FACT = "_fact"
+_ready: set[tuple[Lake, int]] = set()  # lakes whose tables this process has created or extended
 
 
 @dataclass(frozen=True)
-class _Generation:
-    number: int
-    parquet: Path
-    consumed: dict[str, float]  # loose file (relative to the table) -> when a segment took it in
-    created_at: float
+class Fact:
+    """Rows of one table that replace, as one, whatever that table held under the same identity."""
+
+    table: str
+    system: str
+    fact_id: str
+    rows: Sequence[dict]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _as_of_clause(as_of: int | datetime | None) -> str:
+    if as_of is None:
+        return ""
+    if isinstance(as_of, datetime):
+        return f" at (timestamp => '{as_of.isoformat()}'::timestamptz)"
+    return f" at (version => {int(as_of)})"
+
+
+def parse_as_of(text: str) -> int | datetime:
+    """`rai query --as-of`: a snapshot id, or an ISO timestamp (UTC unless it says otherwise)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text!r}: expected a snapshot id (e.g. 42) or an ISO timestamp "
+                         "(e.g. 2026-11-30T08:00:00Z); `rai query --snapshots` lists them") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Warehouse:
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    """The fact tables of one DuckLake. `Warehouse(root)` is the embedded default under `root`; pass `lake` for
+    another catalog and data path (the production profile's PostgreSQL catalog)."""
 
-    # -- writing ----------------------------------------------------------------
+    def __init__(self, root: str | Path | None = None, *, lake: Lake | None = None,
+                 as_of: int | datetime | None = None):
+        if lake is None:
+            if root is None:
+                raise ValueError("Warehouse needs a root directory or a Lake")
+            lake = Lake.embedded(root)
+        self.lake = lake
+        self.as_of = as_of
 
-    def write(self, table: str, system: str, fact_id: str, rows: Iterable[dict]) -> Path:
+    @classmethod
+    def configured(cls, home: str | Path, catalog: str = "", data_path: str = "") -> Warehouse:
+        """The profile's warehouse: its `warehouse.catalog` and `data_path`, or the embedded one under home."""
+        if not catalog:
+            return cls(Path(home) / "warehouse")
+        return cls(lake=Lake(catalog, data_path or f"{Path(home) / 'warehouse' / 'data'}/"))
+
+    def at(self, as_of: int | datetime | None) -> Warehouse:
+        """This warehouse read as it stood at a snapshot (or a time); writes are refused."""
+        return Warehouse(lake=self.lake, as_of=as_of)
+
+    def snapshot(self) -> int:
+        """The newest committed snapshot: pin it (`at`) to read a consistent state across queries."""
+        self._prepare()
+        return lakes.retrying(self.lake, lambda c: int(c.execute(f"select id from {ALIAS}.current_snapshot()").fetchone()[0]))
+
+    def snapshots(self) -> pd.DataFrame:
+        """Every snapshot with its time and what changed (for --as-of)."""
+        self._prepare()
+        return lakes.retrying(self.lake, lambda c: c.execute(
+            f"select snapshot_id, snapshot_time, changes from ducklake_snapshots('{ALIAS}') order by snapshot_id").df())
+
+    # -- tables -------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create missing tables and add missing columns (columns are added, never removed), once per process."""
+        key = (self.lake, os.getpid())
+        if key in _ready:
+            return
+
+        def migrate(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("begin")
+            have: dict[str, set[str]] = {}
+            for table, column in con.execute(
+                    "select table_name, column_name from duckdb_columns() where database_name = ?", [ALIAS]).fetchall():
+                have.setdefault(table, set()).add(column)
+            for table, schema in TABLES.items():
+                con.register("_empty", schema.empty_table())
+                if table not in have:
+                    con.execute(f"create table {ALIAS}.{table} as select *, ''::varchar as {_FACT} from _empty limit 0")
+                    continue
+                types = dict(con.execute("select column_name, column_type from (describe select * from _empty)").fetchall())
+                for column in schema.names:
+                    if column not in have[table]:
+                        con.execute(f"alter table {ALIAS}.{table} add column {_ident(column)} {types[column]}")
+                con.unregister("_empty")
+            con.execute("commit")
+
+        lakes.retrying(self.lake, migrate)
+        _ready.add(key)
+
+    # -- writing ------------------------------------------------------------------
+
+    def write(self, table: str, system: str, fact_id: str, rows: Iterable[dict]) -> None:
         """Write (or supersede) one fact atomically; rows must fit the table's schema."""
-        if _SEQ in fact_id or "/" in fact_id or "/" in system or system.startswith("_"):
-            raise ValueError(f"invalid warehouse identity {system}/{fact_id}")
-        data = pa.Table.from_pylist(list(rows), schema=TABLES[table])
-        path = self.root / table / system / f"{fact_id}{_SEQ}{time.time_ns():020d}-{os.getpid()}.parquet"
-        with atomic_path(path) as tmp:
-            pq.write_table(data, tmp)
-        return path
+        self.write_all([Fact(table, system, fact_id, list(rows))])
+
+    def write_all(self, facts: Sequence[Fact]) -> None:
+        """Write facts in one transaction: all of them become visible together, or none."""
+        if self.as_of is not None:
+            raise RaiError("warehouse: a warehouse read as of a snapshot is read-only")
+        staged = []
+        for fact in facts:
+            if "/" in fact.system or "/" in fact.fact_id or fact.system.startswith("_"):
+                raise ValueError(f"invalid warehouse identity {fact.system}/{fact.fact_id}")
+            # pyarrow refuses rows that do not fit before anything is written.
+            staged.append((fact, pa.Table.from_pylist(list(fact.rows), schema=TABLES[fact.table])))
+        self._prepare()
+
+        def commit(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("begin")
+            for i, (fact, data) in enumerate(staged):
+                name, identity = f"_rows{i}", f"{fact.system}/{fact.fact_id}"
+                con.register(name, data)
+                target = f"{ALIAS}.{fact.table}"
+                if con.execute(f"select 1 from {target} where {_FACT} = ? limit 1", [identity]).fetchone():
+                    con.execute(f"delete from {target} where {_FACT} = ?", [identity])
+                columns = ", ".join(_ident(c) for c in data.schema.names)
+                con.execute(f"insert into {target} ({columns}, {_FACT}) select {columns}, ? from {name}", [identity])
+            con.execute("commit")
+
+        lakes.retrying(self.lake, commit)
 
     def exists(self, table: str, system: str, fact_id: str) -> bool:
-        folder = self.root / table / system
-        if any(folder.glob(f"{fact_id}{_SEQ}*.parquet")) or (folder / f"{fact_id}.parquet").exists():
-            return True
-        current = self._current(table)
-        if current is None:
-            return False
-        with duckdb.connect(":memory:") as con:  # the segment is sorted by _fact: row-group statistics find it
-            return con.execute(f"select count(*) from read_parquet({_sql_str(str(current.parquet))}) where _fact = ?",
-                               [f"{system}/{fact_id}"]).fetchone()[0] > 0
+        self._prepare()
+        sql = f"select 1 from {ALIAS}.{table}{_as_of_clause(self.as_of)} where {_FACT} = ? limit 1"
+        return lakes.retrying(self.lake, lambda c: c.execute(sql, [f"{system}/{fact_id}"]).fetchone() is not None)
 
-    # -- layout -----------------------------------------------------------------
+    def maintain(self) -> None:
+        """Flush inlined facts into Parquet and merge small files. Snapshots are kept (no expiry): audit re-derives
+        old decisions from them."""
+        self._prepare()
 
-    def _loose(self, table: str) -> list[str]:
-        """Loose fact files as `<system>/<file>`, relative to the table's folder."""
-        out = []
-        try:
-            systems = [e for e in os.scandir(self.root / table) if e.is_dir() and not e.name.startswith("_")]
-        except FileNotFoundError:
-            return out
-        for system in systems:
-            out.extend(f"{system.name}/{e.name}" for e in os.scandir(system.path) if e.name.endswith(".parquet"))
-        return out
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute(f"call ducklake_flush_inlined_data('{ALIAS}')")
+            con.execute(f"call ducklake_merge_adjacent_files('{ALIAS}')")
 
-    def _current(self, table: str) -> _Generation | None:
-        folder = self.root / table / _SEGMENTS
-        manifests = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        if not manifests:
-            return None
-        manifest = json.loads(manifests[-1].read_text())
-        return _Generation(int(manifests[-1].stem), manifests[-1].with_suffix(".parquet"),
-                           manifest["consumed"], manifest["created_at"])
+        lakes.retrying(self.lake, work)
 
-    def _sources(self, table: str) -> tuple[_Generation | None, list[str]]:
-        current = self._current(table)  # before listing: a file consumed after this is still read loose
-        consumed = current.consumed if current else {}
-        return current, sorted(f for f in self._loose(table) if f not in consumed)
+    # -- reading ------------------------------------------------------------------
 
-    def _facts_sql(self, con: duckdb.DuckDBPyConnection, table: str, current: _Generation | None, loose: list[str]) -> str:
-        """SQL for a table's latest facts, with the hidden columns _fact and _seq."""
-        empty = f"_{table}_empty"
-        con.register(empty, TABLES[table].empty_table())
-        parts = [f"select *, ''::varchar as _fact, '0'::varchar as _seq from {empty}"]
-        if loose:
-            parts.append(
-                f"select * exclude (filename) from (select *, {_FACT_SQL} as _fact, {_SEQ_SQL} as _seq "
-                f"from read_parquet({_sql_list(self.root / table / f for f in loose)}, union_by_name=true, filename=true)) "
-                "qualify _seq = max(_seq) over (partition by _fact)"
-            )
-        body = " union all by name ".join(parts)
-        if current is None:
-            return body
-        # A loose version of a fact supersedes the segment's copy of it.
-        segment = f"select * from read_parquet({_sql_str(str(current.parquet))})"
-        if loose:
-            segment += " where _fact not in (select _fact from loose)"
-        return f"with loose as ({body}) select * from loose union all by name {segment}"
-
-    # -- compaction -------------------------------------------------------------
-
-    @contextmanager
-    def _compaction_lock(self) -> Iterator[bool]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".compaction.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def compact(self, table: str | None = None, *, min_loose: int = 1) -> dict[str, int]:
-        """Merge loose facts into a new segment generation; returns loose files consumed per table.
-
-        Skips (returns {}) when another process is compacting."""
-        consumed_now: dict[str, int] = {}
-        with self._compaction_lock() as locked:
-            if not locked:
-                return {}
-            for name in [table] if table else list(TABLES):
-                current, loose = self._sources(name)
-                if len(loose) >= min_loose:
-                    self._compact_table(name, current, loose)
-                    consumed_now[name] = len(loose)
-                self._collect_garbage(name)
-        return consumed_now
-
-    def _compact_table(self, table: str, current: _Generation | None, loose: list[str]) -> None:
-        number = current.number + 1 if current else 1
-        folder = self.root / table / _SEGMENTS
-        folder.mkdir(parents=True, exist_ok=True)
-        parquet = folder / f"{number:08d}.parquet"
-        with duckdb.connect(":memory:") as con:
-            sql = self._facts_sql(con, table, current, loose)
-            columns = ", ".join(f'"{c}"' for c in TABLES[table].names)
-            with atomic_path(parquet) as tmp:
-                con.execute(f"copy (select {columns}, _fact, _seq from ({sql}) where _fact <> '' order by _fact) "
-                            f"to {_sql_str(tmp)} (format parquet)")
-        now = time.time()
-        consumed = {**(current.consumed if current else {}), **{f: now for f in loose}}
-        # The manifest is written last: until it exists the new segment is not current.
-        self._write_manifest(table, number, consumed, now)
-
-    def _collect_garbage(self, table: str) -> None:
-        """Delete what no reader can still need: loose files consumed, and segments superseded, over GRACE ago."""
-        current = self._current(table)
-        if current is None:
-            return
-        now = time.time()
-        expired = {f for f, at in current.consumed.items() if now - at > GRACE}
-        for name in expired:
-            (self.root / table / name).unlink(missing_ok=True)
-        if expired:
-            self._write_manifest(table, current.number, {f: at for f, at in current.consumed.items() if f not in expired},
-                                 current.created_at)
-        if now - current.created_at > GRACE:
-            for old in (self.root / table / _SEGMENTS).glob("*.*"):
-                if old.suffix in {".json", ".parquet"} and int(old.stem) < current.number:
-                    old.unlink(missing_ok=True)
-
-    def _write_manifest(self, table: str, number: int, consumed: dict[str, float], created_at: float) -> None:
-        with atomic_path(self.root / table / _SEGMENTS / f"{number:08d}.json") as tmp:
-            Path(tmp).write_text(json.dumps({"created_at": created_at, "consumed": consumed}))
-
-    def _sources_compacted(self, table: str) -> tuple[_Generation | None, list[str]]:
-        """A table's sources, compacting it first when it has COMPACT_AT loose files."""
-        current, loose = self._sources(table)
-        if len(loose) < COMPACT_AT:
-            return current, loose
-        try:
-            self.compact(table, min_loose=COMPACT_AT)
-        except OSError:
-            return current, loose  # a reader without write access still reads, only slower
-        return self._sources(table)
-
-    # -- reading ----------------------------------------------------------------
-
-    def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with one view per fact table, and the `kpis` view.
-
-        Binding a view reads its files' footers, and the pipeline opens many
-        short connections, so when the statement to run is given only the views
-        it names (and what they rest on) are created."""
+    def _views(self, con: duckdb.DuckDBPyConnection, sql: str | None, temp: bool) -> None:
+        """One view per fact table, and `kpis`. Only the views the statement names (and what they rest on) are
+        created when it is given: the pipeline opens many short cursors."""
         if sql is None or re.search(r"\bkpis\b", sql, re.IGNORECASE):
             wanted = set(TABLES) | {"kpis"}
         else:
             wanted = {t for t in TABLES if re.search(rf"\b{t}\b", sql, re.IGNORECASE)}
         if wanted & COMMITTED_BY_RUN:
             wanted.add("evaluation_runs")
-        con = duckdb.connect(":memory:")
+        kind = "temp view" if temp else "view"
+        at = _as_of_clause(self.as_of)
         for table in (t for t in TABLES if t in wanted):
-            current, loose = self._sources_compacted(table)
-            columns = ", ".join(f'"{c}"' for c in TABLES[table].names)
-            con.execute(f"create view _{table}_facts as select {columns} from ({self._facts_sql(con, table, current, loose)})")
-        for table in (t for t in TABLES if t in wanted):
+            columns = ", ".join(_ident(c) for c in TABLES[table].names)
+            source = f"select {columns} from {ALIAS}.{table}{at}"
             if table in COMMITTED_BY_RUN:
-                con.execute(
-                    f"create view {table} as select f.* from _{table}_facts f "
-                    "where f.run_id in (select run_id from _evaluation_runs_facts where status = 'ok')"
-                )
-            else:
-                con.execute(f"create view {table} as select * from _{table}_facts")
+                source += (f" where run_id in (select run_id from {ALIAS}.evaluation_runs{at} where status = 'ok')")
+            con.execute(f"create or replace {kind} {table} as {source}")
         if "kpis" in wanted:
-            con.execute(KPIS_SQL)
-        # Reads only, and only under the warehouse: no read_text('/any/file'), no COPY TO, even for user SQL.
-        root = str(self.root.resolve()).replace("'", "''")
-        con.execute(f"set allowed_directories = ['{root}/']")
-        con.execute("set enable_external_access = false")
-        con.execute("set lock_configuration = true")
+            con.execute(KPIS_SQL.replace("create view", f"create or replace {kind}", 1))
+
+    def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
+        """A cursor with the warehouse views (as temporary views: cursors of one process share an instance)."""
+        self._prepare()
+        con = lakes.instance(self.lake).cursor()
+        try:
+            self._views(con, sql, temp=True)
+        except duckdb.Error as exc:
+            con.close()
+            raise RaiError(f"warehouse: {str(exc).splitlines()[0]}") from None
         return con
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        with self.connect(sql) as con:
+        def read(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+            self._views(con, sql, temp=True)
             return con.execute(sql, params or []).df()
 
+        self._prepare()
+        return lakes.retrying(self.lake, read)
+
     def query(self, sql: str) -> pd.DataFrame:
-        """Run user SQL, refusing anything but reads."""
+        """Run user SQL, refusing anything but reads of the warehouse views."""
         try:
             statements = duckdb.extract_statements(sql)
         except duckdb.Error as exc:
@@ -273,8 +233,59 @@ class Warehouse:
         kind = statements[0].type.name
         if kind not in _READ_ONLY_STATEMENTS:
             raise RaiError(f"query: {kind} statements are not allowed; the warehouse is read-only through rai query")
+        _only_views(sql)
+        con = self.lake.open(read_only=True)  # an instance of its own: it is locked down below
         try:
-            with self.connect() as con:  # every view, so the user's SQL sees the whole catalog
-                return con.execute(sql).df()
+            if con.execute("select count(*) from duckdb_tables() where database_name = ?", [ALIAS]).fetchone()[0] < len(TABLES):
+                con.close()  # a new warehouse: its tables are created by a writer first
+                self._prepare()
+                con = self.lake.open(read_only=True)
+            self._views(con, None, temp=False)  # every view, so the user's SQL sees the whole catalog
+            # Reads only, and only the lake's files: no read_text('/any/file'), no COPY TO, no ATTACH.
+            if self.lake.kind == "sqlite":
+                roots = {str(Path(self.lake.target).parent), self.lake.data_path.rstrip("/")}
+                allowed = ", ".join("'" + r.replace("'", "''") + "/'" for r in sorted(roots))
+                con.execute(f"set allowed_directories = [{allowed}]")
+            con.execute("set enable_external_access = false")
+            con.execute("set lock_configuration = true")
+            return con.execute(sql).df()
         except duckdb.Error as exc:
             raise RaiError(f"query: {str(exc).splitlines()[0]}") from None
+        finally:
+            con.close()
+
+
+def _only_views(sql: str) -> None:
+    """Refuse SQL that reads anything but the warehouse views: table functions (read_parquet on the lake's own
+    files would see rows the views hide), qualified names (the lake's tables and metadata), AT clauses."""
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise RaiError(f"query: {tree.get('error_message', 'cannot parse')}".splitlines()[0])
+    ctes: set[str] = set()
+    refs: list[dict] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("cte_map"), dict):
+                ctes.update(entry["key"].lower() for entry in node["cte_map"].get("map", []))
+            if node.get("type") in ("TABLE_FUNCTION", "BASE_TABLE"):
+                refs.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    views = set(TABLES) | {"kpis"}
+    for ref in refs:
+        if ref["type"] == "TABLE_FUNCTION":
+            name = ref.get("function", {}).get("function_name", "?")
+            raise RaiError(f"query: table function {name}() is not allowed; query the warehouse views ({', '.join(sorted(views))})")
+        name = ref["table_name"].lower()
+        if ref.get("catalog_name") or ref.get("schema_name") or ref.get("at_clause"):
+            raise RaiError(f"query: {'.'.join(p for p in (ref.get('catalog_name'), ref.get('schema_name'), ref['table_name']) if p)} "
+                           "is not a warehouse view; name views unqualified, and use --as-of for an earlier state")
+        if name not in views and name not in ctes:
+            raise RaiError(f"query: {ref['table_name']} is not a warehouse view; the views are {', '.join(sorted(views))}")

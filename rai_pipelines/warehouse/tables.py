@@ -82,6 +82,7 @@ TABLES: dict[str, pa.Schema] = {
             ("multiplicity", pa.string()),
             ("error_control", pa.string()),  # JSON: alpha, method, nightly level, release rule, monitoring level
             ("monitoring_alarms", pa.string()),  # JSON: checks failing at the monitoring level
+            ("warehouse_snapshot", pa.int64()),  # what the decision read: `rai query --as-of` it to see the same
         ]
     ),
     # One row per check of a gate decision (the decision's reasons as facts):
@@ -235,6 +236,6 @@ TABLES: dict[str, pa.Schema] = {
     ),
 }
 
-# A view shows a fact only once its evaluation's run record says ok: the run
-# record is written last, so a run killed half-way leaves nothing visible.
+# A view shows a fact only once its evaluation's run record says ok: an errored
+# or superseded run's metrics never count.
 COMMITTED_BY_RUN = {"metrics"}

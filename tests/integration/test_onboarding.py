@@ -142,7 +142,7 @@ def test_a_postgres_feed_of_logged_predictions_is_ingested_night_by_night_evalua
         assert store.load(system, corrected.partition_key)[0].rows == store.load(system, second.partition_key)[0].rows + 50
 
         # Carded like any model: the card names what was evaluated and where its data came from.
-        evidence, built = build_evidence(catalog, system, mv.version, mlflow_client, wh, settings.home,
+        evidence, built = build_evidence(catalog, system, mv.version, mlflow_client, wh, settings.signing_key(),
                                          settings.home / "card.zip", lambda _: None, first.partition_key)
         assert built.path.exists() and evidence.decision.dataset_version == first.partition_key
         html = evidence.card.html

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import uuid
 
 import dagster as dg
 import psycopg2
@@ -12,22 +11,7 @@ from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.definitions import build_defs
 from rai_pipelines.orchestration import launch
-from tests.support import ROOT
-
-PG = dict(host="127.0.0.1", port=5432, user="postgres")
-
-
-@pytest.fixture
-def fresh_database():
-    name = f"rai_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
-    try:
-        yield name
-    finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+from tests.support import PG, ROOT
 
 
 def test_materialization_is_stored_in_postgres(fresh_database, settings, acs, monkeypatch, tmp_path):

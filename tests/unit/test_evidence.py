@@ -116,3 +116,30 @@ def test_card_escapes_user_strings_in_html_and_markdown(catalog):
     assert XSS not in card.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in card.html
     assert XSS not in card.markdown and "&lt;script&gt;" in card.markdown
     assert "<script>" not in card.html  # not even a broken one
+
+
+def test_signing_key_comes_from_configuration_and_only_the_embedded_default_creates_one(tmp_path):
+    import os
+
+    from rai_pipelines.errors import RaiError
+    from rai_pipelines.evidence.keys import SigningKey, fingerprint
+    from rai_pipelines.settings import load_settings
+
+    production = load_settings({"RAI_HOME": str(tmp_path / "p"), "RAI_PROFILE": "production", "MLFLOW_TRACKING_URI": "x",
+                                "MLFLOW_ARTIFACT_ROOT": "x", "MLFLOW_UI_URL": "", "RAI_ALERT_WEBHOOK_URL": "",
+                                "RAI_SHARED_DIR": str(tmp_path / "shared")})
+    with pytest.raises(RaiError, match="signs only with its configured key"):
+        production.signing_key().load()
+    assert not (tmp_path / "p" / "keys").exists()  # a worker never mints a key of its own
+
+    local = load_settings({"RAI_HOME": str(tmp_path / "l"), "RAI_PROFILE": "local"}).signing_key()
+    said = []
+    key = local.load(said.append)
+    assert len(said) == 1 and os.stat(local.path).st_mode & 0o777 == 0o600
+    assert fingerprint(local.load(said.append).public_key()) == fingerprint(key.public_key()) and len(said) == 1
+
+    configured = load_settings({"RAI_HOME": str(tmp_path / "l"), "RAI_PROFILE": "local",
+                                "RAI_EVIDENCE_KEY": str(tmp_path / "elsewhere.pem")}).signing_key()
+    with pytest.raises(RaiError, match="no such file"):  # a configured key that is missing is reported, not replaced
+        configured.load()
+    assert SigningKey(local.path).load().public_key() is not None  # the file made for local, named explicitly

@@ -1,11 +1,11 @@
-"""Warehouse facts: one file per identity, atomic, read-only SQL through DuckDB views."""
+"""Warehouse facts on a DuckLake: one identity replaces, atomic, time travel, read-only SQL through the views only."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from rai_pipelines.errors import RaiError
-from rai_pipelines.warehouse import Warehouse
+from rai_pipelines.warehouse import Fact, Warehouse
 from rai_pipelines.warehouse.tables import TABLES
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -40,7 +40,6 @@ def test_rewrite_replaces_instead_of_duplicating(tmp_path):
     wh.write("metrics", "s", "run1", [_metric("run1", 0.7)])
     values = wh.frame("select value from metrics")["value"].tolist()
     assert values == [0.7]
-    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_metrics_are_invisible_until_their_run_record_says_ok(tmp_path):
@@ -56,9 +55,10 @@ def test_metrics_are_invisible_until_their_run_record_says_ok(tmp_path):
 def test_write_refuses_rows_that_do_not_fit_the_schema(tmp_path):
     wh = Warehouse(tmp_path)
     with pytest.raises(ValueError):  # pyarrow refuses the cast; nothing is written
-        wh.write("metrics", "s", "bad", [{**_metric("bad", 0.1), "value": "not a number"}])
-    assert not (tmp_path / "metrics" / "s" / "bad.parquet").exists()
-    assert not list(tmp_path.rglob("*.tmp"))
+        wh.write_all([Fact("evaluation_runs", "s", "bad", [_run("bad")]),
+                      Fact("metrics", "s", "bad", [{**_metric("bad", 0.1), "value": "not a number"}])])
+    assert wh.frame("select count(*) c from evaluation_runs").c[0] == 0
+    assert not wh.exists("evaluation_runs", "s", "bad")
 
 
 @pytest.mark.parametrize(
@@ -88,6 +88,7 @@ def test_query_reads_views(tmp_path):
 @pytest.mark.parametrize("sql", [
     "explain analyze copy (select 42) to '/tmp/rai-should-not-exist.csv'",
     "select * from read_text('/etc/passwd')",
+    "select * from '/etc/passwd'",
 ])
 def test_query_cannot_read_or_write_outside_the_warehouse(tmp_path, sql):
     with pytest.raises(RaiError):
@@ -97,73 +98,71 @@ def test_query_cannot_read_or_write_outside_the_warehouse(tmp_path, sql):
     assert not os.path.exists("/tmp/rai-should-not-exist.csv")
 
 
-def _fill(wh, runs, metrics_per_run=3):
-    for i in range(runs):
-        wh.write("evaluation_runs", "s", f"run{i}", [_run(f"run{i}")])
-        wh.write("metrics", "s", f"run{i}", [{**_metric(f"run{i}", i + j / 10), "slice": f"g{j}"} for j in range(metrics_per_run)])
-
-
-def _all(wh):
-    return wh.frame("select run_id, slice, value from metrics order by run_id, slice").to_dict("records")
-
-
-def test_compaction_keeps_every_fact_once_and_later_writes_supersede_it(tmp_path, monkeypatch):
-    from rai_pipelines.warehouse import store
-
+@pytest.mark.parametrize("sql, message", [
+    ("select count(*) from read_parquet('{data}**/*.parquet')", "read_parquet() is not allowed"),
+    ("select * from '{data}main/metrics/x.parquet'", "is not a warehouse view"),
+    ("select * from lake.metrics", "lake.metrics is not a warehouse view"),
+    ("select * from lake.main.metrics", "is not a warehouse view"),
+    ("select * from __ducklake_metadata_lake.ducklake_data_file", "is not a warehouse view"),
+    ("select * from metrics at (version => 1)", "use --as-of"),
+    ("select * from ducklake_snapshots('lake')", "ducklake_snapshots() is not allowed"),
+    ("with m as (select * from lake.metrics) select * from m", "is not a warehouse view"),
+    ("select * from metrics where run_id in (select run_id from read_csv('/etc/hosts'))", "read_csv() is not allowed"),
+])
+def test_query_cannot_read_around_the_views(tmp_path, sql, message):
+    """The lake's own Parquet files and tables hold rows the views hide (metrics of errored runs, superseded facts):
+    user SQL names the views and nothing else."""
     wh = Warehouse(tmp_path)
-    _fill(wh, 6)
-    before = _all(wh)
-    assert len(before) == 18
-    assert wh.compact() == {"evaluation_runs": 6, "metrics": 6}
-    assert (tmp_path / "metrics" / "_segments" / "00000001.json").exists()
-    assert _all(wh) == before  # the consumed loose files are still on disk, and not read twice
-    wh.write("metrics", "s", "run2", [_metric("run2", 99.0)])  # a forced re-run after compaction
-    after = _all(wh)
-    assert [r["value"] for r in after if r["run_id"] == "run2"] == [99.0]
-    assert len(after) == 16
-    wh.compact()
-    assert _all(wh) == after
-    monkeypatch.setattr(store, "GRACE", -1)  # everything consumed is now old enough to delete
-    wh.compact()
-    assert sorted(p.name for p in (tmp_path / "metrics").rglob("*.parquet")) == ["00000002.parquet"]
-    assert _all(wh) == after
-    assert wh.exists("metrics", "s", "run5") and not wh.exists("metrics", "s", "run6")
+    wh.write("metrics", "s", "hidden", [_metric("hidden", 0.5)])  # no run record: invisible through the view
+    wh.maintain()  # flush the inlined rows into a Parquet file under the data path
+    assert list((tmp_path / "data").rglob("*.parquet"))
+    with pytest.raises(RaiError) as err:
+        wh.query(sql.format(data=f"{tmp_path / 'data'}/"))
+    assert message in str(err.value)
+    assert wh.query("with m as (select * from metrics) select count(*) as n from m").n[0] == 0
 
 
-def test_readers_compact_once_a_table_has_many_loose_files(tmp_path, monkeypatch):
-    from rai_pipelines.warehouse import store
-
-    monkeypatch.setattr(store, "COMPACT_AT", 5)
+def test_as_of_reads_the_warehouse_as_it_stood(tmp_path):
     wh = Warehouse(tmp_path)
-    _fill(wh, 4)
-    wh.frame("select 1")
-    assert not (tmp_path / "metrics" / "_segments").exists()
-    _fill(wh, 5)
-    assert wh.frame("select count(*) c from metrics").c[0] == 15
-    assert (tmp_path / "metrics" / "_segments").exists()
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.5)])
+    before = wh.snapshot()
+    moment = wh.snapshots().snapshot_time.max()
+    wh.write("metrics", "s", "run1", [_metric("run1", 0.9)])  # a forced re-run replaces the value
+    wh.write("evaluation_runs", "s", "run2", [_run("run2")])
+    assert wh.snapshot() > before
+    assert wh.frame("select value from metrics").value.tolist() == [0.9]
+    pinned = wh.at(before)
+    assert pinned.frame("select value from metrics").value.tolist() == [0.5]
+    assert pinned.query("select count(*) as n from evaluation_runs").n[0] == 1
+    assert wh.at(moment.to_pydatetime()).frame("select value from metrics").value.tolist() == [0.5]
+    assert not pinned.exists("evaluation_runs", "s", "run2") and wh.exists("evaluation_runs", "s", "run2")
+    with pytest.raises(RaiError, match="read-only"):
+        pinned.write("evaluation_runs", "s", "run3", [_run("run3")])
 
 
-def test_a_second_compactor_waits_its_turn_and_readers_still_read(tmp_path):
-    wh = Warehouse(tmp_path)
-    _fill(wh, 2)
-    with wh._compaction_lock() as mine:
-        assert mine
-        assert Warehouse(tmp_path).compact() == {}
-        assert len(_all(Warehouse(tmp_path))) == 6
-
-
-def test_files_from_before_sequences_are_read_and_superseded(tmp_path):
+def test_columns_added_to_a_table_are_added_to_an_existing_lake(tmp_path, monkeypatch):
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from rai_pipelines.warehouse import store, tables
 
     wh = Warehouse(tmp_path)
     wh.write("evaluation_runs", "s", "run1", [_run("run1")])
-    legacy = tmp_path / "metrics" / "s" / "run1.parquet"
-    legacy.parent.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([_metric("run1", 0.25)], schema=TABLES["metrics"]), legacy)
-    assert wh.exists("metrics", "s", "run1")
-    assert [r["value"] for r in _all(wh)] == [0.25]
-    wh.write("metrics", "s", "run1", [_metric("run1", 0.75)])
-    assert [r["value"] for r in _all(wh)] == [0.75]
-    wh.compact()
-    assert [r["value"] for r in _all(wh)] == [0.75]
+    grown = {**tables.TABLES, "evaluation_runs": tables.TABLES["evaluation_runs"].append(pa.field("added_later", pa.string()))}
+    monkeypatch.setattr(store, "TABLES", grown)
+    monkeypatch.setattr(store, "_ready", set())  # as a process started after the upgrade would
+    wh.write("evaluation_runs", "s", "run2", [{**_run("run2"), "added_later": "yes"}])
+    rows = wh.frame("select run_id, added_later from evaluation_runs order by run_id").to_dict("records")
+    assert rows == [{"run_id": "run1", "added_later": None}, {"run_id": "run2", "added_later": "yes"}]
+
+
+def test_parse_as_of():
+    from rai_pipelines.errors import UsageError
+    from rai_pipelines.warehouse.store import parse_as_of
+
+    assert parse_as_of("42") == 42
+    assert parse_as_of("2026-11-30T08:00:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)
+    with pytest.raises(UsageError, match="snapshot id"):
+        parse_as_of("yesterday")
+
+
