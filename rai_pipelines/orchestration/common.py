@@ -1,6 +1,5 @@
 """What the tabular and the assistant asset factories share: run options, partition keys, metadata, evidence."""
 
-from pathlib import Path
 
 import dagster as dg
 

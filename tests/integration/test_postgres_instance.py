@@ -5,7 +5,6 @@ import shutil
 
 import dagster as dg
 import psycopg2
-import pytest
 
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
