@@ -34,7 +34,7 @@ def wait_until_serving(url: str, proc: subprocess.Popen, log: Path, timeout: flo
         try:
             if requests.get(url, timeout=2).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or too busy starting to answer
             pass
         if proc.poll() is not None or time.time() > deadline:
             raise AssertionError(f"{url} did not start serving: {log.read_text()[-2000:]}")

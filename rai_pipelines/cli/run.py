@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -63,43 +61,27 @@ def demo(args) -> int:
 
 
 def ui(args) -> int:
+    from rai_pipelines.cli.services import Services
     from rai_pipelines.settings import prepare_dagster_home
 
     settings = common.settings()
     prepare_dagster_home(settings)
     env = dict(os.environ)
     bin_dir = Path(sys.executable).parent
-    procs = []
+    services = Services()
     if not args.no_mlflow:
-        procs.append(subprocess.Popen(
+        services.start(
             [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(args.mlflow_port),
              "--backend-store-uri", settings.mlflow_tracking_uri, "--default-artifact-root", settings.mlflow_artifact_root],
             env=env,
-        ))
+        )
         say(f"MLflow UI: http://127.0.0.1:{args.mlflow_port}")
     say(f"Dagster UI: http://127.0.0.1:{args.port} (webserver + daemon, DAGSTER_HOME={settings.dagster_home})")
-
-    def _stop(signum, frame):
-        raise KeyboardInterrupt
-
-    # On SIGTERM as on Ctrl-C: stop dagster dev (and with it the webserver and daemon) rather than orphan them.
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        procs.append(subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-w", str(settings.project / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)],
-            env=env, cwd=settings.project,
-        ))
-        return procs[-1].wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    dagster = services.start(
+        [str(bin_dir / "dagster"), "dev", "-w", str(settings.project / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.port)],
+        env=env, cwd=settings.project,
+    )
+    return services.run_until_stopped(dagster)
 
 
 def evaluate(args) -> int:
