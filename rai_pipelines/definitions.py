@@ -8,6 +8,7 @@ from rai_pipelines.catalog import AssistantSystem, Catalog, System, load_catalog
 from rai_pipelines.data.sources import replayed
 from rai_pipelines.orchestration.assets import system_assets
 from rai_pipelines.orchestration.assistant_assets import assistant_assets
+from rai_pipelines.orchestration.executors import executor_for
 from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
 from rai_pipelines.orchestration.jobs import assistant_job, system_jobs
 from rai_pipelines.orchestration.resources import resources_for
@@ -39,7 +40,7 @@ def build_defs() -> dg.Definitions:
     catalog = load_catalog(settings.catalog_dir)
     per_system = [system_defs(catalog, s) for s in catalog.tabular_systems]
     per_system += [assistant_defs(catalog, s) for s in catalog.assistant_systems]
-    return dg.Definitions.merge(*per_system, dg.Definitions(resources=resources_for(settings)))
+    return dg.Definitions.merge(*per_system, dg.Definitions(resources=resources_for(settings), executor=executor_for(settings)))
 
 
 @dg.definitions

@@ -48,6 +48,10 @@ class Settings:
     # The warehouse's DuckLake (warehouse/lake.py); empty: the embedded default under home/warehouse.
     warehouse_catalog: str = ""
     warehouse_data_path: str = ""
+    # What every worker reads and writes (dataset snapshots, predictions, evidence, response caches, the embedded
+    # warehouse): the profile's `shared_dir`, a path every worker mounts; the embedded default is RAI_HOME itself.
+    shared_dir: Path | None = None
+    celery_broker: str = ""  # executor: celery: the broker workers and runs share (RabbitMQ)
     evidence_key: str = ""  # the signing key's path; empty: $RAI_HOME/keys/evidence_ed25519.pem
     create_evidence_key: bool = False  # only where no key is configured
 
@@ -61,12 +65,16 @@ class Settings:
 
     @property
     def warehouse_dir(self) -> Path:
-        return self.home / "warehouse"
+        return self.shared / "warehouse"
+
+    @property
+    def shared(self) -> Path:
+        return self.shared_dir or self.home
 
     def warehouse(self):
         from rai_pipelines.warehouse import Warehouse
 
-        return Warehouse.configured(self.home, self.warehouse_catalog, self.warehouse_data_path)
+        return Warehouse.configured(self.shared, self.warehouse_catalog, self.warehouse_data_path)
 
     def signing_key(self):
         from rai_pipelines.evidence.keys import SigningKey
@@ -75,11 +83,11 @@ class Settings:
 
     @property
     def snapshot_dir(self) -> Path:
-        return self.home / "datasets"
+        return self.shared / "datasets"
 
     @property
     def evidence_dir(self) -> Path:
-        return self.home / "evidence"
+        return self.shared / "evidence"
 
 
 def _expand(value: str, where: Path, env: dict[str, str]) -> str:
@@ -117,11 +125,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             mlflow_tracking_uri=_expand(mlflow["tracking_uri"], path, env),
             mlflow_artifact_root=_expand(mlflow["artifact_root"], path, env),
             mlflow_ui_url=_expand(mlflow.get("ui_url", ""), path, env),
-            executor=raw.get("executor", "in_process"),
+            executor=raw.get("executor", "multiprocess"),
             alert_webhook_url=_expand(raw.get("alerts", {}).get("webhook_url", ""), path, env),
             alert_file=_expand(raw.get("alerts", {}).get("file", ""), path, env),
             warehouse_catalog=_expand(raw.get("warehouse", {}).get("catalog", ""), path, env),
             warehouse_data_path=_expand(raw.get("warehouse", {}).get("data_path", ""), path, env),
+            shared_dir=Path(_expand(raw["shared_dir"], path, env)).resolve() if raw.get("shared_dir") else None,
+            celery_broker=_expand(raw.get("celery", {}).get("broker", ""), path, env),
             evidence_key=_expand(raw.get("evidence", {}).get("signing_key", ""), path, env),
             create_evidence_key=bool(raw.get("evidence", {}).get("create_key", False)),
         )

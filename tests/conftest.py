@@ -22,21 +22,33 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def fresh_database():
-    """A new, empty database on the real PostgreSQL server, dropped afterwards."""
+def new_database():
+    """Creates new, empty databases on the real PostgreSQL server (each call one), dropped afterwards."""
     import uuid
 
     import psycopg2
 
-    name = f"rai_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(dbname="postgres", **PG)
     admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
+    made = []
+
+    def create() -> str:
+        name = f"rai_test_{uuid.uuid4().hex[:10]}"
+        admin.cursor().execute(f'create database "{name}"')
+        made.append(name)
+        return name
+
     try:
-        yield name
+        yield create
     finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        for name in made:
+            admin.cursor().execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+
+
+@pytest.fixture
+def fresh_database(new_database):
+    return new_database()
 
 
 @pytest.fixture(scope="session")

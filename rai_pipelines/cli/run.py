@@ -23,6 +23,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--no-mlflow", action="store_true")
     s.set_defaults(func=ui)
 
+    s = sub.add_parser("worker", help="a Celery worker that runs Dagster steps (profiles whose executor is celery)")
+    s.add_argument("--name", default="rai", help="worker name; the host is appended (NAME@host)")
+    s.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1: one per worker process)")
+    s.set_defaults(func=worker)
+
     s = sub.add_parser("evaluate", help="evaluate one system through Dagster (exit 0 ok, 1 a step failed)")
     s.add_argument("system")
     s.add_argument("--model-version", help="default: every registered version")
@@ -82,6 +87,26 @@ def ui(args) -> int:
         env=env, cwd=settings.project,
     )
     return services.run_until_stopped(dagster)
+
+
+def worker(args) -> int:
+    from rai_pipelines.cli.services import Services
+    from rai_pipelines.settings import prepare_dagster_home
+
+    settings = common.settings()
+    if settings.executor != "celery":
+        raise UsageError(f"rai worker: profile {settings.profile} runs steps with the {settings.executor} executor; "
+                         "workers serve a profile whose executor is celery (RAI_PROFILE=production)")
+    prepare_dagster_home(settings)
+    services = Services()
+    say(f"rai worker {args.name}: taking Dagster steps from the profile's broker (queue dagster), {args.concurrency} at a time")
+    celery = services.start(
+        [str(Path(sys.executable).parent / "celery"), "-A", "rai_pipelines.orchestration.celery_app", "worker",
+         "-n", f"{args.name}@%h", "-Q", "dagster", "-c", str(args.concurrency), "-l", "INFO", "--without-gossip",
+         "--without-mingle"],
+        env=dict(os.environ), cwd=settings.project,
+    )
+    return services.run_until_stopped(celery)
 
 
 def evaluate(args) -> int:

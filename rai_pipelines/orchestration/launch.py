@@ -47,16 +47,31 @@ class RunOutcome:
         return self.ok or set(self.blocked_by) == {RELEASE_APPROVED}
 
 
+def job_named(name: str) -> dg.JobDefinition:
+    """A job of the code location, as a process that only knows its name rebuilds it (a Celery worker)."""
+    from rai_pipelines.definitions import build_defs
+
+    return build_defs().resolve_job_def(name)
+
+
 def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, job_name: str | None = None) -> RunOutcome:
-    """Run a request in-process on the instance, as the daemon's launcher would."""
-    job = defs.resolve_job_def(job_name or request.job_name)
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=request.partition_key,
-        tags={k: v for k, v in (request.tags or {}).items() if not k.startswith("dagster/partition")},
-        run_config={**(request.run_config or {}), **_QUIET},
-        raise_on_error=False,
-    )
+    """Run a request on the instance, as the daemon's launcher would: its steps in this process, or, where the
+    profile's executor is Celery, on the workers."""
+    name = job_name or request.job_name
+    job = defs.resolve_job_def(name)
+    tags = {k: v for k, v in (request.tags or {}).items() if not k.startswith("dagster/partition")}
+    run_config = {**(request.run_config or {}), **_QUIET}
+    if job.executor_def.name != "celery":
+        return _outcome(job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=tags,
+                                               run_config=run_config, raise_on_error=False))
+    recon = dg.build_reconstructable_job(__name__, job_named.__name__, reconstructable_args=(name,))
+    if request.partition_key:  # as the daemon tags a partitioned run (each dimension of a multi-partition too)
+        tags.update(job.partitions_def.get_tags_for_partition_key(request.partition_key))
+    with dg.execute_job(recon, instance, run_config=run_config, tags=tags, raise_on_error=False) as result:
+        return _outcome(result)
+
+
+def _outcome(result) -> RunOutcome:
     done = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()]
     seen = {
         "materialized": frozenset(m.asset_key.path[-1] for m in done),

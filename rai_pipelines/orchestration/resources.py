@@ -33,7 +33,8 @@ class MlflowResource(dg.ConfigurableResource):
 
 
 class StateResource(dg.ConfigurableResource):
-    """The state directory: dataset snapshots, predictions and the warehouse."""
+    """The state every worker shares (the profile's shared_dir): dataset snapshots, predictions, evidence, response
+    caches, the warehouse."""
 
     home: str
     warehouse_catalog: str = ""  # the profile's DuckLake; empty: the embedded one under home
@@ -88,9 +89,9 @@ def resources_for(settings: Settings) -> dict:
             artifact_root=settings.mlflow_artifact_root,
             ui_url=settings.mlflow_ui_url,
         ),
-        "state": StateResource(home=str(settings.home), warehouse_catalog=settings.warehouse_catalog,
+        "state": StateResource(home=str(settings.shared), warehouse_catalog=settings.warehouse_catalog,
                                warehouse_data_path=settings.warehouse_data_path, evidence_key=settings.evidence_key,
                                create_evidence_key=settings.create_evidence_key),
-        SCORED_IO: ScoredIOManager(root=str(settings.dagster_home / "scored")),
+        SCORED_IO: ScoredIOManager(root=str(settings.shared / "scored")),
         "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }
