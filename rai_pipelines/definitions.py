@@ -8,8 +8,8 @@ from rai_pipelines.catalog import AssistantSystem, Catalog, System, load_catalog
 from rai_pipelines.data.sources import replayed
 from rai_pipelines.orchestration.assets import system_assets
 from rai_pipelines.orchestration.assistant_assets import assistant_assets
-from rai_pipelines.orchestration.executors import executor_for
 from rai_pipelines.orchestration.checks import data_quality_check, release_approved_check
+from rai_pipelines.orchestration.executors import executor_for
 from rai_pipelines.orchestration.jobs import assistant_job, system_jobs
 from rai_pipelines.orchestration.resources import resources_for
 from rai_pipelines.orchestration.schedules import nightly_schedule
