@@ -26,7 +26,7 @@ demo: setup
 
 services:
 	scripts/ensure-services
-	scripts/ensure-browser
+	scripts/ensure-tools
 
 test: setup services lint
 	$(BIN)/pytest

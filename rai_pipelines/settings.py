@@ -104,6 +104,11 @@ def _expand(value: str, where: Path, env: dict[str, str]) -> str:
     return _VAR.sub(sub, value)
 
 
+def cpu_cores() -> int:
+    """The cores this process may use (RAI_CORES overrides): what the CPU pools and llama.cpp's threads are sized to."""
+    return int(os.environ.get("RAI_CORES") or len(os.sched_getaffinity(0)))
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     home = Path(env.get("RAI_HOME") or Path.cwd() / ".rai").resolve()

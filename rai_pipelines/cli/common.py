@@ -36,16 +36,26 @@ def warehouse(s):
     return s.warehouse()
 
 
-def dagster(s):
-    """Definitions and the persistent instance of the current profile."""
+def instance(s):
+    """The persistent Dagster instance of the current profile, its CPU pools sized to this machine."""
     from rai_pipelines.settings import prepare_dagster_home
 
     prepare_dagster_home(s)
     import dagster as dg
 
+    from rai_pipelines.orchestration import pools
+
+    found = dg.DagsterInstance.get()
+    pools.size(found)
+    return found
+
+
+def dagster(s):
+    """Definitions and the persistent instance of the current profile."""
     from rai_pipelines.definitions import build_defs
 
-    return build_defs(), dg.DagsterInstance.get()
+    found = instance(s)
+    return build_defs(), found
 
 
 def mlflow_client(s):

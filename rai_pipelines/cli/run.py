@@ -28,6 +28,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1: one per worker process)")
     s.set_defaults(func=worker)
 
+    s = sub.add_parser("metrics", help="serve Prometheus metrics (evaluations, durations, verdicts, failed checks, queues)")
+    s.add_argument("--port", type=int, default=9464)
+    s.add_argument("--host", default="127.0.0.1")
+    s.set_defaults(func=metrics)
+
     s = sub.add_parser("evaluate", help="evaluate one system through Dagster (exit 0 ok, 1 a step failed)")
     s.add_argument("system")
     s.add_argument("--model-version", help="default: every registered version")
@@ -67,10 +72,9 @@ def demo(args) -> int:
 
 def ui(args) -> int:
     from rai_pipelines.cli.services import Services
-    from rai_pipelines.settings import prepare_dagster_home
 
     settings = common.settings()
-    prepare_dagster_home(settings)
+    common.instance(settings).dispose()  # installs DAGSTER_HOME's dagster.yaml and sizes the pools
     env = dict(os.environ)
     bin_dir = Path(sys.executable).parent
     services = Services()
@@ -91,13 +95,12 @@ def ui(args) -> int:
 
 def worker(args) -> int:
     from rai_pipelines.cli.services import Services
-    from rai_pipelines.settings import prepare_dagster_home
 
     settings = common.settings()
     if settings.executor != "celery":
         raise UsageError(f"rai worker: profile {settings.profile} runs steps with the {settings.executor} executor; "
                          "workers serve a profile whose executor is celery (RAI_PROFILE=production)")
-    prepare_dagster_home(settings)
+    common.instance(settings).dispose()
     services = Services()
     say(f"rai worker {args.name}: taking Dagster steps from the profile's broker (queue dagster), {args.concurrency} at a time")
     celery = services.start(
@@ -107,6 +110,33 @@ def worker(args) -> int:
         env=dict(os.environ), cwd=settings.project,
     )
     return services.run_until_stopped(celery)
+
+
+def metrics(args) -> int:
+    import signal
+    import threading
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from rai_pipelines.metrics import WarehouseCollector, dagster_queue_depths
+
+    settings = common.settings()
+    instance = common.instance(settings)
+    registry = CollectorRegistry()
+    broker = settings.celery_broker if settings.executor == "celery" else ""
+    registry.register(WarehouseCollector(settings.warehouse(), dagster_queue_depths(instance, broker)))
+    server, _ = start_http_server(args.port, addr=args.host, registry=registry)
+    say(f"Prometheus metrics: http://{args.host}:{args.port}/metrics")
+    stopped = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+    instance.dispose()
+    return 0
 
 
 def evaluate(args) -> int:

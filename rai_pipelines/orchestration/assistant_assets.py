@@ -22,6 +22,7 @@ from rai_pipelines.genai import record
 from rai_pipelines.lineage import Provenance, RunRef, run_url
 from rai_pipelines.modeling import registry
 from rai_pipelines.names import SystemNames
+from rai_pipelines.orchestration import pools
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
     champion_asset,
@@ -48,6 +49,7 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
         @dg.asset(
             name=SystemNames.evaluation_asset(suite.name), key_prefix=[system.name], partitions_def=parts.evaluation,
             group_name=system.name, code_version=f"{code_version(suite.family)}-{suite.digest[:12]}", kinds={"mlflow", "duckdb"},
+            pool=pools.LLM,
             description=f"{suite.description.strip()} One MLflow run per target version x prompt-set version.",
         )
         def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, state: StateResource,

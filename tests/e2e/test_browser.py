@@ -28,8 +28,8 @@ SHOTS = Path(os.environ.get("RAI_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "b
 def browser():
     from playwright.sync_api import sync_playwright
 
-    # No skip: without the browser this test must fail, and `make test` installs it (scripts/ensure-browser).
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing; run scripts/ensure-browser"
+    # No skip: without the browser this test must fail, and `make test` installs it (scripts/ensure-tools).
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing; run scripts/ensure-tools"
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)

@@ -1,0 +1,27 @@
+"""Dagster pools for the CPU-bound steps, sized to the machine's cores so concurrent runs queue instead of
+oversubscribing (two GenAI suites and a test suite sharing 2 cores took ~21 minutes instead of 4).
+
+- `rai_cpu`: the tabular families (bootstrap intervals, drift): one core each, as many at once as there are cores.
+- `rai_llm`: llama.cpp generation: one at a time, with every core as its threads (genai/targets.py).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from rai_pipelines.settings import cpu_cores
+
+CPU = "rai_cpu"
+LLM = "rai_llm"
+
+
+def limits() -> dict[str, int]:
+    return {CPU: cpu_cores(), LLM: 1}
+
+
+def size(instance: dg.DagsterInstance) -> None:
+    """Set the pools' slots on the instance (kept in its storage: every run and worker of the instance shares them)."""
+    storage = instance.event_log_storage
+    for pool, slots in limits().items():
+        if storage.get_concurrency_info(pool).slot_count != slots:
+            storage.set_concurrency_slots(pool, slots)
