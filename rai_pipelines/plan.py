@@ -18,7 +18,7 @@ from rai_pipelines.data import versions
 from rai_pipelines.data.snapshots import DatasetStore, DatasetVersion
 from rai_pipelines.data.sources import feed_windows, replayed, window_for_night
 from rai_pipelines.errors import RaiError
-from rai_pipelines.evaluation.record import evaluation_id
+from rai_pipelines.evaluation.pending import done_evaluations, evaluation_ids
 from rai_pipelines.modeling import loading, registry
 from rai_pipelines.modeling.predictions import kind_of, logged_version, logged_versions
 from rai_pipelines.warehouse import Warehouse
@@ -100,13 +100,10 @@ def plan(catalog: Catalog, system: System, client: MlflowClient, store: DatasetS
     if dataset is None:
         return result
     result.evaluate_on = dataset.key
-    done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'",
-                               [system.name]).run_id)
-    for mv in model_versions:
-        for suite in catalog.evaluation_suites(system):
-            baseline = registry.by_alias(client, system.registry_name, suite.baseline_alias) if suite.family == "regression" else None
-            fresh = evaluation_id(system, suite, mv, dataset, baseline) in done
-            (result.fresh if fresh else result.to_run).append((mv.version, suite.name))
+    done = done_evaluations(warehouse, system)
+    for version, suites in evaluation_ids(catalog, system, client, dataset, model_versions).items():
+        for suite, evaluation in suites.items():
+            (result.fresh if evaluation in done else result.to_run).append((version, suite))
     return result
 
 

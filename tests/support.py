@@ -15,6 +15,35 @@ RAI = str(Path(sys.executable).parent / "rai")
 PG = dict(host="127.0.0.1", port=5432, user="postgres")  # the real server .ci/run starts (trust auth)
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (children in process groups of their own included)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
 def free_port() -> int:
     import socket
 

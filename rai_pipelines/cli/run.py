@@ -144,6 +144,7 @@ def evaluate(args) -> int:
 
     from rai_pipelines.data import versions
     from rai_pipelines.data.snapshots import DatasetStore
+    from rai_pipelines.evaluation import pending
     from rai_pipelines.modeling import registry
     from rai_pipelines.orchestration import launch
 
@@ -164,13 +165,16 @@ def evaluate(args) -> int:
         targets = [m.version for m in registry.versions(common.mlflow_client(settings), system.registry_name)]
         if not targets:
             raise UsageError(f"{system.registry_name!r} has no registered versions; register one or run `rai demo`")
+    decided = {}
+    if not args.force and wh.exists("dataset_versions", system.name, dataset):  # seen before: what is left to do?
+        decided = pending.decided_versions(catalog, system, common.mlflow_client(settings), store, wh, dataset, targets)
     defs, instance = common.dagster(settings)
     status = 0
-    for done in launch.evaluate_versions(defs, instance, catalog, system, targets, dataset, wh, args.force):
+    for done in launch.evaluate_versions(defs, instance, catalog, system, targets, dataset, wh, args.force, decided):
         # A release stopped by the gate's blocking check is an answer, not a failed step.
         error = None if done.outcome.answered else done.outcome.error
-        say(f"{system.name} v{done.model_version} on {done.dataset_version}: {'ok' if error is None else error}; "
-            f"gate {done.verdict}")
+        state = "up to date, nothing run" if done.model_version in decided else "ok" if error is None else error
+        say(f"{system.name} v{done.model_version} on {done.dataset_version}: {state}; gate {done.verdict}")
         if error is not None:
             print(f"rai: error: {system.name} v{done.model_version}: {error}", file=sys.stderr)
             status = 1

@@ -1,8 +1,10 @@
-"""Which evaluations are missing: what the registry sensor requests, as a plain function over the catalog,
-the registry and the warehouse, so that the sensor, the demo and the tests share one answer."""
+"""Which evaluations are missing: what the registry sensor requests, what `rai catalog plan` shows and what
+`rai evaluate` skips, as plain functions over the catalog, the registry and the warehouse, so that all of them
+share one answer."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from mlflow import MlflowClient
@@ -17,6 +19,43 @@ from rai_pipelines.modeling.predictions import logged_version, logged_versions
 from rai_pipelines.names import DATA_QUALITY
 from rai_pipelines.quality import record as quality
 from rai_pipelines.warehouse import Warehouse
+
+
+def evaluation_ids(catalog: Catalog, system: System, client: MlflowClient, dataset, model_versions: list) -> dict[str, dict[str, str]]:
+    """Per model version, per suite, the id its evaluation on this dataset version has: the same model artifact,
+    dataset digest, suite definition, code version (and champion, for a comparison) give the same id."""
+    suites = catalog.evaluation_suites(system)
+    baselines = {
+        s.name: registry.by_alias(client, system.registry_name, s.baseline_alias) for s in suites if s.family == "regression"
+    }
+    return {mv.version: {s.name: evaluation_id(system, s, mv, dataset, baselines.get(s.name)) for s in suites}
+            for mv in model_versions}
+
+
+def done_evaluations(warehouse: Warehouse, system: System) -> set[str]:
+    return set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
+
+
+def decided_versions(catalog: Catalog, system: System, client: MlflowClient, store: DatasetStore, warehouse: Warehouse,
+                     dataset_key: str, model_versions: list[str]) -> dict[str, str]:
+    """Of these model versions, those with nothing left to do on this dataset version, and their verdicts: every
+    suite's evaluation is fresh and the gate decided on them under the current policy and gate code."""
+    from rai_pipelines.code_version import code_version
+
+    wanted = [mv for mv in registry.versions(client, system.registry_name) if mv.version in set(model_versions)]
+    dataset, _ = store.load(system, dataset_key)
+    ids, done = evaluation_ids(catalog, system, client, dataset, wanted), done_evaluations(warehouse, system)
+    decisions = warehouse.frame(
+        """select model_version, verdict, evaluation_run_ids from gate_decisions
+           where system = ? and dataset_version = ? and policy_version = ? and code_version = ?
+           qualify row_number() over (partition by model_version order by decided_at desc) = 1""",
+        [system.name, dataset_key, catalog.policy.version, code_version("gate")])
+    out = {}
+    for d in decisions.itertuples():
+        suite_ids = set(ids.get(d.model_version, {}).values())
+        if suite_ids and suite_ids <= done and suite_ids == set(json.loads(d.evaluation_run_ids)):
+            out[d.model_version] = d.verdict
+    return out
 
 
 @dataclass(frozen=True)
@@ -35,11 +74,7 @@ def pending_evaluations(
     model_versions = registry.versions(client, system.registry_name)
     latest = versions.latest_production(warehouse, system.name)
     datasets = list(dict.fromkeys([*([latest] if latest else []), *versions.labels_landed(warehouse, system.name)]))
-    done = set(warehouse.frame("select run_id from evaluation_runs where system = ? and status = 'ok'", [system.name]).run_id)
-    suites = catalog.evaluation_suites(system)
-    baselines = {
-        s.name: registry.by_alias(client, system.registry_name, s.baseline_alias) for s in suites if s.family == "regression"
-    }
+    done = done_evaluations(warehouse, system)
     requests = []
     for key in datasets:
         if catalog.dataset_suite(system, DATA_QUALITY) is not None and quality.passed(warehouse, system.name, key) is not True:
@@ -50,8 +85,9 @@ def pending_evaluations(
             candidates = [mv for mv in model_versions if logged_version(mv) in present]
         else:
             candidates = model_versions
+        ids_by_version = evaluation_ids(catalog, system, client, dataset, candidates)
         for mv in candidates:
-            ids = [evaluation_id(system, s, mv, dataset, baselines.get(s.name)) for s in suites]
+            ids = list(ids_by_version[mv.version].values())
             if not set(ids) <= done:
                 requests.append(EvaluationRequest(mv.version, key, f"evaluate:{mv.version}:{key}:{sha256_json(ids)[:16]}"))
     return [m.version for m in model_versions], requests

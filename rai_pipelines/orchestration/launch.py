@@ -163,14 +163,25 @@ def _verdict(warehouse: Warehouse, system: System | AssistantSystem, model_versi
 
 
 def evaluate_versions(defs: dg.Definitions, instance: dg.DagsterInstance, catalog: Catalog, system: System,
-                      model_versions: list[str], dataset_key: str, warehouse: Warehouse, force: bool = False) -> Iterator[Evaluated]:
+                      model_versions: list[str], dataset_key: str, warehouse: Warehouse, force: bool = False,
+                      decided: dict[str, str] | None = None) -> Iterator[Evaluated]:
     """Ingest one dataset version (quality check, drift), then evaluate and gate each model version on it, yielding
-    each as it finishes (a caller reports progress, and what finished is reported even if a later one raises)."""
+    each as it finishes (a caller reports progress, and what finished is reported even if a later one raises).
+
+    `decided`: versions with nothing left to do on this dataset version (pending.decided_versions) and their
+    verdicts: no run is launched for them, and none for the ingest when that leaves nothing to evaluate."""
+    decided = {} if force else (decided or {})
+    todo = [v for v in model_versions if v not in decided]
+    for v in model_versions:
+        if v in decided:
+            yield Evaluated(v, dataset_key, RunOutcome(""), decided[v])
+    if not todo:
+        return
     register_dataset_partition(instance, system, dataset_key)
     ingest = execute(defs, instance, dg.RunRequest(partition_key=dataset_key), SystemNames(system.name).ingest_job)
     if not ingest.ok:
         raise RaiError(f"evaluate: dataset version {dataset_key}: {ingest.error}")
-    for v in model_versions:
+    for v in todo:
         register_model_partition(instance, system, v)
         outcome = execute(defs, instance, evaluate_request(catalog, system, v, dataset_key, force))
         yield Evaluated(v, dataset_key, outcome, _verdict(warehouse, system, v, dataset_key, outcome))

@@ -168,7 +168,7 @@ def retrying(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
             message = str(exc)
             reconnect = bool(_RECONNECT.search(message))
             if not (reconnect or _RETRYABLE.search(message)) or time.monotonic() > deadline:
-                raise
+                raise RaiError(f"warehouse ({lake.described()}): {message.splitlines()[0]}") from exc
             if reconnect:
                 forget(lake)
         finally:

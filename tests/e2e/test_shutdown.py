@@ -9,36 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support import RAI, free_port, wait_until_serving
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc (children in process groups of their own included)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    out = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            out.add(pid)
-    return out
+from tests.support import RAI, alive, descendants, free_port, wait_until_serving
 
 
 def test_rai_ui_and_everything_it_started_exit_within_10s_of_sigterm_to_its_group(tmp_path):
@@ -51,19 +22,19 @@ def test_rai_ui_and_everything_it_started_exit_within_10s_of_sigterm_to_its_grou
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/server_info", proc, log)
         wait_until_serving(f"http://127.0.0.1:{mlflow_port}/health", proc, log)
-        started = _descendants(proc.pid)
+        started = descendants(proc.pid)
         commands = {p: Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80] for p in started}
         assert any("dagster_webserver" in c for c in commands.values()), commands
         assert any("_daemon" in c for c in commands.values()), commands
         os.killpg(proc.pid, signal.SIGTERM)  # what docker stop / systemd send
         t = time.monotonic()
         proc.wait(timeout=10)
-        while _alive(started) and time.monotonic() - t < 10:
+        while alive(started) and time.monotonic() - t < 10:
             time.sleep(0.2)
-        left = {p: commands[p] for p in _alive(started)}
+        left = {p: commands[p] for p in alive(started)}
         assert not left, f"still running {time.monotonic() - t:.0f} s after SIGTERM: {left}"
     finally:
-        for pid in _alive(_descendants(proc.pid)) | {proc.pid}:
+        for pid in alive(descendants(proc.pid)) | {proc.pid}:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rai_pipelines.settings import load_settings, prepare_dagster_home
-from tests.support import PG, RAI, ROOT
+from tests.support import PG, RAI, ROOT, descendants
 
 CELERY = str(Path(sys.executable).parent / "celery")
 
@@ -68,35 +68,82 @@ def workers(settings, production_env, tmp_path):
         time.sleep(1)
     yield started
     for p, _ in started:
-        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # a worker the test killed
     for p, _ in started:
         p.wait(timeout=20)
 
 
-def test_a_nightly_evaluation_runs_its_steps_on_both_workers(settings, production_env, workers, register_model, tmp_path):
+def _steps_by_worker(instance, run_ids=None) -> dict[str, set[str]]:
+    """Which worker executed which step (dagster-celery's engine event names the worker)."""
+    import dagster as dg
+
+    out: dict[str, set[str]] = {}
+    for run in instance.get_runs():
+        if run_ids is not None and run.run_id not in run_ids:
+            continue
+        for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+            event = record.dagster_event
+            meta = event.event_specific_data.metadata if event and event.event_specific_data else {}
+            if "Celery worker" in meta:
+                out.setdefault(meta["Celery worker"].value.split("@")[0], set()).add(event.step_key or "")
+    return out
+
+
+def _evaluate(env, cwd, version, *extra) -> subprocess.Popen:
+    return subprocess.Popen([RAI, "evaluate", "acs_employment", "--model-version", version, *extra], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_steps_run_on_both_workers_a_killed_worker_loses_nothing_and_an_unchanged_night_runs_nothing(
+        settings, production_env, workers, register_model, tmp_path):
     import dagster as dg
 
     mv = register_model()
     env = {**os.environ, **production_env}
     env.pop("DAGSTER_HOME", None)
-    done = subprocess.run([RAI, "evaluate", "acs_employment", "--model-version", mv.version], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=1200)
+    out, err = _evaluate(env, tmp_path, mv.version).communicate(timeout=1200)
     logs = "\n".join(log.read_text()[-3000:] for _, log in workers)
-    assert done.returncode in (0, 3), f"{done.stdout}\n{done.stderr}\n{logs}"
-    assert "gate" in done.stdout
-
-    with dg.DagsterInstance.get() as instance:  # the PostgreSQL instance the profile names
-        runs = instance.get_runs()
-        by_worker: dict[str, set[str]] = {}
-        for run in runs:
-            for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-                event = record.dagster_event
-                meta = event.event_specific_data.metadata if event and event.event_specific_data else {}
-                if "Celery worker" in meta:
-                    by_worker.setdefault(meta["Celery worker"].value.split("@")[0], set()).add(event.step_key or "")
-    assert set(by_worker) == {"w1", "w2"}, by_worker  # every step ran on a worker, and both took some
-    decided = settings.warehouse().frame("select verdict, warehouse_snapshot from gate_decisions")
+    assert "gate" in out, f"{out}\n{err}\n{logs}"
+    instance = dg.DagsterInstance.get()  # the PostgreSQL instance the profile names
+    assert set(_steps_by_worker(instance)) == {"w1", "w2"}  # every step ran on a worker, and both took some
+    wh = settings.warehouse()
+    assert wh.lake.kind == "postgres"
+    decided = wh.frame("select verdict, warehouse_snapshot from gate_decisions")
     assert len(decided) == 1 and decided.warehouse_snapshot.notna().all()
-    assert settings.warehouse().lake.kind == "postgres"
     assert (Path(production_env["RAI_SHARED_DIR"]) / "datasets").is_dir()  # snapshots on the shared path
     assert not (Path(production_env["RAI_HOME"]) / "datasets").exists()
+    facts_before = wh.frame("select (select count(*) from metrics) as metrics, (select count(*) from evaluation_runs) as runs")
+
+    # Nothing changed: nothing runs.
+    runs = instance.get_runs_count()
+    again, _ = _evaluate(env, tmp_path, mv.version).communicate(timeout=600)
+    assert "up to date, nothing run" in again and instance.get_runs_count() == runs
+
+    # A worker SIGKILLed in the middle of an evaluation step: its step goes back to the queue and the other worker
+    # runs it; the run completes and every fact is there exactly once.
+    forced = _evaluate(env, tmp_path, mv.version, "--force")
+    victim, step, deadline = None, None, time.monotonic() + 600
+    while victim is None:
+        assert time.monotonic() < deadline and forced.poll() is None, forced.communicate()
+        new = {r.run_id for r in instance.get_runs(dg.RunsFilter(job_name="acs_employment__evaluate"))}
+        for worker, steps in _steps_by_worker(instance, new).items():
+            suites = [s for s in steps if s.endswith("_evaluation")]
+            if suites:
+                victim, step = worker, suites[0]
+        time.sleep(0.2)
+    process = dict((name, p) for (p, _), name in zip(workers, ("w1", "w2")))[victim]
+    for pid in descendants(process.pid):
+        os.kill(pid, signal.SIGKILL)
+    out, err = forced.communicate(timeout=1200)
+    assert "gate" in out, f"{out}\n{err}"
+    survivor = {"w1": "w2", "w2": "w1"}[victim]
+    assert step in _steps_by_worker(instance)[survivor]  # the killed step ran again on the other worker
+    duplicated = wh.frame("select run_id, family, metric, slice, count(*) as n from metrics group by all having n > 1")
+    assert duplicated.empty, duplicated
+    assert wh.frame("select count(*) - count(distinct run_id) as d from evaluation_runs").d[0] == 0
+    assert wh.frame("select count(*) - count(distinct decision_id) as d from gate_decisions").d[0] == 0
+    after = wh.frame("select (select count(*) from metrics) as metrics, (select count(*) from evaluation_runs) as runs")
+    assert after.to_dict("records") == facts_before.to_dict("records")  # a forced re-run replaces, never adds
