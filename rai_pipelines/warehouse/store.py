@@ -143,24 +143,29 @@ class Warehouse:
         """Write facts in one transaction: all of them become visible together, or none."""
         if self.as_of is not None:
             raise RaiError("warehouse: a warehouse read as of a snapshot is read-only")
-        staged = []
+        by_table: dict[str, list[pa.Table]] = {}
         for fact in facts:
             if "/" in fact.system or "/" in fact.fact_id or fact.system.startswith("_"):
                 raise ValueError(f"invalid warehouse identity {fact.system}/{fact.fact_id}")
             # pyarrow refuses rows that do not fit before anything is written.
-            staged.append((fact, pa.Table.from_pylist(list(fact.rows), schema=TABLES[fact.table])))
+            data = pa.Table.from_pylist(list(fact.rows), schema=TABLES[fact.table])
+            identity = pa.array([f"{fact.system}/{fact.fact_id}"] * data.num_rows, pa.string())
+            by_table.setdefault(fact.table, []).append(data.append_column(_FACT, identity))
+        staged = {table: pa.concat_tables(parts) for table, parts in by_table.items()}
+        identities = {table: sorted({f"{f.system}/{f.fact_id}" for f in facts if f.table == table}) for table in staged}
         self._prepare()
 
         def commit(con: duckdb.DuckDBPyConnection) -> None:
+            # One statement per table, not per fact: a night's facts commit in a handful of statements.
             con.execute("begin")
-            for i, (fact, data) in enumerate(staged):
-                name, identity = f"_rows{i}", f"{fact.system}/{fact.fact_id}"
+            for i, (table, data) in enumerate(staged.items()):
+                target, name = f"{ALIAS}.{table}", f"_rows{i}"
                 con.register(name, data)
-                target = f"{ALIAS}.{fact.table}"
-                if con.execute(f"select 1 from {target} where {_FACT} = ? limit 1", [identity]).fetchone():
-                    con.execute(f"delete from {target} where {_FACT} = ?", [identity])
+                if con.execute(f"select 1 from {target} where {_FACT} in (select unnest(?)) limit 1",
+                               [identities[table]]).fetchone():
+                    con.execute(f"delete from {target} where {_FACT} in (select unnest(?))", [identities[table]])
                 columns = ", ".join(_ident(c) for c in data.schema.names)
-                con.execute(f"insert into {target} ({columns}, {_FACT}) select {columns}, ? from {name}", [identity])
+                con.execute(f"insert into {target} ({columns}) select {columns} from {name}")
             con.execute("commit")
 
         lakes.retrying(self.lake, commit)

@@ -1,19 +1,18 @@
-"""Governance queries and the trend report on a warehouse of 1M+ metric rows.
+"""Scale: the warehouse at 10 million metric rows, and a night of many systems on one Celery worker or two.
 
-Generates a year of nightly evaluations through the warehouse's own writer
-(one DuckLake transaction per night): M model versions x N nights x 3 suites,
-~100 metric rows each, with gate decisions, their checks, drift per column and
-model versions. The same facts are also written as one Parquet file each (the
-layout of the file-per-fact warehouse this project had before DuckLake). Then:
+`warehouse` (default): generates nightly evaluations through the warehouse's own writer (one DuckLake
+transaction per night): M model versions x N nights x 3 suites, ~230 metric rows per model and night, with gate
+decisions, their checks, drift per column and model versions; then `maintain()` (inlined facts flushed, small
+files merged). The peer is the file-based warehouse this project had before DuckLake, at its best (right after a
+compaction): the same rows as one Parquet file per table, read by DuckDB with the same view semantics. Every query
+the trend report runs is timed on both, 20 times each, into pandas: p50 and p95.
 
-- the peer: DuckDB reading those per-fact Parquet files directly, for the KPI
-  and metric-trend queries;
-- ours: the DuckLake warehouse after `maintain()` (inlined facts flushed, small
-  files merged), every query the report runs (median of 5, on one cursor and
-  into pandas, as the report runs them), `rai query`'s cost including opening
-  its own locked-down instance, and the whole `rai report trends` build.
+    .venv/bin/python -m benchmarks.scale warehouse [--nights 870] [--models 50] [--out DIR]   # ~10M metric rows
 
-    .venv/bin/python benchmarks/warehouse_report.py [--nights 365] [--models 12] [--out DIR]
+`workers`: S copies of the ACS system x V model versions x one night on the production profile (PostgreSQL,
+RabbitMQ), evaluated by `rai evaluate` per system (4 at a time), with one `rai worker` and then two; wall time.
+
+    .venv/bin/python -m benchmarks.scale workers [--systems 20] [--versions 5]
 """
 
 from __future__ import annotations
@@ -27,15 +26,13 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.report import queries
 from rai_pipelines.report.trends import build
 from rai_pipelines.settings import project_dir
 from rai_pipelines.warehouse import Fact, Warehouse
-from rai_pipelines.warehouse.tables import TABLES
+from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
 
 SYSTEM = "acs_employment"
 GROUPS = [f"SEX={s}&RAC1P={r}" for s in ("Male", "Female") for r in ("White", "Black", "Asian", "Other", "Two+", "AIAN")]
@@ -65,24 +62,21 @@ def _suite_rows(suite: str, rng: np.random.Generator, quality: float) -> list[tu
 
 
 class _Night:
-    """One night's facts: written to the warehouse in one transaction, and to the peer as a Parquet file each."""
+    """One night's facts, written to the warehouse in one transaction."""
 
-    def __init__(self, wh: Warehouse, peer: Path):
-        self.wh, self.peer, self.facts = wh, peer, []
+    def __init__(self, wh: Warehouse):
+        self.wh, self.facts = wh, []
 
     def write(self, table: str, system: str, fact_id: str, rows: list[dict]) -> None:
         self.facts.append(Fact(table, system, fact_id, rows))
-        path = self.peer / table / f"{fact_id}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=TABLES[table]), path)
 
     def commit(self) -> None:
         self.wh.write_all(self.facts)
         self.facts = []
 
 
-def generate(root: Path, peer: Path, nights: int, models: int, seed: int = 0) -> int:
-    wh = _Night(Warehouse(root), peer)
+def generate(root: Path, nights: int, models: int, seed: int = 0) -> int:
+    wh = _Night(Warehouse(root))
     rng = np.random.default_rng(seed)
     columns = ["AGEP", "SCHL", "MAR", "RELP", "DIS", "ESP", "CIT", "MIG", "MIL", "ANC", "NATIVITY", "DEAR", "DEYE", "DREM",
                "SEX", "RAC1P", "employed"]
@@ -139,76 +133,90 @@ def generate(root: Path, peer: Path, nights: int, models: int, seed: int = 0) ->
     return metric_rows
 
 
-def _median(fn, repeat: int = 5) -> float:
+def _percentiles(fn, repeat: int = 20) -> tuple[float, float]:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    cuts = statistics.quantiles(times, n=20)
+    return statistics.median(times), cuts[18]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nights", type=int, default=365)
-    parser.add_argument("--models", type=int, default=12)
-    parser.add_argument("--out", type=Path, default=None, help="keep the warehouse and report here (default: a temporary folder)")
-    args = parser.parse_args()
-    base = args.out or Path(tempfile.mkdtemp(prefix="rai-bench-"))
-    root, peer_root = base / "warehouse", base / "peer"
+def _peer(wh: Warehouse, out: Path) -> duckdb.DuckDBPyConnection:
+    """The same rows as the pre-DuckLake warehouse held them after a compaction: one Parquet file per table, sorted
+    by fact, behind views with the same meaning (metrics only of ok runs)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with wh.connect() as con:
+        for table in TABLES:
+            con.execute(f"copy (select * from lake.{table} order by _fact) to '{out / table}.parquet' (format parquet)")
+    peer = duckdb.connect()
+    for table in TABLES:
+        source = f"select * exclude (_fact) from read_parquet('{out / table}.parquet')"
+        if table in COMMITTED_BY_RUN:
+            source += f" where run_id in (select run_id from read_parquet('{out / 'evaluation_runs'}.parquet') where status = 'ok')"
+        peer.execute(f"create view {table} as {source}")
+    from rai_pipelines.warehouse.kpis import KPIS_SQL
+
+    peer.execute(KPIS_SQL)
+    return peer
+
+
+def warehouse(args) -> None:
+    base = args.out or Path(tempfile.mkdtemp(prefix="rai-scale-"))
+    root = base / "warehouse"
     catalog = load_catalog(project_dir() / "assets")
     keys = queries.key_metrics(catalog)
-
     t = time.perf_counter()
-    rows = generate(root, peer_root, args.nights, args.models)
-    files = sum(1 for _ in peer_root.rglob("*.parquet"))
-    print(f"generated {rows:,} metric rows, {files:,} facts ({args.models} model versions x {args.nights} nights x 3 suites) "
-          f"in {time.perf_counter() - t:.1f} s (warehouse and peer files)")
-
-    # The peer: DuckDB straight over the per-fact files.
-    con = duckdb.connect()
-    for table in ("metrics", "evaluation_runs", "dataset_versions", "gate_decisions"):
-        con.execute(f"create view {table} as select * from read_parquet('{peer_root}/{table}/*.parquet', union_by_name=true)")
-    peer = {
-        "gate rates (kpis)": lambda: con.execute(
-            "select system, strftime(decided_at, '%Y-%m') p, avg((verdict = 'pass')::int) from gate_decisions group by all").df(),
-        "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).df(),
-    }
-    peer_s = {name: _median(fn, repeat=1) for name, fn in peer.items()}
-
+    rows = generate(root, args.nights, args.models)
+    took = time.perf_counter() - t
+    print(f"generated {rows:,} metric rows ({args.models} model versions x {args.nights} nights x 3 suites) in {took:.0f} s: "
+          f"{args.nights / took:.1f} nightly transactions/s, {rows / took:,.0f} metric rows/s")
     wh = Warehouse(root)
     t = time.perf_counter()
     wh.maintain()
     print(f"maintain (flush inlined facts, merge small files): {time.perf_counter() - t:.1f} s, "
           f"{sum(1 for _ in root.rglob('*.parquet')):,} Parquet files in the lake")
-
+    peer = _peer(wh, base / "peer")
+    report_queries = {
+        "kpis": queries.KPIS, "metric_trends": queries.metric_trends(keys), "drift": queries.DRIFT,
+        "verdicts": queries.VERDICTS, "lineage": queries.LINEAGE, "counts": queries.COUNTS,
+    }
+    print(f"\n{'query':<16}{'ours p50':>10}{'p95 (ms)':>10}{'peer p50':>10}{'p95 (ms)':>10}{'p50 ratio':>11}")
     with wh.connect() as con:
-        ours = {
-            "kpis": lambda: con.execute(queries.KPIS).df(),
-            "gate rates (kpis)": lambda: con.execute(
-                "select * from kpis where kpi in ('gate_pass_rate', 'gate_fail_rate')").df(),
-            "metric_trends": lambda: con.execute(*queries.metric_trends(keys)).df(),
-            "drift": lambda: con.execute(queries.DRIFT).df(),
-            "verdicts": lambda: con.execute(queries.VERDICTS).df(),
-            "lineage": lambda: con.execute(queries.LINEAGE).df(),
-            "counts": lambda: con.execute(queries.COUNTS).df(),
-        }
-        ours_s = {name: _median(fn) for name, fn in ours.items()}
-        total_rows = con.execute("select count(*) from metrics").fetchone()[0]
-    cold = _median(lambda: wh.query("select * from kpis"))
+        total = con.execute("select count(*) from metrics").fetchone()[0]
+        for name, query in report_queries.items():
+            sql, params = (query, []) if isinstance(query, str) else query
+            ours = _percentiles(lambda sql=sql, params=params: con.execute(sql, params).df())
+            theirs = _percentiles(lambda sql=sql, params=params: peer.execute(sql, params).df())
+            print(f"{name:<16}{ours[0] * 1000:>10.0f}{ours[1] * 1000:>10.0f}{theirs[0] * 1000:>10.0f}{theirs[1] * 1000:>10.0f}"
+                  f"{theirs[0] / ours[0]:>10.2f}x")
+    cold = _percentiles(lambda: wh.query("select * from kpis"), repeat=5)
+    print(f"{'rai query kpis':<16}{cold[0] * 1000:>10.0f}{cold[1] * 1000:>10.0f}   (its own locked-down DuckDB instance)")
     report = build(catalog, wh, base / "report", "http://127.0.0.1:5000")
+    print(f"\nwarehouse: {total:,} metric rows visible; rai report trends {report.seconds['total']:.1f} s "
+          f"for {report.plots} plots ({report.path})")
 
-    print(f"\nwarehouse: {total_rows:,} metric rows visible")
-    print(f"{'query':<20}{'ours (ms)':>12}{'peer (ms)':>12}{'ratio':>9}")
-    for name, seconds in ours_s.items():
-        p = peer_s.get(name)
-        print(f"{name:<20}{seconds * 1000:>12.1f}{'' if p is None else f'{p * 1000:>12.0f}':>12}"
-              f"{'' if p is None else f'{p / seconds:>8.0f}x':>9}")
-    print(f"{'rai query kpis':<20}{cold * 1000:>12.1f}   (its own locked-down DuckDB instance, extensions loaded)")
-    print(f"\nrai report trends: {report.seconds['total']:.2f} s for {report.plots} plots "
-          f"({report.path.stat().st_size / 1e6:.1f} MB, {report.path})")
-    slowest = max(ours_s.values())
-    print(f"slowest report query {slowest * 1000:.0f} ms (target < 200 ms); report {report.seconds['total']:.1f} s (target < 10 s)")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="part")
+    w = sub.add_parser("warehouse")
+    w.add_argument("--nights", type=int, default=870)
+    w.add_argument("--models", type=int, default=50)
+    w.add_argument("--out", type=Path, default=None, help="keep the warehouse here (default: a temporary folder)")
+    k = sub.add_parser("workers")
+    k.add_argument("--systems", type=int, default=20)
+    k.add_argument("--versions", type=int, default=5)
+    args = parser.parse_args()
+    if args.part == "workers":
+        from benchmarks._workers import run
+
+        run(args.systems, args.versions)
+    else:
+        if args.part is None:
+            args = parser.parse_args(["warehouse"])
+        warehouse(args)
 
 
 if __name__ == "__main__":
