@@ -105,3 +105,29 @@ def test_gate_shows_the_applied_waiver_and_stops_applying_it_when_revoked(wh, ca
     waivers.revoke(wh, w.waiver_id, APPROVER, "no longer needed")
     after = decide_from_warehouse(system, catalog.policy, "3", wh, "d.x")
     assert next(r for r in after.reasons if r.check == "calibration").status == "fail" and not after.waivers_applied
+
+
+def test_a_recorded_decision_is_re_derived_from_the_warehouse_snapshot_it_read(wh, catalog):
+    """Audit: the decision records the snapshot all its reads saw; read there, the gate decides the same again,
+    though the warehouse has moved on (a waiver approved since, a forced re-evaluation)."""
+    from rai_pipelines import gate
+
+    system = catalog.system("acs_employment")
+    _seed_failing_calibration(wh)
+    decided = decide_from_warehouse(system, catalog.policy, "3", wh, "d.x")
+    gate.record(decided, wh)
+    waivers.approve(wh, catalog, _request(wh, catalog).waiver_id, APPROVER)
+    wh.write("metrics", "acs_employment", "r-performance", [{
+        "run_id": "r-performance", "system": "acs_employment", "model_version": "3", "dataset_version": "d.x",
+        "family": "performance", "metric": "ece", "slice": "overall", "value": 0.01, "ci_low": 0.005, "ci_high": 0.02,
+        "n": 1000, "recorded_at": datetime.now(UTC)}])
+    now = decide_from_warehouse(system, catalog.policy, "3", wh, "d.x")
+    assert next(r for r in now.reasons if r.check == "calibration").status == "pass"
+
+    recorded = wh.frame("select warehouse_snapshot, evidence_digest, reasons from gate_decisions").iloc[0]
+    assert recorded.warehouse_snapshot == decided.warehouse_snapshot < now.warehouse_snapshot
+    again = decide_from_warehouse(system, catalog.policy, "3", wh.at(int(recorded.warehouse_snapshot)), "d.x")
+    assert [(r.check, r.status, r.observed) for r in again.reasons] == [(r.check, r.status, r.observed) for r in decided.reasons]
+    assert again.evidence_digest == recorded.evidence_digest and not again.waivers_applied
+    as_of = wh.at(int(recorded.warehouse_snapshot)).query("select value from metrics where metric = 'ece'")
+    assert as_of.value.tolist() == [0.09]  # `rai query --as-of` shows what the decision saw
