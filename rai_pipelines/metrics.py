@@ -88,18 +88,3 @@ class WarehouseCollector(Collector):
         snapshot.add_metric([], wh.as_of)
         yield snapshot
 
-
-def dagster_queue_depths(instance, broker: str = "") -> QueueDepths:
-    """Runs the run coordinator holds, and (with a Celery broker) steps waiting on the `dagster` queue."""
-    def depths() -> dict[str, int]:
-        import dagster as dg
-
-        out = {"dagster_runs": instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))}
-        if broker:
-            from kombu import Connection
-
-            with Connection(broker, connect_timeout=3) as conn:
-                out["celery_steps"] = conn.default_channel.queue_declare("dagster", passive=True).message_count
-        return out
-
-    return depths

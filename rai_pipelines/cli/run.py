@@ -118,13 +118,13 @@ def metrics(args) -> int:
 
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from rai_pipelines.metrics import WarehouseCollector, dagster_queue_depths
+    from rai_pipelines.metrics import WarehouseCollector
+    from rai_pipelines.orchestration.executors import queue_depths
 
     settings = common.settings()
     instance = common.instance(settings)
     registry = CollectorRegistry()
-    broker = settings.celery_broker if settings.executor == "celery" else ""
-    registry.register(WarehouseCollector(settings.warehouse(), dagster_queue_depths(instance, broker)))
+    registry.register(WarehouseCollector(settings.warehouse(), queue_depths(instance, settings)))
     server, _ = start_http_server(args.port, addr=args.host, registry=registry)
     say(f"Prometheus metrics: http://{args.host}:{args.port}/metrics")
     stopped = threading.Event()

@@ -39,3 +39,17 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
         return celery_executor.configured({"broker": broker_source(settings), "backend": "rpc://",
                                            "config_source": CELERY_CONFIG}, name="celery")
     raise CatalogError(f"profile {settings.profile}: executor {settings.executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def queue_depths(instance: dg.DagsterInstance, settings: Settings):
+    """For `rai metrics`: runs the run coordinator holds, and, with Celery, steps waiting on the `dagster` queue."""
+    def depths() -> dict[str, int]:
+        out = {"dagster_runs": instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))}
+        if settings.executor == "celery":
+            from kombu import Connection
+
+            with Connection(settings.celery_broker, connect_timeout=3) as conn:
+                out["celery_steps"] = conn.default_channel.queue_declare("dagster", passive=True).message_count
+        return out
+
+    return depths
