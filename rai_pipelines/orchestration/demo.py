@@ -104,6 +104,7 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
     _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say)
+    warehouse.maintain()  # what the daily rai_warehouse_maintenance schedule does in service
     return DemoSummary(nights, ok, blocked, time.perf_counter() - started)
 
 
