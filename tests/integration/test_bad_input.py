@@ -28,7 +28,11 @@ def test_bad_production_data_is_one_line_and_writes_nothing(project, tmp_path, c
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert message in lines[0] and "production.parquet" in lines[0]
-    assert not list((home / "warehouse").rglob("*.parquet")) if (home / "warehouse").exists() else True
+    from rai_pipelines.warehouse import Warehouse
+    from rai_pipelines.warehouse.tables import TABLES
+
+    wh = Warehouse(home / "warehouse")
+    assert {t: wh.frame(f"select count(*) as n from {t}").n[0] for t in TABLES} == dict.fromkeys(TABLES, 0)
     assert not (home / "datasets").exists() or not list((home / "datasets").rglob("*.parquet"))
 
 
