@@ -247,10 +247,9 @@ class Warehouse:
                 con = self.lake.open(read_only=True)
             self._views(con, None, temp=False)  # every view, so the user's SQL sees the whole catalog
             # Reads only, and only the lake's files: no read_text('/any/file'), no COPY TO, no ATTACH.
-            if self.lake.kind == "sqlite":
-                roots = {str(Path(self.lake.target).parent), self.lake.data_path.rstrip("/")}
-                allowed = ", ".join("'" + r.replace("'", "''") + "/'" for r in sorted(roots))
-                con.execute(f"set allowed_directories = [{allowed}]")
+            roots = {self.lake.data_path.rstrip("/")} | ({str(Path(self.lake.target).parent)} if self.lake.kind == "sqlite" else set())
+            allowed = ", ".join("'" + r.replace("'", "''") + "/'" for r in sorted(roots))
+            con.execute(f"set allowed_directories = [{allowed}]")
             con.execute("set enable_external_access = false")
             con.execute("set lock_configuration = true")
             return con.execute(sql).df()

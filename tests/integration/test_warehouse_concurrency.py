@@ -68,6 +68,9 @@ def test_concurrent_writers_and_a_reader_see_every_fact_once(kind, tmp_path, req
     assert (totals.rows, totals.runs) == (WRITERS * RUNS * METRICS, WRITERS * RUNS)
     assert totals.rewritten == WRITERS * len(range(0, RUNS, 3)) * METRICS
     assert reads > 1
+    wh.maintain()  # into Parquet under the data path: `rai query`, locked down, still reads it
+    assert list((tmp_path / ("wh/data" if kind == "sqlite" else "data")).rglob("*.parquet"))
+    assert wh.query("select count(*) as n from metrics").n[0] == WRITERS * RUNS * METRICS
 
 
 def _restart_postgres() -> None:
