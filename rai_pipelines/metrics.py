@@ -1,13 +1,16 @@
 """Prometheus metrics (`rai metrics`): what operators graph and alert on, read from the warehouse and the run
 queue at each scrape, so every worker's work counts once and a restarted exporter loses nothing.
 
+The warehouse's counts are gauges, not counters: a fact is replaced by identity (an errored evaluation re-run
+successfully moves from `error` to `ok`), so a count can go down, which a counter must never do.
+
 | metric | type | labels |
 |---|---|---|
-| rai_evaluations_total | counter | system, suite, status (ok, error) |
-| rai_evaluation_duration_seconds | summary (_sum, _count) | system, suite |
-| rai_gate_decisions_total | counter | system, verdict |
+| rai_evaluations | gauge: evaluations recorded | system, suite, status (ok, error) |
+| rai_evaluation_seconds | gauge: wall time of the successful ones, summed (divide by rai_evaluations{status="ok"}) | system, suite |
+| rai_gate_decisions | gauge: decisions recorded | system, verdict |
 | rai_gate_latest_verdict | gauge (1 for the newest verdict of each model version) | system, model_version, verdict |
-| rai_failed_checks_total | counter | system, family, check |
+| rai_failed_checks | gauge: failed gate checks recorded | system, family, check |
 | rai_queue_depth | gauge | queue (dagster_runs: runs queued by the run coordinator; celery_steps: steps waiting on the broker) |
 | rai_warehouse_snapshot | gauge | |
 | rai_scrape_errors_total | counter | source |
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from rai_pipelines.warehouse import Warehouse
@@ -56,17 +59,17 @@ class WarehouseCollector(Collector):
         runs = wh.frame("""select system, suite, status, count(*) as n,
                                   sum(epoch(finished_at) - epoch(started_at)) as seconds
                            from evaluation_runs group by all order by all""")
-        total = CounterMetricFamily("rai_evaluations", "Evaluations recorded", labels=["system", "suite", "status"])
-        duration = SummaryMetricFamily("rai_evaluation_duration_seconds", "Wall time of successful evaluations",
-                                       labels=["system", "suite"])
+        total = GaugeMetricFamily("rai_evaluations", "Evaluations recorded", labels=["system", "suite", "status"])
+        duration = GaugeMetricFamily("rai_evaluation_seconds", "Wall time of the successful evaluations, summed",
+                                     labels=["system", "suite"])
         for r in runs.itertuples():
             total.add_metric([r.system, r.suite, r.status], r.n)
             if r.status == "ok":
-                duration.add_metric([r.system, r.suite], count_value=r.n, sum_value=float(r.seconds or 0.0))
+                duration.add_metric([r.system, r.suite], float(r.seconds or 0.0))
         yield total
         yield duration
 
-        decisions = CounterMetricFamily("rai_gate_decisions", "Release decisions recorded", labels=["system", "verdict"])
+        decisions = GaugeMetricFamily("rai_gate_decisions", "Release decisions recorded", labels=["system", "verdict"])
         for r in wh.frame("select system, verdict, count(*) as n from gate_decisions group by all order by all").itertuples():
             decisions.add_metric([r.system, r.verdict], r.n)
         yield decisions
@@ -78,7 +81,7 @@ class WarehouseCollector(Collector):
             latest.add_metric([r.system, r.model_version, r.verdict], 1)
         yield latest
 
-        failed = CounterMetricFamily("rai_failed_checks", "Gate checks that failed", labels=["system", "family", "check"])
+        failed = GaugeMetricFamily("rai_failed_checks", "Gate checks that failed", labels=["system", "family", "check"])
         for r in wh.frame("""select system, coalesce(family, kind) as family, check_name, count(*) as n from gate_checks
                              where status = 'fail' group by all order by all""").itertuples():
             failed.add_metric([r.system, r.family, r.check_name], r.n)

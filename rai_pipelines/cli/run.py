@@ -166,7 +166,7 @@ def evaluate(args) -> int:
         if not targets:
             raise UsageError(f"{system.registry_name!r} has no registered versions; register one or run `rai demo`")
     decided = {}
-    if not args.force and wh.exists("dataset_versions", system.name, dataset):  # seen before: what is left to do?
+    if not args.force and pending.ingested(catalog, system, wh, dataset):  # seen before: what is left to do?
         decided = pending.decided_versions(catalog, system, common.mlflow_client(settings), store, wh, dataset, targets)
     defs, instance = common.dagster(settings)
     status = 0

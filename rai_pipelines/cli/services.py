@@ -35,15 +35,21 @@ class Services:
         def _stop(signum, frame):
             raise KeyboardInterrupt
 
-        previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+        signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+        previous = {s: signal.signal(s, _stop) for s in signals[:2]}
         try:
             return main.wait()
         except KeyboardInterrupt:
             return 0
         finally:
+            # A second signal while stopping must not end this process first: its children, in sessions of their
+            # own, would be left running.
+            for s in signals:
+                signal.signal(s, signal.SIG_IGN)
+            self.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            self.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def stop(self) -> None:
         deadline = time.monotonic() + STOP_SECONDS

@@ -4,7 +4,6 @@ share one answer."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from mlflow import MlflowClient
@@ -39,23 +38,51 @@ def done_evaluations(warehouse: Warehouse, system: System) -> set[str]:
 def decided_versions(catalog: Catalog, system: System, client: MlflowClient, store: DatasetStore, warehouse: Warehouse,
                      dataset_key: str, model_versions: list[str]) -> dict[str, str]:
     """Of these model versions, those with nothing left to do on this dataset version, and their verdicts: every
-    suite's evaluation is fresh and the gate decided on them under the current policy and gate code."""
-    from rai_pipelines.code_version import code_version
+    suite's evaluation is fresh, the gate deciding now would record the very decision it recorded (same evidence,
+    policy, tier, waivers, release window and gate code: the decision's identity), and a released version has its
+    evidence bundle."""
+    from rai_pipelines import gate
+    from rai_pipelines.warehouse import reads
 
     wanted = [mv for mv in registry.versions(client, system.registry_name) if mv.version in set(model_versions)]
     dataset, _ = store.load(system, dataset_key)
     ids, done = evaluation_ids(catalog, system, client, dataset, wanted), done_evaluations(warehouse, system)
-    decisions = warehouse.frame(
-        """select model_version, verdict, evaluation_run_ids from gate_decisions
-           where system = ? and dataset_version = ? and policy_version = ? and code_version = ?
-           qualify row_number() over (partition by model_version order by decided_at desc) = 1""",
-        [system.name, dataset_key, catalog.policy.version, code_version("gate")])
     out = {}
-    for d in decisions.itertuples():
-        suite_ids = set(ids.get(d.model_version, {}).values())
-        if suite_ids and suite_ids <= done and suite_ids == set(json.loads(d.evaluation_run_ids)):
-            out[d.model_version] = d.verdict
+    for mv in wanted:
+        if not set(ids[mv.version].values()) <= done:
+            continue
+        recorded = reads.latest_decision(warehouse, system.name, mv.version, dataset_key)
+        if recorded is None:
+            continue
+        now = gate.decide_from_warehouse(system, catalog.policy, mv.version, warehouse, dataset_key, catalog.suite_digests(system))
+        if now.decision_id != recorded.decision_id or now.risk_tier != recorded.risk_tier:
+            continue
+        if now.verdict == gate.PASS and warehouse.frame("select count(*) as n from evidence_bundles where decision_id = ?",
+                                                        [now.decision_id]).n[0] == 0:
+            continue
+        out[mv.version] = now.verdict
     return out
+
+
+def ingested(catalog: Catalog, system: System, warehouse: Warehouse, dataset_key: str) -> bool:
+    """Whether a dataset version's ingest has nothing left to do: registered, its quality check computed by the
+    current suite and code, its drift by the current drift code (a changed drift suite is re-run by the nightly
+    schedule, or `rai evaluate --force`)."""
+    from rai_pipelines.code_version import code_version
+
+    if not warehouse.exists("dataset_versions", system.name, dataset_key):
+        return False
+    for table, name in (("quality_results", DATA_QUALITY), ("drift_results", "drift")):
+        suite = catalog.dataset_suite(system, name)
+        if suite is None:
+            continue
+        digest = "suite_digest" if table == "quality_results" else "null"  # drift's run id carries its suite digest
+        done = warehouse.frame(f"select distinct code_version, {digest} as suite_digest from {table} "
+                               "where system = ? and dataset_version = ?", [system.name, dataset_key])
+        current = (done.code_version == code_version(suite.family)) & ((done.suite_digest == suite.digest) if digest != "null" else True)
+        if not current.any():
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,11 @@ def limits() -> dict[str, int]:
 
 
 def size(instance: dg.DagsterInstance) -> None:
-    """Set the pools' slots on the instance (kept in its storage: every run and worker of the instance shares them)."""
+    """Give the pools this machine's sizes where the instance has none yet. The slots live in the instance's storage
+    and count across every worker of it: with several worker machines, set them to the cluster's total with
+    `dagster instance concurrency set rai_cpu N` (and rai_llm to the number of machines); this never overwrites them."""
     storage = instance.event_log_storage
     for pool, slots in limits().items():
-        if storage.get_concurrency_info(pool).slot_count != slots:
+        info = storage.get_concurrency_info(pool)
+        if info.using_default_limit or info.slot_count == 0:
             storage.set_concurrency_slots(pool, slots)

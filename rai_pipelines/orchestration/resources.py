@@ -39,14 +39,15 @@ class StateResource(dg.ConfigurableResource):
     home: str
     warehouse_catalog: str = ""  # the profile's DuckLake; empty: the embedded one under home
     warehouse_data_path: str = ""
-    evidence_key: str = ""  # the profile's signing key (evidence/keys.py)
+    evidence_key: str  # the signing key's path, resolved by the settings (evidence/keys.py)
     create_evidence_key: bool = False
+    local_home: str = ""  # this host's RAI_HOME: caches that must not sit on a shared filesystem
 
     def warehouse(self) -> Warehouse:
         return Warehouse.configured(self.home, self.warehouse_catalog, self.warehouse_data_path)
 
     def signing_key(self) -> SigningKey:
-        return SigningKey.configured(self.home, self.evidence_key, self.create_evidence_key)
+        return SigningKey(Path(self.evidence_key), self.create_evidence_key)
 
     def datasets(self) -> DatasetStore:
         return DatasetStore(f"{self.home}/datasets")
@@ -60,7 +61,8 @@ class StateResource(dg.ConfigurableResource):
     def response_cache(self):
         from rai_pipelines.genai.cache import ResponseCache
 
-        return ResponseCache(Path(self.home) / "genai" / "responses.sqlite")
+        # Per host: SQLite's WAL does not work across machines on a network filesystem, and a cache need not be shared.
+        return ResponseCache(Path(self.local_home or self.home) / "genai" / "responses.sqlite")
 
 
 class AlertResource(dg.ConfigurableResource):
@@ -90,8 +92,9 @@ def resources_for(settings: Settings) -> dict:
             ui_url=settings.mlflow_ui_url,
         ),
         "state": StateResource(home=str(settings.shared), warehouse_catalog=settings.warehouse_catalog,
-                               warehouse_data_path=settings.warehouse_data_path, evidence_key=settings.evidence_key,
-                               create_evidence_key=settings.create_evidence_key),
+                               warehouse_data_path=settings.warehouse_data_path,
+                               evidence_key=str(settings.signing_key().path), create_evidence_key=settings.signing_key().create,
+                               local_home=str(settings.home)),
         SCORED_IO: ScoredIOManager(root=str(settings.shared / "scored")),
         "alerts": AlertResource(webhook_url=_from_env(settings.alert_webhook_url, "RAI_ALERT_WEBHOOK_URL"), file=settings.alert_file),
     }

@@ -75,7 +75,8 @@ class Lake:
         kind = self.kind
         if kind not in ("sqlite", "postgres"):
             raise CatalogError(f"warehouse catalog {self.catalog!r}: expected sqlite:<file> or postgres:<dsn>")
-        if kind == "postgres" and re.search(r"\bpassword\s*=", self.catalog, re.IGNORECASE):
+        if kind == "postgres" and (re.search(r"\bpassword\s*=", self.catalog, re.IGNORECASE)
+                                   or re.search(r"://[^/@]*:[^/@]*@", self.catalog)):
             raise CatalogError("warehouse catalog: a password in the DSN would be logged and copied into lineage; "
                                "put it in PGPASSWORD or ~/.pgpass")
 
@@ -121,12 +122,30 @@ class Lake:
             con.execute(self.attach_sql(read_only))
         except duckdb.Error as exc:
             con.close()
-            raise RaiError(f"warehouse: cannot open {self.described()}: {str(exc).splitlines()[0]}") from None
+            raise RaiError(f"warehouse: cannot open {self.described()}: {self.redacted(str(exc)).splitlines()[0]}") from None
         return con
+
+    def legacy_layout(self) -> Path | None:
+        """A fact-table folder of the warehouse layout before DuckLake (`<table>/<system>/<fact>.parquet`) beside
+        the embedded catalog, if there is one."""
+        if self.kind != "sqlite":
+            return None
+        from rai_pipelines.warehouse.tables import TABLES
+
+        root = Path(self.target).parent
+        return next((root / t for t in TABLES if (root / t).is_dir()), None)
+
+    def redacted(self, message: str) -> str:
+        """An error message without the catalog's connection string (errors from the drivers repeat it)."""
+        return message.replace(self.target, self.described()) if self.kind == "postgres" else message
 
 
 _instances: OrderedDict[tuple, duckdb.DuckDBPyConnection] = OrderedDict()
 _lock = threading.Lock()
+
+
+class _Unreachable(Exception):
+    """The catalog could not be attached (its server down or restarting): worth another try."""
 
 
 def instance(lake: Lake) -> duckdb.DuckDBPyConnection:
@@ -137,7 +156,12 @@ def instance(lake: Lake) -> duckdb.DuckDBPyConnection:
         if found is not None:
             _instances.move_to_end(key)
             return found
-        con = _instances[key] = lake.open()
+        try:
+            con = _instances[key] = lake.open()
+        except RaiError as exc:
+            if lake.kind == "postgres" and (_RECONNECT.search(str(exc)) or "Failed to attach" in str(exc)):
+                raise _Unreachable(str(exc)) from None
+            raise
         while len(_instances) > _MAX_INSTANCES:
             _, old = _instances.popitem(last=False)
             old.close()
@@ -161,20 +185,22 @@ def retrying(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     deadline = time.monotonic() + _RETRY_SECONDS
     attempt = 0
     while True:
-        cursor = instance(lake).cursor()
+        cursor = None
         try:
+            cursor = instance(lake).cursor()  # opening reconnects: the server may still be coming back
             return work(cursor)
-        except duckdb.Error as exc:
-            message = str(exc)
-            reconnect = bool(_RECONNECT.search(message))
+        except (duckdb.Error, _Unreachable) as exc:
+            message = lake.redacted(str(exc))
+            reconnect = isinstance(exc, _Unreachable) or bool(_RECONNECT.search(message))
             if not (reconnect or _RETRYABLE.search(message)) or time.monotonic() > deadline:
-                raise RaiError(f"warehouse ({lake.described()}): {message.splitlines()[0]}") from exc
+                raise RaiError(f"warehouse ({lake.described()}): {message.splitlines()[0]}") from None
             if reconnect:
                 forget(lake)
         finally:
-            try:
-                cursor.close()
-            except duckdb.Error:
-                pass
+            if cursor is not None:
+                try:
+                    cursor.close()
+                except duckdb.Error:
+                    pass
         attempt += 1
         time.sleep(min(2.0, 0.05 * 2 ** min(attempt, 6)) * (0.5 + random.random()))

@@ -111,6 +111,10 @@ class Warehouse:
         key = (self.lake, os.getpid())
         if key in _ready:
             return
+        legacy = self.lake.legacy_layout()
+        if legacy:
+            raise RaiError(f"warehouse: {legacy} holds facts in the file layout of versions before DuckLake, which this "
+                           "version does not read; move that folder aside (or start a new RAI_HOME with `rai demo`)")
 
         def migrate(con: duckdb.DuckDBPyConnection) -> None:
             con.execute("begin")
@@ -119,15 +123,14 @@ class Warehouse:
                     "select table_name, column_name from duckdb_columns() where database_name = ?", [ALIAS]).fetchall():
                 have.setdefault(table, set()).add(column)
             for table, schema in TABLES.items():
-                con.register("_empty", schema.empty_table())
+                types = _duckdb_types(table)
                 if table not in have:
-                    con.execute(f"create table {ALIAS}.{table} as select *, ''::varchar as {_FACT} from _empty limit 0")
+                    columns = ", ".join(f"{_ident(c)} {types[c]}" for c in schema.names)
+                    con.execute(f"create table {ALIAS}.{table} ({columns}, {_FACT} varchar)")
                     continue
-                types = dict(con.execute("select column_name, column_type from (describe select * from _empty)").fetchall())
                 for column in schema.names:
                     if column not in have[table]:
                         con.execute(f"alter table {ALIAS}.{table} add column {_ident(column)} {types[column]}")
-                con.unregister("_empty")
             con.execute("commit")
 
         lakes.retrying(self.lake, migrate)
@@ -144,6 +147,7 @@ class Warehouse:
         if self.as_of is not None:
             raise RaiError("warehouse: a warehouse read as of a snapshot is read-only")
         by_table: dict[str, list[pa.Table]] = {}
+        facts = list({(f.table, f.system, f.fact_id): f for f in facts}.values())  # one identity twice: the last wins
         for fact in facts:
             if "/" in fact.system or "/" in fact.fact_id or fact.system.startswith("_"):
                 raise ValueError(f"invalid warehouse identity {fact.system}/{fact.fact_id}")
@@ -168,7 +172,20 @@ class Warehouse:
                 con.execute(f"insert into {target} ({columns}) select {columns} from {name}")
             con.execute("commit")
 
+        def deduplicate(con: duckdb.DuckDBPyConnection) -> None:
+            # Two writers that both found an identity absent both insert it (appends do not conflict in DuckLake):
+            # the later commit's rows are the fact, the earlier ones go. A reader may see both for that moment.
+            for table, ids in identities.items():
+                found = con.execute(f"select {_FACT}, max(snapshot_id) from {ALIAS}.{table} where {_FACT} in (select unnest(?)) "
+                                    f"group by {_FACT} having count(distinct snapshot_id) > 1", [ids]).fetchall()
+                if found:
+                    con.execute("begin")
+                    for identity, newest in found:
+                        con.execute(f"delete from {ALIAS}.{table} where {_FACT} = ? and snapshot_id < ?", [identity, newest])
+                    con.execute("commit")
+
         lakes.retrying(self.lake, commit)
+        lakes.retrying(self.lake, deduplicate)
 
     def exists(self, table: str, system: str, fact_id: str) -> bool:
         self._prepare()
@@ -200,13 +217,31 @@ class Warehouse:
         kind = "temp view" if temp else "view"
         at = _as_of_clause(self.as_of)
         for table in (t for t in TABLES if t in wanted):
-            columns = ", ".join(_ident(c) for c in TABLES[table].names)
-            source = f"select {columns} from {ALIAS}.{table}{at}"
-            if table in COMMITTED_BY_RUN:
-                source += (f" where run_id in (select run_id from {ALIAS}.evaluation_runs{at} where status = 'ok')")
+            if self.as_of is not None and not self._existed(con, table):
+                source = f"select {self._columns(con, table, present=set())} where false"
+            else:
+                source = f"select {self._columns(con, table)} from {ALIAS}.{table}{at}"
+            if table in COMMITTED_BY_RUN:  # the evaluation_runs view is created first (TABLES' order)
+                source = f"select * from ({source}) where run_id in (select run_id from evaluation_runs where status = 'ok')"
             con.execute(f"create or replace {kind} {table} as {source}")
         if "kpis" in wanted:
             con.execute(KPIS_SQL.replace("create view", f"create or replace {kind}", 1))
+
+    def _existed(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
+        try:
+            con.execute(f"select 1 from {ALIAS}.{table}{_as_of_clause(self.as_of)} limit 0")
+        except duckdb.Error:
+            return False  # created after that snapshot
+        return True
+
+    def _columns(self, con: duckdb.DuckDBPyConnection, table: str, present: set[str] | None = None) -> str:
+        """The contract's columns of a table; read as of a snapshot from before a column was added, that column is
+        NULL (columns are added, never removed)."""
+        if present is None:
+            present = ({c for c, *_ in con.execute(f"describe select * from {ALIAS}.{table}{_as_of_clause(self.as_of)}").fetchall()}
+                       if self.as_of is not None else set(TABLES[table].names))
+        types = _duckdb_types(table)
+        return ", ".join(_ident(c) if c in present else f"null::{types[c]} as {_ident(c)}" for c in TABLES[table].names)
 
     def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
         """A cursor with the warehouse views (as temporary views: cursors of one process share an instance)."""
@@ -241,8 +276,10 @@ class Warehouse:
         _only_views(sql)
         con = self.lake.open(read_only=True)  # an instance of its own: it is locked down below
         try:
-            if con.execute("select count(*) from duckdb_tables() where database_name = ?", [ALIAS]).fetchone()[0] < len(TABLES):
-                con.close()  # a new warehouse: its tables are created by a writer first
+            have = set(con.execute("select table_name || '.' || column_name from duckdb_columns() where database_name = ?",
+                                   [ALIAS]).fetchall())
+            if {(f"{t}.{c}",) for t, schema in TABLES.items() for c in schema.names} - have:
+                con.close()  # a new warehouse, or one from before a column was added: a writer brings it up to date
                 self._prepare()
                 con = self.lake.open(read_only=True)
             self._views(con, None, temp=False)  # every view, so the user's SQL sees the whole catalog
@@ -257,6 +294,20 @@ class Warehouse:
             raise RaiError(f"query: {str(exc).splitlines()[0]}") from None
         finally:
             con.close()
+
+
+def _duckdb_types(table: str) -> dict[str, str]:
+    """The DuckDB type of each of a table's columns, as DuckDB maps its Arrow schema."""
+    key = (table, str(TABLES[table]))
+    if key not in _TYPES:
+        with duckdb.connect() as con:
+            con.register("_empty", TABLES[table].empty_table())
+            _TYPES[key] = dict(con.execute("select column_name, column_type from (describe select * from _empty)").fetchall())
+    return _TYPES[key]
+
+
+_TYPES: dict[tuple[str, str], dict[str, str]] = {}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _only_views(sql: str) -> None:
@@ -288,6 +339,8 @@ def _only_views(sql: str) -> None:
             name = ref.get("function", {}).get("function_name", "?")
             raise RaiError(f"query: table function {name}() is not allowed; query the warehouse views ({', '.join(sorted(views))})")
         name = ref["table_name"].lower()
+        if not _IDENTIFIER.fullmatch(name):  # a quoted path would be a file scan wherever no CTE of that name is in scope
+            raise RaiError(f"query: {ref['table_name']!r} is not a warehouse view; name views as plain identifiers")
         if ref.get("catalog_name") or ref.get("schema_name") or ref.get("at_clause"):
             raise RaiError(f"query: {'.'.join(p for p in (ref.get('catalog_name'), ref.get('schema_name'), ref['table_name']) if p)} "
                            "is not a warehouse view; name views unqualified, and use --as-of for an earlier state")

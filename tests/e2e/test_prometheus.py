@@ -59,17 +59,17 @@ def test_prometheus_scrapes_evaluation_counts_durations_verdicts_failed_checks_a
         wait_until_serving(f"http://127.0.0.1:{port}/metrics", exporter, log)
         wait_until_serving(f"{url}/-/ready", prometheus, prom_log)
         deadline = time.monotonic() + 60
-        while not _query(url, "rai_evaluations_total"):
+        while not _query(url, "rai_evaluations"):
             assert time.monotonic() < deadline, prom_log.read_text()[-2000:]
             time.sleep(1)
-        assert _query(url, "rai_evaluations_total") == {
+        assert _query(url, "rai_evaluations") == {
             "status=error,suite=fairness,system=acs_employment": 1, "status=ok,suite=fairness,system=acs_employment": 2,
             "status=ok,suite=performance,system=acs_employment": 1}
         # Successful fairness runs took 10 s and 20 s; the errored one does not count towards durations.
-        assert _query(url, 'rai_evaluation_duration_seconds_sum{suite="fairness"}') == {"suite=fairness,system=acs_employment": 30}
-        assert _query(url, "rai_gate_decisions_total") == {"system=acs_employment,verdict=fail": 1,
+        assert _query(url, 'rai_evaluation_seconds{suite="fairness"}') == {"suite=fairness,system=acs_employment": 30}
+        assert _query(url, "rai_gate_decisions") == {"system=acs_employment,verdict=fail": 1,
                                                            "system=acs_employment,verdict=pass": 1}
-        assert _query(url, "rai_failed_checks_total") == {"check=tpr_difference_SEX,family=fairness,system=acs_employment": 1}
+        assert _query(url, "rai_failed_checks") == {"check=tpr_difference_SEX,family=fairness,system=acs_employment": 1}
         assert _query(url, "rai_gate_latest_verdict") == {"model_version=1,system=acs_employment,verdict=pass": 1,
                                                           "model_version=2,system=acs_employment,verdict=fail": 1}
         assert _query(url, "rai_queue_depth") == {"queue=dagster_runs": 0}

@@ -28,12 +28,17 @@ def _facts(writer: int, run: int, value: float) -> list[Fact]:
     return [Fact("metrics", "s", run_id, metrics), Fact("evaluation_runs", "s", run_id, [record])]
 
 
+SHARED = 4  # evaluations every writer writes too (a redelivered step, a forced run beside the sensor's)
+
+
 def _write(lake: Lake, writer: int) -> None:
     wh = Warehouse(lake=lake)
     for run in range(RUNS):
         wh.write_all(_facts(writer, run, 0.5))
         if run % 3 == 0:  # a forced re-run of the same evaluation replaces it
             wh.write_all(_facts(writer, run, 0.75))
+        if run < SHARED:
+            wh.write_all(_facts(99, run, 0.25))
 
 
 def _lake(kind: str, tmp_path, request) -> Lake:
@@ -65,7 +70,7 @@ def test_concurrent_writers_and_a_reader_see_every_fact_once(kind, tmp_path, req
         assert p.exitcode == 0, "a writer failed: a lock or conflict error reached it"
     totals = wh.frame("select count(*) as rows, count(distinct run_id) as runs, "
                       "count(*) filter (where value = 0.75) as rewritten from metrics").iloc[0]
-    assert (totals.rows, totals.runs) == (WRITERS * RUNS * METRICS, WRITERS * RUNS)
+    assert (totals.rows, totals.runs) == ((WRITERS * RUNS + SHARED) * METRICS, WRITERS * RUNS + SHARED)
     assert totals.rewritten == WRITERS * len(range(0, RUNS, 3)) * METRICS
     assert reads > 1
     wh.maintain()  # into Parquet under the data path: `rai query`, locked down, still reads it
@@ -116,7 +121,7 @@ def test_a_postgresql_restart_mid_writes_loses_nothing_and_leaves_no_half_fact(t
     stop.set()
     thread.join(120)
     assert len(written) >= before + 3, failed  # writing resumed after the restart
-    assert not [f for f in failed if f.startswith("UNCLEAR") or "\n" in f], failed
+    assert not failed  # every write rode out the restart (reconnected and retried)
     seen = wh.frame("select r.run_id, count(m.run_id) as n from evaluation_runs r left join metrics m using (run_id) group by r.run_id")
     assert set(seen.n) == {METRICS}  # no run without its metrics
     assert set(seen.run_id) >= {f"w0-r{i}" for i in written}  # every acknowledged write is there

@@ -108,6 +108,9 @@ def test_query_cannot_read_or_write_outside_the_warehouse(tmp_path, sql):
     ("select * from ducklake_snapshots('lake')", "ducklake_snapshots() is not allowed"),
     ("with m as (select * from lake.metrics) select * from m", "is not a warehouse view"),
     ("select * from metrics where run_id in (select run_id from read_csv('/etc/hosts'))", "read_csv() is not allowed"),
+    # A CTE named like a file is in scope only in its own query: outside it, the name is a file scan.
+    ("""select * from "{data}main/metrics/x.parquet" where 0 = (with "{data}main/metrics/x.parquet" as (select 1) select 0)""",
+     "plain identifiers"),
 ])
 def test_query_cannot_read_around_the_views(tmp_path, sql, message):
     """The lake's own Parquet files and tables hold rows the views hide (metrics of errored runs, superseded facts):
@@ -139,6 +142,39 @@ def test_as_of_reads_the_warehouse_as_it_stood(tmp_path):
     assert not pinned.exists("evaluation_runs", "s", "run2") and wh.exists("evaluation_runs", "s", "run2")
     with pytest.raises(RaiError, match="read-only"):
         pinned.write("evaluation_runs", "s", "run3", [_run("run3")])
+
+
+def test_as_of_a_snapshot_from_before_a_column_or_a_table_existed(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from rai_pipelines.warehouse import store, tables
+
+    wh = Warehouse(tmp_path)
+    wh.write("evaluation_runs", "s", "run1", [_run("run1")])
+    old = wh.snapshot()
+    grown = {**tables.TABLES, "evaluation_runs": tables.TABLES["evaluation_runs"].append(pa.field("added_later", pa.string())),
+             "new_table": pa.schema([("system", pa.string())])}
+    monkeypatch.setattr(store, "TABLES", grown)
+    monkeypatch.setattr(store, "_ready", set())
+    wh.write("evaluation_runs", "s", "run2", [{**_run("run2"), "added_later": "yes"}])
+    then = wh.at(old)
+    assert then.frame("select run_id, added_later from evaluation_runs").to_dict("records") == [{"run_id": "run1", "added_later": None}]
+    assert then.frame("select count(*) as n from new_table").n[0] == 0  # did not exist yet: empty, not an error
+    assert wh.at(0).query("select count(*) as n from metrics").n[0] == 0  # before any table
+
+
+def test_one_identity_twice_in_a_write_keeps_the_last(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.write_all([Fact("metrics", "s", "r", [_metric("r", 0.1)]), Fact("metrics", "s", "r", [_metric("r", 0.2)]),
+                  Fact("evaluation_runs", "s", "r", [_run("r")])])
+    assert wh.frame("select value from metrics").value.tolist() == [0.2]
+
+
+def test_a_warehouse_in_the_layout_before_ducklake_is_refused_in_one_line(tmp_path):
+    (tmp_path / "metrics" / "s").mkdir(parents=True)
+    with pytest.raises(RaiError, match="layout of versions before DuckLake") as err:
+        Warehouse(tmp_path).frame("select 1")
+    assert "\n" not in str(err.value)
 
 
 def test_columns_added_to_a_table_are_added_to_an_existing_lake(tmp_path, monkeypatch):
