@@ -95,7 +95,11 @@ def _outcome(result) -> RunOutcome:
                 return RunOutcome(result.run_id, f"blocked by failed check(s) {', '.join(failed_checks)}",
                                   blocked_by=failed_checks, **seen)
             return RunOutcome(result.run_id, f"step {event.step_key} failed: {message}", **seen)
-    return RunOutcome(result.run_id, f"run {result.run_id} failed", **seen)
+    # No step failed: the run itself did (the executor lost a worker's result, the instance's database went away).
+    failure = next((e for e in result.all_events if e.is_run_failure), None)
+    error = getattr(failure.event_specific_data, "error", None) if failure is not None else None
+    why = " ".join(error.message.split()) if error is not None and error.message else ""
+    return RunOutcome(result.run_id, f"run {result.run_id} failed" + (f": {why[:300]}" if why else ""), **seen)
 
 
 def tick_schedule(defs: dg.Definitions, instance: dg.DagsterInstance, system: System, night: date) -> list[dg.RunRequest]:

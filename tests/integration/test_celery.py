@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rai_pipelines.settings import load_settings, prepare_dagster_home
-from tests.support import PG, RAI, ROOT, descendants
+from tests.support import PG, RAI, ROOT, alive, descendants
 
 CELERY = str(Path(sys.executable).parent / "celery")
 
@@ -61,19 +61,24 @@ def workers(settings, production_env, tmp_path):
         log = tmp_path / f"{name}.log"
         started.append((subprocess.Popen([RAI, "worker", "--name", name], env=env, cwd=tmp_path, stdout=log.open("w"),
                                          stderr=subprocess.STDOUT, start_new_session=True), log))
-    deadline = time.monotonic() + 180
-    while not all("ready." in log.read_text() for _, log in started):
-        assert time.monotonic() < deadline and all(p.poll() is None for p, _ in started), \
-            "\n".join(log.read_text()[-1500:] for _, log in started)
-        time.sleep(1)
-    yield started
-    for p, _ in started:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass  # a worker the test killed
-    for p, _ in started:
-        p.wait(timeout=20)
+    try:
+        deadline = time.monotonic() + 180
+        while not all("ready." in log.read_text() for _, log in started):
+            assert time.monotonic() < deadline and all(p.poll() is None for p, _ in started), \
+                "\n".join(log.read_text()[-1500:] for _, log in started)
+            time.sleep(1)
+        yield started
+    finally:  # a worker left behind would take the next test's steps, for a database that no longer exists
+        children = set().union(*(descendants(p.pid) for p, _ in started))
+        for p, _ in started:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass  # a worker the test killed
+        for p, _ in started:
+            p.wait(timeout=20)
+        for pid in alive(children):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _steps_by_worker(instance, run_ids=None) -> dict[str, set[str]]:
