@@ -53,11 +53,16 @@ def test_production_profile_reads_its_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_ARTIFACT_ROOT", "s3://rai-artifacts")
     monkeypatch.setenv("MLFLOW_UI_URL", "https://mlflow.example.org")
     monkeypatch.setenv("RAI_ALERT_WEBHOOK_URL", "https://hooks.example.org/rai")
+    monkeypatch.setenv("RAI_SHARED_DIR", str(tmp_path / "shared"))
     s = load_settings()
     assert s.mlflow_tracking_uri.startswith("postgresql://")
     assert s.dagster_instance_template == ROOT / "deploy" / "dagster.yaml"
     defs = build_defs()
     _validate(defs)
+    # Steps on Celery workers; what they share under the shared path; the warehouse's catalog on PostgreSQL.
+    assert defs.resolve_job_def("acs_employment__evaluate").executor_def.name == "celery"
+    assert defs.resources["state"].home == str(tmp_path / "shared")
+    assert defs.resources["state"].warehouse().lake.kind == "postgres"
     # Secrets from the environment reach the resources as EnvVar, which the Dagster UI does not display.
     uri, hook = defs.resources["mlflow"].tracking_uri, defs.resources["alerts"].webhook_url
     assert isinstance(uri, dg.EnvVar) and uri.get_value() == "postgresql://mlflow@127.0.0.1:5432/mlflow"
