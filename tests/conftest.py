@@ -41,6 +41,9 @@ def new_database():
     try:
         yield create
     finally:
+        admin.close()
+        admin = psycopg2.connect(dbname="postgres", **PG)  # anew: a test may have restarted the server
+        admin.autocommit = True
         for name in made:
             admin.cursor().execute(f'drop database if exists "{name}" with (force)')
         admin.close()

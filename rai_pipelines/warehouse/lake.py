@@ -40,7 +40,8 @@ _RETRYABLE = re.compile(r"database is locked|Failed to commit DuckLake transacti
                         r"could not serialize access|deadlock detected", re.IGNORECASE)
 # The catalog's server went away (a PostgreSQL restart): a new instance reconnects.
 _RECONNECT = re.compile(r"server closed the connection|terminating connection|connection to server|"
-                        r"Connection refused|no connection to the server|the database system is (starting|shutting)",
+                        r"Connection refused|no connection to the server|the database system is (starting|shutting)|"
+                        r"fetch from an unsuccessful query result",  # postgres_scanner, on a connection the restart cut
                         re.IGNORECASE)
 _MAX_INSTANCES = 8
 

@@ -75,7 +75,7 @@ def test_concurrent_writers_and_a_reader_see_every_fact_once(kind, tmp_path, req
     assert reads > 1
     wh.maintain()  # into Parquet under the data path: `rai query`, locked down, still reads it
     assert list((tmp_path / ("wh/data" if kind == "sqlite" else "data")).rglob("*.parquet"))
-    assert wh.query("select count(*) as n from metrics").n[0] == WRITERS * RUNS * METRICS
+    assert wh.query("select count(*) as n from metrics").n[0] == (WRITERS * RUNS + SHARED) * METRICS
 
 
 def _restart_postgres() -> None:
