@@ -170,14 +170,15 @@ def instance(lake: Lake) -> duckdb.DuckDBPyConnection:
 
 
 def forget(lake: Lake) -> None:
-    """Drop this process's instance of a lake, so the next use reconnects."""
+    """Drop this process's instance of a lake, so the next use reconnects. The old instance is kept, never closed:
+    closing one whose PostgreSQL connection a server restart cut aborts the whole process (DuckDB 1.5.5)."""
     with _lock:
         old = _instances.pop((lake, os.getpid()), None)
-    if old is not None:
-        try:
-            old.close()
-        except duckdb.Error:
-            pass
+        if old is not None:
+            _retired.append(old)
+
+
+_retired: list[duckdb.DuckDBPyConnection] = []
 
 
 def retrying(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
