@@ -97,7 +97,7 @@ def test_evaluate_through_dagster_reuses_unchanged_work(demo_home):
     before = _query(demo_home, "select count(*) as n from evaluation_runs").n[0]
     proc = run_rai("evaluate", "acs_employment", "--model-version", "1", home=demo_home)
     assert proc.returncode == 0, proc.stderr
-    assert "acs_employment v1 on" in proc.stdout and "ok" in proc.stdout
+    assert "acs_employment v1 on" in proc.stdout and "up to date, nothing run" in proc.stdout  # no Dagster run at all
     assert _query(demo_home, "select count(*) as n from evaluation_runs").n[0] == before
 
 
