@@ -187,7 +187,7 @@ def retrying(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     deadline = time.monotonic() + _RETRY_SECONDS
     attempt = 0
     while True:
-        cursor = None
+        cursor, cut = None, False
         try:
             cursor = instance(lake).cursor()  # opening reconnects: the server may still be coming back
             return work(cursor)
@@ -198,8 +198,11 @@ def retrying(lake: Lake, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
                 raise RaiError(f"warehouse ({lake.described()}): {message.splitlines()[0]}") from None
             if reconnect:
                 forget(lake)
+                cut = True
         finally:
-            if cursor is not None:
+            if cursor is not None and cut:
+                _retired.append(cursor)  # closing a cursor on a cut connection aborts the process, like its instance
+            elif cursor is not None:
                 try:
                     cursor.close()
                 except duckdb.Error:
