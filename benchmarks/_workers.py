@@ -25,6 +25,7 @@ from rai_pipelines.settings import project_dir
 
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 BIN = Path(sys.executable).parent
+VHOST = "rai_bench"
 
 
 def _project(root: Path, systems: int) -> list[str]:
@@ -43,9 +44,10 @@ def _database() -> str:
     import psycopg2
 
     name = f"rai_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg2.connect(dbname="postgres", **PG) as admin:
-        admin.autocommit = True
-        admin.cursor().execute(f'create database "{name}"')
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{name}"')
+    admin.close()
     return name
 
 
@@ -110,13 +112,23 @@ def _night(env: dict, names: list[str], cwd: Path, force: bool) -> float:
     return took
 
 
+def _vhost() -> str:
+    """A RabbitMQ virtual host of the benchmark's own, so a test suite's workers beside it never take its steps."""
+    for args in (["add_vhost", VHOST], ["set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"]):
+        done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True)
+        if done.returncode != 0 and "already exists" not in done.stdout + done.stderr:
+            raise SystemExit(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}")
+    return f"pyamqp://guest:guest@127.0.0.1:5672/{VHOST}"
+
+
 def run(systems: int, versions: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="rai-scale-workers-"))
     names = _project(root, systems)
     env = {**os.environ, "RAI_PROFILE": "production", "RAI_PROJECT_DIR": str(root), "RAI_HOME": str(root / "home"),
            "RAI_SHARED_DIR": str(root / "shared"), "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
            "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_PASSWORD": "", "MLFLOW_UI_URL": "", "RAI_ALERT_WEBHOOK_URL": "",
-           "MLFLOW_ARTIFACT_ROOT": str(root / "shared" / "mlflow"), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+           "MLFLOW_ARTIFACT_ROOT": str(root / "shared" / "mlflow"), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+           "RAI_CELERY_BROKER": _vhost()}
     dagster_db, mlflow_db = _database(), _database()
     env.update(DAGSTER_PG_DB=dagster_db, RAI_WAREHOUSE_DB=dagster_db,
                MLFLOW_TRACKING_URI=f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{mlflow_db}")
