@@ -45,9 +45,25 @@ def instance(s):
 
     from rai_pipelines.orchestration import pools
 
-    found = dg.DagsterInstance.get()
+    found = _racing_schema_creation(dg.DagsterInstance.get)
     pools.size(found)
     return found
+
+
+def _racing_schema_creation(open_instance):
+    """Opens the instance; on a fresh PostgreSQL database two processes starting at once (two `rai worker`s) both
+    create its tables, and the slower one fails with "already exists": it opens again and finds them made."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(3):
+        try:
+            return open_instance()
+        except SQLAlchemyError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(1 + attempt)
 
 
 def dagster(s):
