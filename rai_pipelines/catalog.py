@@ -364,10 +364,24 @@ AnySystem = Annotated[System | AssistantSystem, Field(discriminator="kind")]
 SYSTEM_KINDS = tuple(get_args(cls.model_fields["kind"].annotation)[0] for cls in (System, AssistantSystem))
 _SYSTEM = TypeAdapter(AnySystem)
 
-TABULAR_FAMILIES = ("performance", "fairness", "regression")  # a classifier's, judged per model x dataset version
+PROBE_FAMILIES = ("robustness", "counterfactual", "proxies")  # ask the model itself: need it loadable, not only its logs
+TABULAR_FAMILIES = ("performance", "fairness", "regression", *PROBE_FAMILIES)  # per model x dataset version
 DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
 GENAI_FAMILIES = genai_suites.families()  # those of the registered GenAI suites (genai/suites/)
-CHECK_FAMILIES = ("performance", "fairness", *GENAI_FAMILIES)  # the families a threshold check reads
+CHECK_FAMILIES = ("performance", "fairness", "robustness", "counterfactual", *GENAI_FAMILIES)  # what threshold checks read
+
+
+class Perturbation(_Strict):
+    """Plausible input noise a robustness suite feeds the model (evaluation/perturbations.py)."""
+
+    name: str = Field(pattern=_NAME, description="names its metrics: <name>_flip_rate, <name>_accuracy_change, ...")
+    kind: Literal["noise", "swap", "missing"]
+    scale: float = Field(0.1, gt=0, le=2, description="noise: standard deviation as a share of each feature's spread")
+    share: float = Field(0.1, gt=0, le=1, description="swap, missing: share of the values changed")
+    to: Literal["frequent", "neighbour"] = Field("frequent", description="swap: a value drawn from the feature's own "
+                                                 "distribution, or the next code up or down (ordinal codes)")
+    features: list[str] = Field(default_factory=list, description="default: every feature of the kind the perturbation "
+                                                                  "applies to, the sensitive ones excepted")
 
 
 class Suite(_Strict):
@@ -390,6 +404,9 @@ class Suite(_Strict):
     )
     drift_share: float = Field(0.5, gt=0, le=1, description="drift family: dataset drift when this share of columns drifts")
     report_sample_rows: int = Field(20000, ge=1000, description="drift family: rows per window in Evidently's HTML report")
+    perturbations: list[Perturbation] = Field(default_factory=list, description="robustness family: the noise fed the model")
+    proxy_count: int = Field(3, ge=1, description="counterfactual family: the strongest proxies moved to the other group")
+    proxy_bins: int = Field(10, ge=2, le=50, description="proxies, counterfactual: quantile bins of a numeric feature")
 
     @property
     def per_dataset(self) -> bool:
@@ -412,8 +429,15 @@ class Suite(_Strict):
     def _family_fields(self) -> Suite:
         if (self.family in GENAI_FAMILIES) != (self.genai is not None):
             raise ValueError(f"field 'genai' names the prompt set of a {'/'.join(GENAI_FAMILIES)} suite, and only of one")
-        if not self.per_dataset and self.genai is None and not self.metrics:
+        if not self.per_dataset and self.genai is None and self.family not in PROBE_FAMILIES and not self.metrics:
             raise ValueError(f"a {self.family} suite needs at least one metric")
+        if self.family in PROBE_FAMILIES and self.metrics:
+            raise ValueError(f"a {self.family} suite reports its own metrics; remove field 'metrics'")
+        if (self.family == "robustness") != bool(self.perturbations):
+            raise ValueError("field 'perturbations' lists the noise of a robustness suite, and a robustness suite needs one")
+        names = [p.name for p in self.perturbations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"perturbation names must be unique; {next(n for n in names if names.count(n) > 1)!r} repeats")
         if self.family == "data_quality":
             if not self.expectations:
                 raise ValueError("a data_quality suite needs at least one expectation")
@@ -537,6 +561,8 @@ class Tier(_Strict):
         "monitoring", description="what results estimated while labels are pending may do: nothing, raise monitoring "
                                   "alerts (the verdict stays unassessed), or decide releases too")
     waiver_approvers: list[str] = Field(default_factory=list)
+    proxy_auc: float = Field(0.7, gt=0.5, lt=1, description="a feature whose proxy AUC for a sensitive group lies "
+                             "wholly above this (95% interval) is listed as a proxy on the card")
 
     @property
     def night_alpha(self) -> float:
@@ -640,6 +666,11 @@ def _suite_fits(system: AnySystem, suite: Suite, suites_: list[Suite]) -> str | 
     if suite.family == "regression" and system.logged:
         return ("compares with the champion's scores on the same rows, which logged predictions do not have (each row "
                 "was scored by one version); remove it")
+    if suite.family in PROBE_FAMILIES and system.logged:
+        return "asks the model itself for new decisions, and a system of logged predictions has no model to ask; remove it"
+    unknown = [f for p in suite.perturbations for f in p.features if f not in system.data.features]
+    if unknown:
+        return f"perturbs {unknown[0]!r}, which is not among data.features"
     extra = [m for m in suite.metrics if m not in metric_names.ALL_METRICS]
     return None if not extra else f"names {extra}, which are not tabular metrics"
 

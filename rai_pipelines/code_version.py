@@ -28,6 +28,9 @@ ENTRY = {
     "performance": "evaluation/performance.py",
     "fairness": "evaluation/fairness.py",
     "regression": ("evaluation/paired.py", "genai/comparison.py"),  # a classifier's paired changes, an assistant's
+    "robustness": "evaluation/robustness.py",
+    "counterfactual": "evaluation/counterfactual.py",
+    "proxies": "evaluation/proxies.py",
     "data_quality": "quality/expectations.py",
     "drift": "drift/engine.py",
     # Runs and scores any GenAI suite; it imports the suites package, whose __init__ imports every suite module.

@@ -18,7 +18,8 @@ from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.families import Baseline, Reference, compute
+from rai_pipelines.evaluation.families import PROBING, Baseline, Reference, compute
+from rai_pipelines.evaluation.probes import Probe
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
@@ -123,6 +124,7 @@ def evaluate(
     baseline: ModelVersion | None = None,
     baseline_predictions: pd.DataFrame | None = None,
     reference: Reference | None = None,
+    probe: Probe | None = None,
 ) -> Outcome:
     run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -151,11 +153,12 @@ def evaluate(
         "mlflow_experiment_id": experiment_id,
         "code_version": code_version(suite.family),
         "family": suite.family,
-        "basis": ESTIMATED if frame[system.data.label].isna().any() else REALIZED,  # of the rows this model predicted
+        # Of the rows this model predicted; the probing families ask the model, not the labels, and estimate nothing.
+        "basis": ESTIMATED if frame[system.data.label].isna().any() and suite.family not in PROBING else REALIZED,
     }
     try:
         rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None,
-                       reference)
+                       reference, probe)
         lineage.log_evaluation(
             client,
             run,

@@ -26,7 +26,8 @@ from rai_pipelines.data.sources import PRODUCTION, reference_window
 from rai_pipelines.data.validation import group_labels
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
-from rai_pipelines.evaluation.families import Reference
+from rai_pipelines.evaluation.families import PROBING, Reference
+from rai_pipelines.evaluation.probes import Probe
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
 from rai_pipelines.modeling import loading, registry
@@ -200,9 +201,12 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 if baseline is not None:
                     baseline_preds = stored_or_scored(state.predictions(), system, baseline, mlflow.client(), version, frame,
                                                       catalog.policy.model_loading)
-            reference = None
+            reference = probe = None
             pending = bool(frame[system.data.label].isna().any())  # of the rows this model version predicted
-            if pending and suite.family != "regression":  # estimated, calibrated on the reference
+            if suite.family in PROBING:  # the model itself, digest-verified, answers new questions
+                score = loading.scorer(mlflow.client(), mv, catalog.policy.model_loading, list(system.data.features))
+                probe = Probe(score, system.model.decision_threshold, dict(system.data.features))
+            elif pending and suite.family != "regression":  # estimated, calibrated on the reference
                 ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
                 ref_rows, ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version,
                                                         ref_frame, catalog.policy.model_loading)
@@ -225,6 +229,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
                 baseline=baseline,
                 baseline_predictions=baseline_preds,
                 reference=reference,
+                probe=probe,
             )
             # Numeric metadata: Dagster plots these across materializations.
             headline = {
