@@ -22,7 +22,8 @@ def test_real_catalog_declares_the_acs_system(catalog):
     assert acs.data.sensitive_features["SEX"].groups == {"Male": ["1"], "Female": ["2"]}
     assert acs.data.production.replay.periods == [2016, 2017, 2018]
     assert acs.risk_tier in catalog.policy.tiers
-    assert [s.name for s in catalog.evaluation_suites(acs)] == ["performance", "fairness", "champion_comparison"]
+    assert [s.name for s in catalog.evaluation_suites(acs)] == ["performance", "fairness", "champion_comparison", "robustness",
+                                                             "counterfactual", "proxies"]
     assert catalog.dataset_suite(acs, "data_quality").name == "acs_data_quality"
 
 
@@ -147,6 +148,24 @@ def test_a_regression_check_on_a_metric_without_a_harmful_direction_is_one_line(
     root, path = _edited(tmp_path, "policies/risk_tiers.yaml", edit)
     message = _one_line_error(root)
     assert str(path) in message and "metric" in message and "no harmful direction" in message
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda r: r.pop("perturbations"), "a robustness suite needs one"),
+    (lambda r: r.update(metrics=["accuracy"]), "reports its own metrics; remove field 'metrics'"),
+    (lambda r: r["perturbations"].append(dict(r["perturbations"][0])), "'numeric_noise' repeats"),
+    (lambda r: r["perturbations"][0].update(kind="jitter"), "perturbations.0.kind"),
+])
+def test_a_malformed_robustness_suite_is_one_line(tmp_path, edit, expected):
+    root, path = _edited(tmp_path, "suites/robustness.yaml", edit)
+    message = _one_line_error(root)
+    assert str(path) in message and expected in message
+
+
+def test_a_perturbation_of_an_undeclared_feature_is_refused(tmp_path):
+    root, path = _edited(tmp_path, "suites/robustness.yaml", lambda r: r["perturbations"][0].update(features=["INCOME"]))
+    message = _one_line_error(root)
+    assert "robustness" in message and "'INCOME', which is not among data.features" in message
 
 
 def test_the_catalog_validates_against_the_metric_names_the_engines_compute():
