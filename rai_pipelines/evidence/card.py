@@ -54,6 +54,27 @@ _MD = """# Model card: {{ system.title|md }}
 |---|---|---|---|---|---|
 {% for m in metrics %}| {{ m.family|md }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value|md }} | {{ m.interval|md }} | {{ m.n|md }} |
 {% endfor %}
+## Robustness to input noise
+{% if robustness %}| perturbation | decisions flipped | unscorable | accuracy change | most affected group |
+|---|---|---|---|---|
+{% for r in robustness %}| {{ r.name|md }} | {{ r.flips|md }} | {{ r.unscorable|md }} | {{ r.accuracy|md }} | {{ r.worst|md }} |
+{% endfor %}{% else %}Not evaluated.
+{% endif %}
+## Counterfactual fairness
+{% if counterfactual %}| sensitive feature | decisions flipped when only it changes | through its strongest proxies | placebo (proxies moved within the group) | excess over the placebo |
+|---|---|---|---|---|
+{% for r in counterfactual %}| {{ r.feature|md }} | {{ r.direct|md }} | {{ r.proxy|md }} | {{ r.placebo|md }} | {{ r.excess|md }} |
+{% endfor %}{% else %}Not evaluated.
+{% endif %}
+## Proxies of sensitive features
+{% if proxies is none %}Not evaluated.
+{% elif proxies %}Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc|md }} (95% interval):
+
+| feature | group | AUC | mutual information (nats) |
+|---|---|---|---|
+{% for r in proxies %}| {{ r.feature|md }} | {{ r.group|md }} | {{ r.auc|md }} | {{ r.mi|md }} |
+{% endfor %}{% else %}No feature the model reads tells a group apart with an AUC wholly above {{ proxy_auc|md }}.
+{% endif %}
 ## Drift against the reference
 {% if drift %}| column | method | statistic | threshold | drifted |
 |---|---|---|---|---|
@@ -81,6 +102,13 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.pass{color:#176b2
 <tr><th>sensitive features</th><td>{{ data.sensitive }}</td></tr><tr><th>data quality</th><td>{{ data.quality }}</td></tr></table>
 <h2>Metrics with 95% intervals</h2><table><tr><th>family</th><th>metric</th><th>slice</th><th>value</th><th>interval</th><th>n</th></tr>
 {% for m in metrics %}<tr><td>{{ m.family }}</td><td>{{ m.metric }}</td><td>{{ m.slice }}</td><td>{{ m.value }}</td><td>{{ m.interval }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
+<h2>Robustness to input noise</h2>{% if robustness %}<table><tr><th>perturbation</th><th>decisions flipped</th><th>unscorable</th><th>accuracy change</th><th>most affected group</th></tr>
+{% for r in robustness %}<tr><td>{{ r.name }}</td><td>{{ r.flips }}</td><td>{{ r.unscorable }}</td><td>{{ r.accuracy }}</td><td>{{ r.worst }}</td></tr>{% endfor %}</table>{% else %}<p>Not evaluated.</p>{% endif %}
+<h2>Counterfactual fairness</h2>{% if counterfactual %}<table><tr><th>sensitive feature</th><th>decisions flipped when only it changes</th><th>through its strongest proxies</th><th>placebo (proxies moved within the group)</th><th>excess over the placebo</th></tr>
+{% for r in counterfactual %}<tr><td>{{ r.feature }}</td><td>{{ r.direct }}</td><td>{{ r.proxy }}</td><td>{{ r.placebo }}</td><td>{{ r.excess }}</td></tr>{% endfor %}</table>{% else %}<p>Not evaluated.</p>{% endif %}
+<h2>Proxies of sensitive features</h2>{% if proxies is none %}<p>Not evaluated.</p>{% elif proxies %}<p>Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc }} (95% interval):</p>
+<table><tr><th>feature</th><th>group</th><th>AUC</th><th>mutual information (nats)</th></tr>{% for r in proxies %}<tr><td>{{ r.feature }}</td><td>{{ r.group }}</td><td>{{ r.auc }}</td><td>{{ r.mi }}</td></tr>{% endfor %}</table>
+{% else %}<p>No feature the model reads tells a group apart with an AUC wholly above {{ proxy_auc }}.</p>{% endif %}
 <h2>Drift against the reference</h2>{% if drift %}<table><tr><th>column</th><th>method</th><th>statistic</th><th>threshold</th><th>drifted</th></tr>
 {% for d in drift %}<tr><td>{{ d.column_name }}</td><td>{{ d.method }}</td><td>{{ d.statistic }}</td><td>{{ d.threshold }}</td><td>{{ d.drifted }}</td></tr>{% endfor %}</table>{% else %}<p>No drift result for this dataset version.</p>{% endif %}
 <h2>Known limitations</h2><ul>{% for l in limitations %}<li>{{ l }}</li>{% endfor %}</ul></body></html>"""
@@ -109,6 +137,52 @@ def _fmt(x) -> str:
     return "undefined" if x is None or x != x else f"{x:.4f}"
 
 
+def _estimate(row) -> str:
+    """'value [low, high]', or 'not measured'."""
+    if row is None:
+        return "not measured"
+    interval = "" if row.ci_low is None or row.ci_low != row.ci_low else f" [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
+    return f"{_fmt(row.value)}{interval}"
+
+
+def _pick(metrics: pd.DataFrame, family: str, metric: str, slice_: str):
+    found = metrics[(metrics.family == family) & (metrics.metric == metric) & (metrics.slice == slice_)]
+    return next(found.itertuples(), None)
+
+
+def _robustness(metrics: pd.DataFrame) -> list[dict]:
+    flips = metrics[(metrics.family == "robustness") & metrics.metric.str.endswith("_flip_rate")]
+    out = []
+    for metric in sorted(flips.metric.unique()):
+        name = metric.removesuffix("_flip_rate")
+        groups = flips[(flips.metric == metric) & (flips.slice != "overall")]
+        worst = groups.loc[groups.value.idxmax()] if not groups.empty else None
+        out.append({"name": name, "flips": _estimate(_pick(metrics, "robustness", metric, "overall")),
+                    "unscorable": _estimate(_pick(metrics, "robustness", f"{name}_unscorable_rate", "overall")),
+                    "accuracy": _estimate(_pick(metrics, "robustness", f"{name}_accuracy_change", "overall")),
+                    "worst": "" if worst is None else f"{worst.slice}: {_fmt(worst.value)} flipped"})
+    return out
+
+
+def _counterfactual(system: System, metrics: pd.DataFrame) -> list[dict]:
+    if metrics[metrics.family == "counterfactual"].empty:
+        return []
+    return [{"feature": f, **{key: _estimate(_pick(metrics, "counterfactual", metric, f)) for key, metric in
+                              [("direct", "flip_rate"), ("proxy", "proxy_flip_rate"), ("placebo", "proxy_placebo_flip_rate"),
+                               ("excess", "proxy_flip_excess")]}}
+            for f in system.data.sensitive_features]
+
+
+def _proxies(metrics: pd.DataFrame, threshold: float) -> list[dict] | None:
+    rows = metrics[metrics.family == "proxies"]
+    if rows.empty:
+        return None
+    mi = {r.slice: r.value for r in rows[rows.metric == "mutual_information"].itertuples()}
+    found = rows[(rows.metric == "proxy_auc") & (rows.ci_low > threshold)].sort_values("value", ascending=False)
+    return [{"feature": r.slice.split("|")[0], "group": r.slice.split("|")[1], "auc": _estimate(r),
+             "mi": _fmt(mi.get(f"{r.slice.split('|')[0]}|{r.slice.split('|')[1].split('=')[0]}"))} for r in found.itertuples()]
+
+
 def card_context(
     catalog: Catalog, system: System | AssistantSystem, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
     quality: pd.DataFrame, drift: pd.DataFrame,
@@ -121,7 +195,9 @@ def card_context(
         failed = quality[~quality.success.astype(bool)]
         q = f"{len(quality) - len(failed)}/{len(quality)} expectations met" + (
             f"; failed: {', '.join(failed.expectation + '(' + failed.column_name.fillna('') + ')')}" if len(failed) else "")
-    shown = metrics[(metrics.slice == "overall") | (~metrics.metric.str.endswith("_vs_reference") & metrics.metric.isin(
+    # The probing families have sections of their own below.
+    tabled = metrics[~metrics.family.isin(["robustness", "counterfactual", "proxies"])]
+    shown = tabled[(tabled.slice == "overall") | (~tabled.metric.str.endswith("_vs_reference") & tabled.metric.isin(
         ["selection_rate", "tpr", "fpr", "accuracy", "auc", "ece", "tpr_difference", "selection_rate_difference",
          "tpr_difference_change", "selection_rate_difference_change", "accuracy_change"]))]
     rows = [
@@ -147,6 +223,10 @@ def card_context(
         ],
         "limitations": limitations,
         "quality": q,
+        "robustness": _robustness(metrics),
+        "counterfactual": _counterfactual(system, metrics) if system.kind == "tabular_classifier" else [],
+        "proxies": _proxies(metrics, catalog.policy.tier_for(system).proxy_auc) if system.kind == "tabular_classifier" else None,
+        "proxy_auc": catalog.policy.tier_for(system).proxy_auc,
         **{"data": {**dataset, "sensitive": sensitive, "quality": q}},
     }
 

@@ -107,7 +107,11 @@ def test_card_escapes_user_strings_in_html_and_markdown(catalog):
                         [{"waiver_id": "w-1", "scope": "calibration", "reason": XSS, "requested_by": "a", "approved_by": "b",
                           "expires_at": "x"}])
     metrics = pd.DataFrame([{"family": "fairness", "metric": "tpr", "slice": f"SEX={XSS}", "value": 0.8, "ci_low": 0.7,
-                             "ci_high": 0.9, "n": 500}])
+                             "ci_high": 0.9, "n": 500},
+                            {"family": "robustness", "metric": "noise_flip_rate", "slice": f"SEX={XSS}", "value": 0.1,
+                             "ci_low": 0.05, "ci_high": 0.15, "n": 500},
+                            {"family": "proxies", "metric": "proxy_auc", "slice": f"{XSS}|SEX", "value": 0.9,
+                             "ci_low": 0.85, "ci_high": 0.95, "n": 500}])
     drift = pd.DataFrame([{"column_name": XSS, "method": "jensenshannon", "statistic": 0.2, "threshold": 0.1, "drifted": True}])
     quality = pd.DataFrame([{"expectation": "expect_x", "column_name": XSS, "success": False}])
     context = card_context(catalog, hostile, decision, {"name": "m", "version": "3", "recipe": XSS, "artifact_sha256": "a"},
@@ -116,6 +120,35 @@ def test_card_escapes_user_strings_in_html_and_markdown(catalog):
     assert XSS not in card.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in card.html
     assert XSS not in card.markdown and "&lt;script&gt;" in card.markdown
     assert "<script>" not in card.html  # not even a broken one
+
+
+def test_card_sections_of_the_probing_families(catalog):
+    system = catalog.system("acs_employment")
+    decision = Decision("d1", system.name, "3", "2016-b01.abc", "high", "p1", "fail", [], ["r1"], datetime.now(UTC), [])
+    row = lambda family, metric, slice_, value, lo, hi: {"family": family, "metric": metric, "slice": slice_,  # noqa: E731
+                                                         "value": value, "ci_low": lo, "ci_high": hi, "n": 1000}
+    metrics = pd.DataFrame([
+        row("robustness", "noise_flip_rate", "overall", 0.04, 0.03, 0.05),
+        row("robustness", "noise_flip_rate", "SEX=Female", 0.06, 0.04, 0.08),
+        row("robustness", "noise_flip_rate", "SEX=Male", 0.02, 0.01, 0.03),
+        row("robustness", "noise_accuracy_change", "overall", -0.01, -0.02, 0.0),
+        row("robustness", "noise_unscorable_rate", "overall", 0.0, 0.0, 0.003),
+        row("counterfactual", "flip_rate", "SEX", 0.15, 0.14, 0.16),
+        row("counterfactual", "proxy_flip_excess", "SEX", 0.01, -0.01, 0.03),
+        row("proxies", "proxy_auc", "CIT|RAC1P=Asian", 0.78, 0.75, 0.80),  # wholly above the tier's 0.7: listed
+        row("proxies", "proxy_auc", "ANC|RAC1P=Asian", 0.69, 0.66, 0.72),  # straddles it: not listed
+        row("proxies", "mutual_information", "CIT|RAC1P", 0.05, 0.04, 0.06),
+    ])
+    context = card_context(catalog, system, decision, {"name": "m", "version": "3", "recipe": "r", "artifact_sha256": "a"},
+                           {"key": "k", "digest": "d", "rows": 1, "source": "s", "window": "w"}, metrics, pd.DataFrame(),
+                           pd.DataFrame())
+    card = render(context).html
+    cells = lambda *values: "".join(f"<td>{v}</td>" for v in values)  # noqa: E731
+    assert cells("noise", "0.0400 [0.0300, 0.0500]", "0.0000 [0.0000, 0.0030]", "-0.0100 [-0.0200, 0.0000]",
+                 "SEX=Female: 0.0600 flipped") in card
+    assert cells("SEX", "0.1500 [0.1400, 0.1600]", "not measured", "not measured", "0.0100 [-0.0100, 0.0300]") in card
+    assert cells("CIT", "RAC1P=Asian", "0.7800 [0.7500, 0.8000]", "0.0500") in card and "<td>ANC</td>" not in card
+    assert cells("RAC1P", "not measured") in card
 
 
 def test_signing_key_comes_from_configuration_and_only_the_embedded_default_creates_one(tmp_path):
