@@ -364,7 +364,7 @@ AnySystem = Annotated[System | AssistantSystem, Field(discriminator="kind")]
 SYSTEM_KINDS = tuple(get_args(cls.model_fields["kind"].annotation)[0] for cls in (System, AssistantSystem))
 _SYSTEM = TypeAdapter(AnySystem)
 
-PROBE_FAMILIES = ("robustness", "counterfactual", "proxies")  # ask the model itself: need it loadable, not only its logs
+PROBE_FAMILIES = ("robustness", "counterfactual", "proxies", "attributions")  # ask the model itself: need it loadable, not only its logs
 TABULAR_FAMILIES = ("performance", "fairness", "regression", *PROBE_FAMILIES)  # per model x dataset version
 DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
 GENAI_FAMILIES = genai_suites.families()  # those of the registered GenAI suites (genai/suites/)
@@ -407,6 +407,10 @@ class Suite(_Strict):
     perturbations: list[Perturbation] = Field(default_factory=list, description="robustness family: the noise fed the model")
     proxy_count: int = Field(3, ge=1, description="counterfactual family: the strongest proxies moved to the other group")
     proxy_bins: int = Field(10, ge=2, le=50, description="proxies, counterfactual: quantile bins of a numeric feature")
+    repeats: int = Field(3, ge=1, description="attributions: shuffles per feature for the permutation importance")
+    importance_rows: int = Field(5000, ge=100, description="attributions: rows sampled for the permutation importance")
+    explained_rows: int = Field(500, ge=50, description="attributions: rows whose SHAP values are computed")
+    background_rows: int = Field(100, ge=10, description="attributions: rows SHAP values are computed against")
 
     @property
     def per_dataset(self) -> bool:

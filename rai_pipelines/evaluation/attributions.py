@@ -3,9 +3,9 @@
 - `permutation_importance` (slice `<feature>`, and `<feature>|<sensitive>=<group>` per group): the drop in accuracy
   when the feature's values are shuffled across the rows, averaged over `repeats` shuffles, as scikit-learn's
   `permutation_importance(scoring="accuracy")` defines it; on labelled windows only.
-- `shap_importance`: the mean absolute SHAP value of the feature on the model's score, by the shap library's
-  permutation explainer (model-agnostic: any model the pipeline can score) on `explained_rows` rows against a
-  background sample of the same window.
+- `shap_importance`: the mean absolute SHAP value of the feature on the model's log-odds, by the shap library
+  (`shap_values`: exact for the linear and tree pipelines the project trains, model-agnostic otherwise) on
+  `explained_rows` rows against a background sample of the same window.
 - `shap_share`: the feature's share of the summed `shap_importance`: what the attribution drifts compare, since a
   share does not move when every attribution scales together.
 - `shap_share_change_vs_reference`: this window's share minus the reference window's, same model: the data moved.
@@ -55,21 +55,68 @@ def permutation_contributions(probe: Probe, window: Window, features: list[str],
 
 
 def shap_values(probe: Probe, frame: pd.DataFrame, features: list[str], background: pd.DataFrame, seed: int) -> np.ndarray:
-    """(rows, features) SHAP values of the model's score, by shap's permutation explainer with one antithetic
-    permutation per row (2 x features + 1 evaluations against each background row)."""
+    """(rows, features) SHAP values of the model's log-odds, against `background`: exact where the model type allows
+    (a scikit-learn pipeline of a column transformer and a linear model or a tree ensemble: shap's Linear and Tree
+    explainers, the encoded columns summed back to the feature they encode), otherwise shap's model-agnostic
+    permutation explainer on the log-odds, one antithetic permutation per row (exact for a model additive in them)."""
     import shap  # numba's start-up costs seconds: only the attributions family pays it
 
+    exact = _exact(shap, probe.estimator, frame, background)
+    if exact is not None:
+        return np.column_stack([exact.get(f, np.zeros(len(frame))) for f in features])
     coded, decode = _numeric(frame[features], background[features])
 
     def score(x: np.ndarray) -> np.ndarray:
         rows = frame.iloc[np.zeros(len(x), dtype=int)].reset_index(drop=True)  # other columns: ones the model ignores
         for j, feature in enumerate(features):
             rows[feature] = decode[j](x[:, j])
-        return np.asarray(probe.score(rows), dtype=float)
+        p = np.clip(np.asarray(probe.score(rows), dtype=float), 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p))  # the log-odds themselves, averaged over the background as the exact path does
 
     masker = shap.maskers.Independent(coded[1], max_samples=len(coded[1]))
     explainer = shap.explainers.Permutation(score, masker, seed=seed)
     return np.asarray(explainer(coded[0], max_evals=2 * len(features) + 1, silent=True).values)
+
+
+def _exact(shap, estimator, frame: pd.DataFrame, background: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Per input feature, its exact SHAP values on the log-odds, or None when the model is not of a type shap
+    explains exactly here."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if not isinstance(estimator, Pipeline) or not isinstance(estimator[0], ColumnTransformer) or len(estimator) != 2:
+        return None
+    encode, model = estimator[0], estimator[-1]
+    origin = []  # the input feature of each encoded column
+    for name, transformer, columns in encode.transformers_:
+        if name == "remainder" and transformer == "drop":
+            continue
+        if isinstance(transformer, OneHotEncoder) and transformer.drop is None:
+            origin += [c for c, cats in zip(columns, transformer.categories_) for _ in range(len(cats))]
+        elif len(transformer.get_feature_names_out(columns)) == len(columns):
+            origin += list(columns)
+        else:
+            return None
+    x, base = encode.transform(frame), encode.transform(background)
+    if hasattr(model, "coef_") and np.shape(model.coef_)[0] == 1:
+        phi = shap.LinearExplainer(model, shap.maskers.Independent(base, max_samples=len(base))).shap_values(x)
+    else:
+        try:
+            # shap checks that each row's values add up to the model's output, and raises when its reading of the
+            # trees disagrees with the model: then the model-agnostic path answers instead.
+            phi = shap.TreeExplainer(model, data=base, feature_perturbation="interventional").shap_values(x)
+        except Exception:  # noqa: BLE001 - shap raises a bare Exception for a model type it does not know
+            return None
+    phi = np.asarray(phi)
+    if phi.ndim == 3:  # (rows, columns, classes): the positive class
+        phi = phi[..., -1]
+    if phi.shape[1] != len(origin):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for j, feature in enumerate(origin):
+        out[feature] = out.get(feature, 0) + phi[:, j]
+    return out
 
 
 def _numeric(frame: pd.DataFrame, background: pd.DataFrame):
@@ -137,15 +184,17 @@ def _shares(mean_abs: np.ndarray) -> np.ndarray:
 
 
 def attribution_rows(probe: Probe, window: Window, *, reference: Window | None = None, champion: Probe | None = None,
-                     repeats: int = 5, explained_rows: int = 300, background_rows: int = 50, resamples: int = 1000,
-                     confidence: float = 0.95, seed: int = 0) -> list[MetricRow]:
+                     repeats: int = 3, importance_rows: int = 5000, explained_rows: int = 500, background_rows: int = 100,
+                     resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> list[MetricRow]:
     rng = np.random.default_rng(seed)
     read = set(probe.read_features(window.features)) | set(champion.read_features(window.features) if champion else ())
     features = [f for f in window.features.columns if f in read]  # one set, so the two versions' shares compare
     rows: list[MetricRow] = []
     if window.y is not None:
-        contributions = permutation_contributions(probe, window, features, repeats, rng)
-        rows += _by_group("permutation_importance", contributions, features, window.sensitive, resamples, confidence, rng,
+        some = _sample(window.features, importance_rows, rng)
+        sample = Window(window.features.iloc[some], window.y[some], {k: v[some] for k, v in window.sensitive.items()})
+        contributions = permutation_contributions(probe, sample, features, repeats, rng)
+        rows += _by_group("permutation_importance", contributions, features, sample.sensitive, resamples, confidence, rng,
                           (-1.0, 1.0))
     explained = _sample(window.features, explained_rows, rng)
     background = _sample(window.features, background_rows, rng)
@@ -173,3 +222,12 @@ def attribution_rows(probe: Probe, window: Window, *, reference: Window | None =
 
 def _sample(frame: pd.DataFrame, count: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(len(frame), size=min(count, len(frame)), replace=False))
+
+
+def from_suite(inputs, suite) -> list[MetricRow]:
+    labelled = not np.isnan(inputs.y).any()
+    window = Window(inputs.features, inputs.y.astype(int) if labelled else None, inputs.sensitive)
+    return attribution_rows(inputs.probe, window, reference=inputs.reference_window, champion=inputs.champion_probe,
+                            repeats=suite.repeats, importance_rows=suite.importance_rows, explained_rows=suite.explained_rows,
+                            background_rows=suite.background_rows, resamples=suite.bootstrap_resamples,
+                            confidence=suite.confidence, seed=suite.seed)

@@ -14,15 +14,36 @@ import pandas as pd
 
 from rai_pipelines.catalog import Suite, System
 from rai_pipelines.data.validation import group_labels
-from rai_pipelines.evaluation import counterfactual, estimation, fairness, paired, performance, proxies, robustness
+from rai_pipelines.evaluation import (
+    attributions,
+    counterfactual,
+    estimation,
+    fairness,
+    paired,
+    performance,
+    proxies,
+    robustness,
+)
+from rai_pipelines.evaluation.attributions import Window
 from rai_pipelines.evaluation.probes import Probe
 from rai_pipelines.evaluation.rows import MetricRow
 
 ENGINES = {"performance": performance.from_suite, "fairness": fairness.from_suite, "regression": paired.from_suite,
-           "robustness": robustness.from_suite, "counterfactual": counterfactual.from_suite, "proxies": proxies.from_suite}
+           "robustness": robustness.from_suite, "counterfactual": counterfactual.from_suite, "proxies": proxies.from_suite,
+           "attributions": attributions.from_suite}
 # Families that question the model on new rows: they need it as a `Probe`, and no label (robustness's accuracy
-# change waits for them).
-PROBING = ("robustness", "counterfactual", "proxies")
+# change and the permutation importance wait for them).
+PROBING = ("robustness", "counterfactual", "proxies", "attributions")
+
+
+@dataclass(frozen=True)
+class Probing:
+    """What the probing families question: the model and, for the attributions' drifts, the champion (when another
+    version holds the alias) and the reference window."""
+
+    model: Probe
+    champion: Probe | None = None
+    reference: Window | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,8 @@ class Inputs:
     baseline_prediction: np.ndarray | None = None
     baseline_score: np.ndarray | None = None
     probe: Probe | None = None
+    champion_probe: Probe | None = None
+    reference_window: Window | None = None
     features: pd.DataFrame | None = None  # the declared features, as the model is given them
     group_codes: dict[str, dict[str, list[str]]] | None = None  # per sensitive feature, each group's codes in the data
 
@@ -61,21 +84,22 @@ class Reference:
 
 def compute(
     system: System, suite: Suite, frame: pd.DataFrame, predictions: pd.DataFrame, baseline: Baseline | None = None,
-    reference: Reference | None = None, probe: Probe | None = None,
+    reference: Reference | None = None, probing: Probing | None = None,
 ) -> list[MetricRow]:
     """A suite's rows on labelled rows; while any label is pending, the performance and fairness it can estimate
     (`estimation.py`, calibrated on `reference`), and nothing for a comparison with the champion. The probing
-    families ask `probe`, the model, for new decisions."""
+    families question the model itself (`probing`)."""
     if suite.family not in ENGINES:
         raise ValueError(f"suite {suite.name!r}: no engine for family {suite.family!r}")
     groups = group_labels(system, frame)
     if suite.family in PROBING:
-        if probe is None:
+        if probing is None:
             raise ValueError(f"suite {suite.name!r}: a {suite.family} evaluation needs the model itself")
         label = frame[system.data.label]
         return ENGINES[suite.family](Inputs(
             label.to_numpy(dtype=float), predictions["prediction"].to_numpy(), predictions["score"].to_numpy(),
-            {c: groups[c].to_numpy() for c in groups.columns}, probe=probe,
+            {c: groups[c].to_numpy() for c in groups.columns}, probe=probing.model, champion_probe=probing.champion,
+            reference_window=probing.reference,
             features=frame[[f for f in system.data.features if f in frame.columns]],
             group_codes={name: spec.groups for name, spec in system.data.sensitive_features.items()}), suite)
     if frame[system.data.label].isna().any():

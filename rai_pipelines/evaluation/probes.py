@@ -22,12 +22,13 @@ from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, le
 
 @dataclass(frozen=True)
 class Probe:
-    """A model to question: its scores on any rows, the threshold that makes them decisions, and the declared kind of
-    each feature ('numeric' or 'categorical')."""
+    """A model to question: its scores on any rows, the threshold that makes them decisions, the declared kind of
+    each feature ('numeric' or 'categorical') and, when the pipeline trained it, the fitted scikit-learn object."""
 
     score: Callable[[pd.DataFrame], np.ndarray]
     threshold: float
     kinds: dict[str, str]
+    estimator: object | None = None
 
     def decide(self, frame: pd.DataFrame) -> np.ndarray:
         return (np.asarray(self.score(frame), dtype=float) >= self.threshold).astype(np.int8)

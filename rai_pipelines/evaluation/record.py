@@ -18,8 +18,7 @@ from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.families import PROBING, Baseline, Reference, compute
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.families import PROBING, Baseline, Probing, Reference, compute
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
@@ -32,7 +31,7 @@ def evaluation_id(
 ) -> str:
     identity = [system.name, model.name, model.version, model.artifact_sha256, dataset.digest, suite.name, suite.digest,
                 code_version(suite.family)]
-    if suite.family == "regression":  # a new champion is a new comparison
+    if suite.family in ("regression", "attributions"):  # a new champion is a new comparison
         identity.append([baseline.version, baseline.artifact_sha256] if baseline else None)
     return sha256_json(identity)[:24]
 
@@ -124,7 +123,7 @@ def evaluate(
     baseline: ModelVersion | None = None,
     baseline_predictions: pd.DataFrame | None = None,
     reference: Reference | None = None,
-    probe: Probe | None = None,
+    probing: Probing | None = None,
 ) -> Outcome:
     run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -158,7 +157,7 @@ def evaluate(
     }
     try:
         rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None,
-                       reference, probe)
+                       reference, probing)
         lineage.log_evaluation(
             client,
             run,

@@ -75,6 +75,14 @@ _MD = """# Model card: {{ system.title|md }}
 {% for r in proxies %}| {{ r.feature|md }} | {{ r.group|md }} | {{ r.auc|md }} | {{ r.mi|md }} |
 {% endfor %}{% else %}No feature the model reads tells a group apart with an AUC wholly above {{ proxy_auc|md }}.
 {% endif %}
+## Explainability: what the model leans on
+{% if attributions %}The features with the largest share of the mean absolute SHAP value (log-odds), with their permutation importance and how their share moved:
+
+| feature | SHAP share | permutation importance (accuracy lost) | share change vs the reference window | share change vs the champion |
+|---|---|---|---|---|
+{% for r in attributions %}| {{ r.feature|md }} | {{ r.share|md }} | {{ r.importance|md }} | {{ r.vs_reference|md }} | {{ r.vs_champion|md }} |
+{% endfor %}{% else %}Not evaluated.
+{% endif %}
 ## Drift against the reference
 {% if drift %}| column | method | statistic | threshold | drifted |
 |---|---|---|---|---|
@@ -109,6 +117,9 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.pass{color:#176b2
 <h2>Proxies of sensitive features</h2>{% if proxies is none %}<p>Not evaluated.</p>{% elif proxies %}<p>Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc }} (95% interval):</p>
 <table><tr><th>feature</th><th>group</th><th>AUC</th><th>mutual information (nats)</th></tr>{% for r in proxies %}<tr><td>{{ r.feature }}</td><td>{{ r.group }}</td><td>{{ r.auc }}</td><td>{{ r.mi }}</td></tr>{% endfor %}</table>
 {% else %}<p>No feature the model reads tells a group apart with an AUC wholly above {{ proxy_auc }}.</p>{% endif %}
+<h2>Explainability: what the model leans on</h2>{% if attributions %}<p>The features with the largest share of the mean absolute SHAP value (log-odds), with their permutation importance and how their share moved:</p>
+<table><tr><th>feature</th><th>SHAP share</th><th>permutation importance (accuracy lost)</th><th>share change vs the reference window</th><th>share change vs the champion</th></tr>
+{% for r in attributions %}<tr><td>{{ r.feature }}</td><td>{{ r.share }}</td><td>{{ r.importance }}</td><td>{{ r.vs_reference }}</td><td>{{ r.vs_champion }}</td></tr>{% endfor %}</table>{% else %}<p>Not evaluated.</p>{% endif %}
 <h2>Drift against the reference</h2>{% if drift %}<table><tr><th>column</th><th>method</th><th>statistic</th><th>threshold</th><th>drifted</th></tr>
 {% for d in drift %}<tr><td>{{ d.column_name }}</td><td>{{ d.method }}</td><td>{{ d.statistic }}</td><td>{{ d.threshold }}</td><td>{{ d.drifted }}</td></tr>{% endfor %}</table>{% else %}<p>No drift result for this dataset version.</p>{% endif %}
 <h2>Known limitations</h2><ul>{% for l in limitations %}<li>{{ l }}</li>{% endfor %}</ul></body></html>"""
@@ -183,6 +194,22 @@ def _proxies(metrics: pd.DataFrame, threshold: float) -> list[dict] | None:
              "mi": _fmt(mi.get(f"{r.slice.split('|')[0]}|{r.slice.split('|')[1].split('=')[0]}"))} for r in found.itertuples()]
 
 
+TOP_ATTRIBUTIONS = 8
+
+
+def _attributions(metrics: pd.DataFrame) -> list[dict]:
+    """The features with the largest SHAP shares, and those whose share moved most (wholly away from 0)."""
+    rows = metrics[metrics.family == "attributions"]
+    shares = rows[rows.metric == "shap_share"].sort_values("value", ascending=False)
+    moved = rows[rows.metric.str.startswith("shap_share_change") & ((rows.ci_low > 0) | (rows.ci_high < 0))]
+    top = list(dict.fromkeys([*shares.slice[:TOP_ATTRIBUTIONS],
+                              *moved.assign(size=moved.value.abs()).sort_values("size", ascending=False).slice]))
+    return [{"feature": f, "share": _estimate(_pick(metrics, "attributions", "shap_share", f)),
+             "importance": _estimate(_pick(metrics, "attributions", "permutation_importance", f)),
+             "vs_reference": _estimate(_pick(metrics, "attributions", "shap_share_change_vs_reference", f)),
+             "vs_champion": _estimate(_pick(metrics, "attributions", "shap_share_change_vs_champion", f))} for f in top]
+
+
 def card_context(
     catalog: Catalog, system: System | AssistantSystem, decision: Decision, model: dict, dataset: dict, metrics: pd.DataFrame,
     quality: pd.DataFrame, drift: pd.DataFrame,
@@ -196,7 +223,7 @@ def card_context(
         q = f"{len(quality) - len(failed)}/{len(quality)} expectations met" + (
             f"; failed: {', '.join(failed.expectation + '(' + failed.column_name.fillna('') + ')')}" if len(failed) else "")
     # The probing families have sections of their own below.
-    tabled = metrics[~metrics.family.isin(["robustness", "counterfactual", "proxies"])]
+    tabled = metrics[~metrics.family.isin(["robustness", "counterfactual", "proxies", "attributions"])]
     shown = tabled[(tabled.slice == "overall") | (~tabled.metric.str.endswith("_vs_reference") & tabled.metric.isin(
         ["selection_rate", "tpr", "fpr", "accuracy", "auc", "ece", "tpr_difference", "selection_rate_difference",
          "tpr_difference_change", "selection_rate_difference_change", "accuracy_change"]))]
@@ -224,6 +251,7 @@ def card_context(
         "limitations": limitations,
         "quality": q,
         "robustness": _robustness(metrics),
+        "attributions": _attributions(metrics),
         "counterfactual": _counterfactual(system, metrics) if system.kind == "tabular_classifier" else [],
         "proxies": _proxies(metrics, catalog.policy.tier_for(system).proxy_auc) if system.kind == "tabular_classifier" else None,
         "proxy_auc": catalog.policy.tier_for(system).proxy_auc,

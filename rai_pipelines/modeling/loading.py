@@ -35,7 +35,16 @@ TRUST_TAG = "rai.trust"  # how the digest came to be recorded: "rai model regist
 FLAVOR_TAG = "rai.flavor"
 _NATIVE = ("sklearn", "xgboost", "lightgbm")  # flavors whose own loader gives the estimator (hence probabilities)
 
-Scorer = Callable[[pd.DataFrame], np.ndarray]  # rows -> probability of the positive class
+@dataclass(frozen=True)
+class Scorer:
+    """Rows -> probability of the positive class. `estimator`: the fitted scikit-learn object behind it, when the
+    pipeline trained it itself (the attributions family explains such a model exactly)."""
+
+    predict: Callable[[pd.DataFrame], np.ndarray]
+    estimator: object | None = None
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict(frame)
 
 
 @dataclass(frozen=True)
@@ -164,7 +173,7 @@ def scorer(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, feature
     if own(mv):
         model = registry.load(client, mv)
         columns = json.loads(mv.tags.get(registry.FEATURES_TAG, "null")) or features
-        return lambda frame: model.predict_proba(frame[columns])[:, 1]
+        return Scorer(lambda frame: model.predict_proba(frame[columns])[:, 1], model)
     where = f"model {mv.name} version {mv.version}"
     if not mv.artifact_sha256:
         if not policy.trust_on_first_sight:
@@ -199,7 +208,7 @@ def scorer(client: MlflowClient, mv: ModelVersion, policy: ModelLoading, feature
                              "it among data.features or log the model with the system's feature names")
         return _probabilities(predict(frame[columns]), where)
 
-    return score
+    return Scorer(score)
 
 
 def _load(loadable: Loadable, folder: Path) -> Callable:

@@ -138,6 +138,9 @@ def test_card_sections_of_the_probing_families(catalog):
         row("proxies", "proxy_auc", "CIT|RAC1P=Asian", 0.78, 0.75, 0.80),  # wholly above the tier's 0.7: listed
         row("proxies", "proxy_auc", "ANC|RAC1P=Asian", 0.69, 0.66, 0.72),  # straddles it: not listed
         row("proxies", "mutual_information", "CIT|RAC1P", 0.05, 0.04, 0.06),
+        row("attributions", "shap_share", "AGEP", 0.45, 0.43, 0.47),
+        row("attributions", "permutation_importance", "AGEP", 0.18, 0.17, 0.19),
+        row("attributions", "shap_share_change_vs_champion", "SEX", 0.17, 0.16, 0.18),  # moved, though not in the top
     ])
     context = card_context(catalog, system, decision, {"name": "m", "version": "3", "recipe": "r", "artifact_sha256": "a"},
                            {"key": "k", "digest": "d", "rows": 1, "source": "s", "window": "w"}, metrics, pd.DataFrame(),
@@ -149,6 +152,8 @@ def test_card_sections_of_the_probing_families(catalog):
     assert cells("SEX", "0.1500 [0.1400, 0.1600]", "not measured", "not measured", "0.0100 [-0.0100, 0.0300]") in card
     assert cells("CIT", "RAC1P=Asian", "0.7800 [0.7500, 0.8000]", "0.0500") in card and "<td>ANC</td>" not in card
     assert cells("RAC1P", "not measured") in card
+    assert cells("AGEP", "0.4500 [0.4300, 0.4700]", "0.1800 [0.1700, 0.1900]", "not measured", "not measured") in card
+    assert cells("SEX", "not measured", "not measured", "not measured", "0.1700 [0.1600, 0.1800]") in card
 
 
 def test_signing_key_comes_from_configuration_and_only_the_embedded_default_creates_one(tmp_path):
