@@ -34,10 +34,7 @@ from rai_pipelines import lineage
 from rai_pipelines.catalog import load_catalog
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
-from rai_pipelines.digest import canonical_json
-from rai_pipelines.modeling import registry
-from rai_pipelines.modeling.registry import FEATURES_TAG
-from rai_pipelines.modeling.training import RECIPES, train
+from rai_pipelines.modeling.training import RECIPES, register_trained, train
 from rai_pipelines.settings import load_settings
 s = load_settings()
 system = load_catalog(s.catalog_dir).system("acs_employment")
@@ -48,8 +45,7 @@ model, facts = train(recipe, system, frame.sample(8000, random_state=0))
 exp = lineage.experiment_id(client, "rai/bench-training", s.mlflow_artifact_root)
 for _ in range({args.versions}):
     run = lineage.start_run(client, exp, "train", {{}})
-    registry.register(client, system.model.registered_model, run.run_id, model,
-                      {{"rai.recipe": recipe.name, FEATURES_TAG: canonical_json(facts["features"])}})
+    register_trained(client, system, recipe, run.run_id, model, facts)
     lineage.finish_run(client, run, ok=True)
 """
     subprocess.run([str(BIN / "python"), "-c", code], env=env, check=True)

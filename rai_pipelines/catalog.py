@@ -364,11 +364,12 @@ AnySystem = Annotated[System | AssistantSystem, Field(discriminator="kind")]
 SYSTEM_KINDS = tuple(get_args(cls.model_fields["kind"].annotation)[0] for cls in (System, AssistantSystem))
 _SYSTEM = TypeAdapter(AnySystem)
 
-PROBE_FAMILIES = ("robustness", "counterfactual", "proxies", "attributions")  # ask the model itself: need it loadable, not only its logs
+# Families that ask the model itself: they need it loadable, not only its logs.
+PROBE_FAMILIES = ("robustness", "counterfactual", "proxies", "attributions", "membership")
 TABULAR_FAMILIES = ("performance", "fairness", "regression", *PROBE_FAMILIES)  # per model x dataset version
 DATASET_FAMILIES = ("data_quality", "drift")  # judged per dataset version, not per model version
 GENAI_FAMILIES = genai_suites.families()  # those of the registered GenAI suites (genai/suites/)
-CHECK_FAMILIES = ("performance", "fairness", "robustness", "counterfactual", *GENAI_FAMILIES)  # what threshold checks read
+CHECK_FAMILIES = ("performance", "fairness", "robustness", "counterfactual", "membership", *GENAI_FAMILIES)  # what threshold checks read
 
 
 class Perturbation(_Strict):

@@ -32,6 +32,7 @@ ENTRY = {
     "counterfactual": "evaluation/counterfactual.py",
     "proxies": "evaluation/proxies.py",
     "attributions": "evaluation/attributions.py",
+    "membership": "evaluation/membership.py",
     "data_quality": "quality/expectations.py",
     "drift": "drift/engine.py",
     # Runs and scores any GenAI suite; it imports the suites package, whose __init__ imports every suite module.

@@ -96,10 +96,7 @@ def reference(acs, tmp_path_factory):
 def register_model(settings, mlflow_client, acs, reference):
     """Train a recipe on (a slice of) the reference window and register it in this test's MLflow."""
     from rai_pipelines import lineage
-    from rai_pipelines.digest import canonical_json
-    from rai_pipelines.modeling import registry
-    from rai_pipelines.modeling.registry import FEATURES_TAG
-    from rai_pipelines.modeling.training import RECIPES, train
+    from rai_pipelines.modeling.training import RECIPES, register_trained, train
 
     version, frame = reference
 
@@ -108,10 +105,7 @@ def register_model(settings, mlflow_client, acs, reference):
         model, facts = train(recipe, acs, frame.sample(rows, random_state=0) if rows else frame)
         exp = lineage.experiment_id(mlflow_client, "rai/test-training", settings.mlflow_artifact_root)
         run = lineage.start_run(mlflow_client, exp, f"train {recipe.name}", {})
-        mv = registry.register(
-            mlflow_client, acs.model.registered_model, run.run_id, model,
-            {"rai.recipe": recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
-        )
+        mv = register_trained(mlflow_client, acs, recipe, run.run_id, model, facts)
         lineage.finish_run(mlflow_client, run, ok=True)
         return mv
 

@@ -19,6 +19,7 @@ from rai_pipelines.evaluation import (
     counterfactual,
     estimation,
     fairness,
+    membership,
     paired,
     performance,
     proxies,
@@ -30,20 +31,31 @@ from rai_pipelines.evaluation.rows import MetricRow
 
 ENGINES = {"performance": performance.from_suite, "fairness": fairness.from_suite, "regression": paired.from_suite,
            "robustness": robustness.from_suite, "counterfactual": counterfactual.from_suite, "proxies": proxies.from_suite,
-           "attributions": attributions.from_suite}
+           "attributions": attributions.from_suite, "membership": membership.from_suite}
 # Families that question the model on new rows: they need it as a `Probe`, and no label (robustness's accuracy
 # change and the permutation importance wait for them).
-PROBING = ("robustness", "counterfactual", "proxies", "attributions")
+PROBING = ("robustness", "counterfactual", "proxies", "attributions", "membership")
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows of a model's training sample, scored by it: which were trained on (`member`) and which held out."""
+
+    probability: np.ndarray
+    y: np.ndarray
+    member: np.ndarray
+    sensitive: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class Probing:
     """What the probing families question: the model and, for the attributions' drifts, the champion (when another
-    version holds the alias) and the reference window."""
+    version holds the alias) and the reference window; for membership inference, its training sample."""
 
     model: Probe
     champion: Probe | None = None
     reference: Window | None = None
+    training: TrainingRows | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ class Inputs:
     probe: Probe | None = None
     champion_probe: Probe | None = None
     reference_window: Window | None = None
+    training: TrainingRows | None = None
     features: pd.DataFrame | None = None  # the declared features, as the model is given them
     group_codes: dict[str, dict[str, list[str]]] | None = None  # per sensitive feature, each group's codes in the data
 
@@ -99,7 +112,7 @@ def compute(
         return ENGINES[suite.family](Inputs(
             label.to_numpy(dtype=float), predictions["prediction"].to_numpy(), predictions["score"].to_numpy(),
             {c: groups[c].to_numpy() for c in groups.columns}, probe=probing.model, champion_probe=probing.champion,
-            reference_window=probing.reference,
+            reference_window=probing.reference, training=probing.training,
             features=frame[[f for f in system.data.features if f in frame.columns]],
             group_codes={name: spec.groups for name, spec in system.data.sensitive_features.items()}), suite)
     if frame[system.data.label].isna().any():

@@ -24,7 +24,7 @@ from rai_pipelines.catalog import System
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.digest import canonical_json
-from rai_pipelines.modeling import registry
+from rai_pipelines.modeling import registry, splits
 from rai_pipelines.modeling.registry import FEATURES_TAG, RECIPE_TAG
 from rai_pipelines.names import CHAMPION
 
@@ -74,8 +74,11 @@ def model_features(system: System, recipe: Recipe) -> list[str]:
 
 
 def train(recipe: Recipe, system: System, reference: pd.DataFrame) -> tuple[Pipeline, dict]:
-    """Fit a recipe on the normalized reference frame; returns the model and its training facts."""
-    frame = recipe.sample(reference, system)
+    """Fit a recipe on the normalized reference frame, but for a held-out share of its sample (`splits.held_out`);
+    returns the model and its training facts, the split among them."""
+    sample = recipe.sample(reference, system)
+    member = ~splits.held_out(sample[system.data.id_column])
+    frame = sample.loc[member]
     features = model_features(system, recipe)
     numeric = [f for f in features if system.data.features[f] == "numeric"]
     categorical = [f for f in features if system.data.features[f] == "categorical"]
@@ -94,9 +97,18 @@ def train(recipe: Recipe, system: System, reference: pd.DataFrame) -> tuple[Pipe
         ]
     )
     model.fit(frame[features], frame[system.data.label])
-    facts = {"recipe": recipe.name, "training_rows": len(frame), "features": features}
+    facts = {"recipe": recipe.name, "training_rows": len(frame), "features": features,
+             "split": (sample[system.data.id_column], member)}
     return model, facts
 
+
+
+def register_trained(client, system: System, recipe: Recipe, run_id: str, model, facts: dict):
+    """Registers a model `train` fitted, from its training run: its recipe, its features, and its split (logged to
+    the run) for membership inference."""
+    split = splits.log_split(client, run_id, system.data.id_column, *facts["split"])
+    return registry.register(client, system.registry_name, run_id, model, {
+        RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"]), splits.SPLIT_TAG: split})
 
 
 def register_recipes(client, artifact_root: str, system: System, store: DatasetStore, say) -> list[str]:
@@ -113,13 +125,7 @@ def register_recipes(client, artifact_root: str, system: System, store: DatasetS
             client.log_inputs(run.run_id, datasets=[lineage.dataset_input(ref_version, "training")])
             client.log_param(run.run_id, "training_rows", facts["training_rows"])
             client.log_param(run.run_id, "description", recipe.description)
-            mv = registry.register(
-                client,
-                system.registry_name,
-                run.run_id,
-                model,
-                {RECIPE_TAG: recipe.name, FEATURES_TAG: canonical_json(facts["features"])},
-            )
+            mv = register_trained(client, system, recipe, run.run_id, model, facts)
             lineage.finish_run(client, run, ok=True)
             existing[recipe.name] = mv.version
             say(f"registered {mv.name} v{mv.version} ({recipe.name}): {recipe.description}")

@@ -27,11 +27,11 @@ from rai_pipelines.data.validation import group_labels
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.attributions import Window
-from rai_pipelines.evaluation.families import PROBING, Probing, Reference
+from rai_pipelines.evaluation.families import PROBING, Probing, Reference, TrainingRows
 from rai_pipelines.evaluation.probes import Probe
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
-from rai_pipelines.modeling import loading, registry
+from rai_pipelines.modeling import loading, registry, splits
 from rai_pipelines.modeling.predictions import (
     aligned,
     kind_of,
@@ -79,6 +79,8 @@ def _probing(catalog: Catalog, system: System, suite: Suite, mv, version, state:
     """(what a probing family questions, the champion it compares with or None). The attributions compare with the
     version holding the champion alias now and with the reference window, when those are not this version and
     this window."""
+    if suite.family == "membership":
+        return Probing(_probe(catalog, system, mv, client), training=_training_rows(catalog, system, mv, state, client)), None
     if suite.family != "attributions":
         return Probing(_probe(catalog, system, mv, client)), None
     champion = registry.by_alias(client, system.registry_name, CHAMPION)
@@ -93,6 +95,19 @@ def _probing(catalog: Catalog, system: System, suite: Suite, mv, version, state:
                            {c: g.to_numpy() for c, g in group_labels(system, ref_rows).items()})
     return Probing(_probe(catalog, system, mv, client), champion and _probe(catalog, system, champion, client),
                    reference), champion
+
+
+def _training_rows(catalog: Catalog, system: System, mv, state: StateResource, client) -> TrainingRows:
+    """The version's training sample (its recorded split, over the catalog's reference window: the training
+    snapshot), scored by the version."""
+    split = splits.read_split(client, mv, system.data.id_column)
+    _, reference = state.datasets().snapshot(system, reference_window(system))
+    rows = reference.merge(split, on=system.data.id_column, how="inner", validate="one_to_one")
+    if len(rows) < len(split):
+        raise DataError(f"model {mv.name} version {mv.version}: {len(split) - len(rows)} rows of its training split are "
+                        f"not in the reference window {system.data.reference.period}; it was trained elsewhere")
+    return TrainingRows(_probe(catalog, system, mv, client).score(rows), rows[system.data.label].to_numpy(),
+                        rows.member.to_numpy(), {c: g.to_numpy() for c, g in group_labels(system, rows).items()})
 
 
 def system_assets(catalog: Catalog, system: System) -> list:

@@ -23,7 +23,7 @@ def test_real_catalog_declares_the_acs_system(catalog):
     assert acs.data.production.replay.periods == [2016, 2017, 2018]
     assert acs.risk_tier in catalog.policy.tiers
     assert [s.name for s in catalog.evaluation_suites(acs)] == ["performance", "fairness", "champion_comparison", "robustness",
-                                                             "counterfactual", "proxies"]
+                                                             "counterfactual", "proxies", "attributions", "membership"]
     assert catalog.dataset_suite(acs, "data_quality").name == "acs_data_quality"
 
 
