@@ -76,6 +76,39 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
     return fig
 
 
+TOP_FEATURES = 6
+
+
+def attributions(frame: pd.DataFrame) -> go.Figure:
+    """One panel per model version: the SHAP share of its most-attributed features over nightly batches, with their
+    95% intervals: a feature whose share climbs or falls is an attribution drift."""
+    frame = frame.sort_values("registered_at")
+    versions = sorted(frame.model_version.unique(), key=lambda v: (len(v), v))
+    top = frame.groupby("feature").value.mean().sort_values(ascending=False).index[:TOP_FEATURES].tolist()
+    fig = make_subplots(rows=len(versions), cols=1, shared_xaxes=True, vertical_spacing=0.3 / max(1, len(versions)),
+                        subplot_titles=[f"model {_name(v)}" for v in versions])
+    batches = _batches(frame)
+    for row, version in enumerate(versions, start=1):
+        for j, feature in enumerate(top):
+            line = frame[(frame.model_version == version) & (frame.feature == feature)]
+            if line.empty:
+                continue
+            colour = qualitative.Safe[j % len(qualitative.Safe)]
+            fig.add_trace(go.Scatter(
+                x=line.label, y=line.value, mode="lines+markers", line=dict(color=colour, width=2), marker=dict(size=5),
+                error_y=dict(type="data", symmetric=False, array=line.ci_high - line.value, arrayminus=line.value - line.ci_low,
+                             thickness=1, width=2),
+                name=feature, legendgroup=feature, showlegend=row == 1,
+                hovertemplate=f"{feature} %{{x}}<br>share = %{{y:.3f}}<extra>{_name(version)}</extra>"), row=row, col=1)
+        fig.update_xaxes(categoryorder="array", categoryarray=batches, row=row, col=1)
+        fig.update_yaxes(title_text="SHAP share", row=row, col=1)
+    fig.update_xaxes(title_text="nightly batch (arrival order)", row=len(versions))
+    fig.update_layout(**_LAYOUT, height=max(360, 260 * len(versions)),
+                      title=f"What each model version leans on: SHAP share of its {len(top)} most-attributed features "
+                            "(bars: 95% bootstrap interval)")
+    return fig
+
+
 def drift(frame: pd.DataFrame) -> go.Figure:
     """Which columns drifted in which batch, with the share of drifted columns above."""
     batches = _batches(frame)

@@ -70,6 +70,15 @@ VERDICTS = f"""
     qualify row_number() over (partition by g.system, g.model_version, g.dataset_version order by g.decided_at desc) = 1
     order by g.system, d.registered_at, g.model_version"""
 
+ATTRIBUTIONS = f"""
+    select m.system, m.model_version, m.dataset_version, d.label, d.registered_at, m.slice as feature,
+           arg_max(m.value, m.recorded_at) as value, arg_max(m.ci_low, m.recorded_at) as ci_low,
+           arg_max(m.ci_high, m.recorded_at) as ci_high
+    from metrics m {_ARRIVAL}
+    where m.family = 'attributions' and m.metric = 'shap_share'
+    group by all
+    order by m.system, d.registered_at, m.model_version, feature"""
+
 LINEAGE_ROWS = 50  # per system; the full table is one `rai query` away
 
 LINEAGE = f"""

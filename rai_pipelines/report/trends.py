@@ -69,6 +69,7 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
         kpis = run("kpis", queries.KPIS)
         trends = run("metric_trends", *queries.metric_trends(keys))
         drift = run("drift", queries.DRIFT)
+        attributions = run("attributions", queries.ATTRIBUTIONS)
         verdicts = run("verdicts", queries.VERDICTS)
         lineage = run("lineage", queries.LINEAGE)
         counts = run("counts", queries.COUNTS).iloc[0].to_dict()
@@ -84,6 +85,8 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
             ("Judged metrics", figures.key_metrics(mine, trends[trends.system == system]) if mine and (trends.system == system).any() else None),
             ("Gate verdicts", figures.verdicts(verdicts[verdicts.system == system]) if (verdicts.system == system).any() else None),
             ("Drift", figures.drift(drift[drift.system == system]) if (drift.system == system).any() else None),
+            ("Attributions", figures.attributions(attributions[attributions.system == system])
+             if (attributions.system == system).any() else None),
         ):
             if fig is not None:
                 plots += 1

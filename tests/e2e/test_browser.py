@@ -112,14 +112,16 @@ def test_trend_report_renders_its_plots_and_kpi_tiles(browser, demo_home, tmp_pa
     page.goto((out / "index.html").as_uri(), wait_until="load")
     page.locator(".plot .main-svg").first.wait_for(timeout=60_000)
     plots = page.locator(".js-plotly-plot")
-    # ACS: judged metrics, verdicts, drift. (The car-loan system's plots depend on which of its weeks have labels.)
-    assert page.locator("#system-acs_employment .js-plotly-plot").count() == 3 and plots.count() >= 3
+    # ACS: judged metrics, verdicts, drift, attributions. (The car-loan system's plots depend on which of its weeks
+    # have labels.)
+    assert page.locator("#system-acs_employment .js-plotly-plot").count() == 4 and plots.count() >= 4
     # Each plot drew its data: lines with points, verdict markers, heatmap cells.
     keys = [k for k in key_metrics(load_catalog(ROOT / "assets")) if k.system == "acs_employment"]
     assert page.locator("#plot-1 .subplot").count() >= len(keys)
     assert page.locator("#plot-1 .scatterlayer .trace").count() >= len(keys) * 3
     assert page.locator("#plot-2 .scatterlayer .point").count() >= 3
     assert page.locator("#plot-3 .heatmaplayer image, #plot-3 .hm image").count() >= 1
+    assert page.locator("#plot-4 .scatterlayer .trace").count() >= 3 * 3  # 3 versions x their top features
     tiles = {t.get_attribute("data-kpi") for t in page.locator(".tile.kpi").all()}
     assert {"gate pass rate", "gate fail rate", "evaluation coverage", "evidence completeness"} <= tiles
     assert page.locator("table.lineage tbody tr").count() >= 3
