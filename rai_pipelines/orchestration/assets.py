@@ -26,12 +26,10 @@ from rai_pipelines.data.sources import PRODUCTION, reference_window
 from rai_pipelines.data.validation import group_labels
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
-from rai_pipelines.evaluation.attributions import Window
-from rai_pipelines.evaluation.families import PROBING, Probing, Reference, TrainingRows
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.families import PROBING, Reference
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
-from rai_pipelines.modeling import loading, registry, splits
+from rai_pipelines.modeling import loading, registry
 from rai_pipelines.modeling.predictions import (
     aligned,
     kind_of,
@@ -52,6 +50,7 @@ from rai_pipelines.orchestration.common import (
     release_evidence_asset,
 )
 from rai_pipelines.orchestration.partitions import SystemPartitions
+from rai_pipelines.orchestration.probing import probing_inputs
 from rai_pipelines.orchestration.resources import SCORED_IO, AlertResource, MlflowResource, StateResource
 from rai_pipelines.orchestration.scored import Scored
 from rai_pipelines.quality import record as quality
@@ -68,46 +67,6 @@ def _require_quality(catalog: Catalog, system: System, state: StateResource, dat
             f"{'failed' if verdict is False else 'has no result for'} its data-quality check; "
             "evaluations are blocked (see the quality_results view)"
         )
-
-
-def _probe(catalog: Catalog, system: System, mv, client) -> Probe:
-    score = loading.scorer(client, mv, catalog.policy.model_loading, list(system.data.features))
-    return Probe(score, system.model.decision_threshold, dict(system.data.features), score.estimator)
-
-
-def _probing(catalog: Catalog, system: System, suite: Suite, mv, version, state: StateResource, client):
-    """(what a probing family questions, the champion it compares with or None). The attributions compare with the
-    version holding the champion alias now and with the reference window, when those are not this version and
-    this window."""
-    if suite.family == "membership":
-        return Probing(_probe(catalog, system, mv, client), training=_training_rows(catalog, system, mv, state, client)), None
-    if suite.family != "attributions":
-        return Probing(_probe(catalog, system, mv, client)), None
-    champion = registry.by_alias(client, system.registry_name, CHAMPION)
-    champion = champion if champion is not None and champion.version != mv.version else None
-    ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
-    reference = None
-    if ref_version.digest != version.digest:
-        ref_rows = rows_of(system, mv, ref_frame)
-        labels = ref_rows[system.data.label]
-        reference = Window(ref_rows[[f for f in system.data.features if f in ref_rows.columns]],
-                           None if labels.isna().any() else labels.to_numpy(dtype=int),
-                           {c: g.to_numpy() for c, g in group_labels(system, ref_rows).items()})
-    return Probing(_probe(catalog, system, mv, client), champion and _probe(catalog, system, champion, client),
-                   reference), champion
-
-
-def _training_rows(catalog: Catalog, system: System, mv, state: StateResource, client) -> TrainingRows:
-    """The version's training sample (its recorded split, over the catalog's reference window: the training
-    snapshot), scored by the version."""
-    split = splits.read_split(client, mv, system.data.id_column)
-    _, reference = state.datasets().snapshot(system, reference_window(system))
-    rows = reference.merge(split, on=system.data.id_column, how="inner", validate="one_to_one")
-    if len(rows) < len(split):
-        raise DataError(f"model {mv.name} version {mv.version}: {len(split) - len(rows)} rows of its training split are "
-                        f"not in the reference window {system.data.reference.period}; it was trained elsewhere")
-    return TrainingRows(_probe(catalog, system, mv, client).score(rows), rows[system.data.label].to_numpy(),
-                        rows.member.to_numpy(), {c: g.to_numpy() for c, g in group_labels(system, rows).items()})
 
 
 def system_assets(catalog: Catalog, system: System) -> list:
@@ -245,7 +204,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             reference = probing = None
             pending = bool(frame[system.data.label].isna().any())  # of the rows this model version predicted
             if suite.family in PROBING:  # the model itself, digest-verified, answers new questions
-                probing, baseline = _probing(catalog, system, suite, mv, version, state, mlflow.client())
+                probing, baseline = probing_inputs(catalog, system, suite, mv, version, state, mlflow.client())
             elif pending and suite.family != "regression":  # estimated, calibrated on the reference
                 ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
                 ref_rows, ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version,
