@@ -32,10 +32,10 @@ from rai_pipelines.catalog import load_catalog
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.data.sources import reference_window
 from rai_pipelines.data.validation import group_labels
-from rai_pipelines.evaluation.attributions import Window, permutation_contributions, shap_values
+from rai_pipelines.evaluation.attributions import permutation_contributions, shap_values
 from rai_pipelines.evaluation.counterfactual import counterfactual_rows
 from rai_pipelines.evaluation.membership import attack_scores, membership_rows
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.probes import Probe, Window
 from rai_pipelines.evaluation.proxies import binned, proxy_rows
 from rai_pipelines.evaluation.robustness import robustness_rows
 from rai_pipelines.modeling.training import RECIPES, train

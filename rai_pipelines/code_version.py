@@ -31,8 +31,9 @@ ENTRY = {
     "robustness": "evaluation/robustness.py",
     "counterfactual": "evaluation/counterfactual.py",
     "proxies": "evaluation/proxies.py",
-    "attributions": "evaluation/attributions.py",
-    "membership": "evaluation/membership.py",
+    # What the model is asked on (the champion, the reference window, the training sample) is gathered there too.
+    "attributions": ("evaluation/attributions.py", "evaluation/probing_inputs.py"),
+    "membership": ("evaluation/membership.py", "evaluation/probing_inputs.py"),
     "data_quality": "quality/expectations.py",
     "drift": "drift/engine.py",
     # Runs and scores any GenAI suite; it imports the suites package, whose __init__ imports every suite module.

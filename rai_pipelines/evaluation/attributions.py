@@ -8,7 +8,8 @@
   `explained_rows` rows against a background sample of the same window.
 - `shap_share`: the feature's share of the summed `shap_importance`: what the attribution drifts compare, since a
   share does not move when every attribution scales together.
-- `shap_share_change_vs_reference`: this window's share minus the reference window's, same model: the data moved.
+- `shap_share_change_vs_reference`: this window's share minus the reference window's, same model and same background
+  rows: the data moved.
 - `shap_share_change_vs_champion`: this version's share minus the champion's, on the same rows: the model moved.
 
 Each row's contribution is computed once; intervals are percentile bootstraps that reweight the rows (the two
@@ -17,26 +18,15 @@ windows resampled apart for the reference change, the same rows together for the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from rai_pipelines.evaluation.groups import encode
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.probes import Probe, Window, stream
 from rai_pipelines.evaluation.rows import OVERALL, MetricRow
 from rai_pipelines.stats.intervals import LEVELS, as_tuple, bootstrap_bounds, level_for
 
 FAMILY = "attributions"
-
-
-@dataclass(frozen=True)
-class Window:
-    """Rows a model is explained on: the features and, when every label is in, the labels."""
-
-    features: pd.DataFrame
-    y: np.ndarray | None
-    sensitive: dict[str, np.ndarray]
 
 
 def permutation_contributions(probe: Probe, window: Window, features: list[str], repeats: int,
@@ -186,35 +176,36 @@ def _shares(mean_abs: np.ndarray) -> np.ndarray:
 def attribution_rows(probe: Probe, window: Window, *, reference: Window | None = None, champion: Probe | None = None,
                      repeats: int = 3, importance_rows: int = 5000, explained_rows: int = 500, background_rows: int = 100,
                      resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> list[MetricRow]:
-    rng = np.random.default_rng(seed)
+    """Every stage draws from a stream of its own (`probes.stream`), so labels arriving or a new champion never move
+    which rows SHAP explains. All SHAP values are taken against one background, the reference window's when there
+    is one: a SHAP value is relative to its background, and two windows explained against two backgrounds would
+    differ by the backgrounds too."""
     read = set(probe.read_features(window.features)) | set(champion.read_features(window.features) if champion else ())
     features = [f for f in window.features.columns if f in read]  # one set, so the two versions' shares compare
     rows: list[MetricRow] = []
     if window.y is not None:
-        some = _sample(window.features, importance_rows, rng)
+        some = _sample(window.features, importance_rows, stream(seed, "importance rows"))
         sample = Window(window.features.iloc[some], window.y[some], {k: v[some] for k, v in window.sensitive.items()})
-        contributions = permutation_contributions(probe, sample, features, repeats, rng)
-        rows += _by_group("permutation_importance", contributions, features, sample.sensitive, resamples, confidence, rng,
-                          (-1.0, 1.0))
-    explained = _sample(window.features, explained_rows, rng)
-    background = _sample(window.features, background_rows, rng)
-    phi = np.abs(shap_values(probe, window.features.iloc[explained], features, window.features.iloc[background], seed))
+        contributions = permutation_contributions(probe, sample, features, repeats, stream(seed, "shuffles"))
+        rows += _by_group("permutation_importance", contributions, features, sample.sensitive, resamples, confidence,
+                          stream(seed, "importance bootstrap"), (-1.0, 1.0))
+    base = reference if reference is not None else window
+    background = base.features.iloc[_sample(base.features, background_rows, stream(seed, "background"))]
+    explained = _sample(window.features, explained_rows, stream(seed, "explained rows"))
+    phi = np.abs(shap_values(probe, window.features.iloc[explained], features, background, seed))
     rows += _by_group("shap_importance", phi, features, {k: v[explained] for k, v in window.sensitive.items()}, resamples,
-                      confidence, rng, (0.0, np.inf))
-    weights = _weights(len(phi), resamples, rng)
+                      confidence, stream(seed, "shap bootstrap"), (0.0, np.inf))
+    weights = _weights(len(phi), resamples, stream(seed, "share bootstrap"))
     shares, share_samples = _shares(phi.mean(axis=0)), _shares(weights @ phi / len(phi))
     rows += _rows("shap_share", features, shares, share_samples, len(phi), (0.0, 1.0), confidence)
     if reference is not None:
-        ref_rows = _sample(reference.features, explained_rows, rng)
-        ref_background = _sample(reference.features, background_rows, rng)
-        ref_phi = np.abs(shap_values(probe, reference.features.iloc[ref_rows], features,
-                                     reference.features.iloc[ref_background], seed))
-        ref_weights = _weights(len(ref_phi), resamples, rng)
+        ref_rows = _sample(reference.features, explained_rows, stream(seed, "reference rows"))
+        ref_phi = np.abs(shap_values(probe, reference.features.iloc[ref_rows], features, background, seed))
+        ref_weights = _weights(len(ref_phi), resamples, stream(seed, "reference bootstrap"))
         rows += _rows("shap_share_change_vs_reference", features, shares - _shares(ref_phi.mean(axis=0)),
                       share_samples - _shares(ref_weights @ ref_phi / len(ref_phi)), len(phi), (-1.0, 1.0), confidence)
     if champion is not None:
-        champ_phi = np.abs(shap_values(champion, window.features.iloc[explained], features,
-                                       window.features.iloc[background], seed))
+        champ_phi = np.abs(shap_values(champion, window.features.iloc[explained], features, background, seed))
         rows += _rows("shap_share_change_vs_champion", features, shares - _shares(champ_phi.mean(axis=0)),
                       share_samples - _shares(weights @ champ_phi / len(champ_phi)), len(phi), (-1.0, 1.0), confidence)
     return rows

@@ -25,8 +25,7 @@ from rai_pipelines.evaluation import (
     proxies,
     robustness,
 )
-from rai_pipelines.evaluation.attributions import Window
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.probes import Probe, Probing, TrainingRows, Window
 from rai_pipelines.evaluation.rows import MetricRow
 
 ENGINES = {"performance": performance.from_suite, "fairness": fairness.from_suite, "regression": paired.from_suite,
@@ -35,27 +34,6 @@ ENGINES = {"performance": performance.from_suite, "fairness": fairness.from_suit
 # Families that question the model on new rows: they need it as a `Probe`, and no label (robustness's accuracy
 # change and the permutation importance wait for them).
 PROBING = ("robustness", "counterfactual", "proxies", "attributions", "membership")
-
-
-@dataclass(frozen=True)
-class TrainingRows:
-    """The rows of a model's training sample, scored by it: which were trained on (`member`) and which held out."""
-
-    probability: np.ndarray
-    y: np.ndarray
-    member: np.ndarray
-    sensitive: dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class Probing:
-    """What the probing families question: the model and, for the attributions' drifts, the champion (when another
-    version holds the alias) and the reference window; for membership inference, its training sample."""
-
-    model: Probe
-    champion: Probe | None = None
-    reference: Window | None = None
-    training: TrainingRows | None = None
 
 
 @dataclass(frozen=True)

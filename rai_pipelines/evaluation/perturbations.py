@@ -50,7 +50,11 @@ def targets(spec, kinds: dict[str, str], frame: pd.DataFrame, sensitive: list[st
             raise DataError(f"perturbation {spec.name!r} ({spec.kind}) applies to {' or '.join(wanted)} features; "
                             f"{wrong[0]!r} is {kinds[wrong[0]]}")
         return list(spec.features)
-    return [f for f, kind in kinds.items() if kind in wanted and f not in sensitive and f in frame.columns]
+    found = [f for f, kind in kinds.items() if kind in wanted and f not in sensitive and f in frame.columns]
+    if not found:  # a perturbation that changes nothing would read as perfect robustness
+        raise DataError(f"perturbation {spec.name!r} ({spec.kind}) finds no {' or '.join(wanted)} feature to change "
+                        "beyond the sensitive ones; name its features or remove it")
+    return found
 
 
 def apply(frame: pd.DataFrame, spec, kinds: dict[str, str], sensitive: list[str],

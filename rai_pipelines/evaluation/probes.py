@@ -1,5 +1,5 @@
-"""What the families that question the model itself share (robustness, counterfactual fairness): the model as a
-function from rows to decisions, and rates of an event over rows with exact intervals, overall and per group.
+"""What the families that question the model itself share: the model as a function from rows to decisions, what
+else they question it on (`Probing`), and rates of an event over rows with exact intervals, overall and per group.
 
 The model is a black box here: a scoring function (`modeling.loading.scorer`, digest-verified) and the system's
 decision threshold. Whether it reads a column is found by asking it, not by trusting a tag, so the same code serves
@@ -8,6 +8,7 @@ the demo's pipelines and any team's logged pyfunc.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +51,36 @@ class Probe:
         return [f for f in self.kinds if f in frame.columns and f not in exclude and self.reads(frame, f)]
 
 
+@dataclass(frozen=True)
+class Window:
+    """Rows a model is explained on: the features and, when every label is in, the labels."""
+
+    features: pd.DataFrame
+    y: np.ndarray | None
+    sensitive: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows of a model's training sample, scored by it: which were trained on (`member`) and which held out."""
+
+    probability: np.ndarray
+    y: np.ndarray
+    member: np.ndarray
+    sensitive: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Probing:
+    """What the probing families question: the model and, for the attributions' drifts, the champion (when another
+    version holds the alias) and the reference window; for membership inference, its training sample."""
+
+    model: Probe
+    champion: Probe | None = None
+    reference: Window | None = None
+    training: TrainingRows | None = None
+
+
 def _two_values(values: pd.Series, kind: str | None) -> list:
     present = values.dropna()
     if present.empty:
@@ -60,15 +91,20 @@ def _two_values(values: pd.Series, kind: str | None) -> list:
     return present.value_counts().index[:2].tolist()
 
 
-def rate_rows(family: str, metric: str, hits: np.ndarray, sensitive: dict[str, np.ndarray], confidence: float,
-              within: np.ndarray | None = None) -> list[MetricRow]:
-    """The share of rows (of those `within`, default all) where `hits` is true: overall, then per group of each
-    sensitive feature, each with Clopper-Pearson bounds at every level (exact at any n)."""
+def stream(seed: int, name: str) -> np.random.Generator:
+    """A random stream of its own for each named stage, reproducible from the suite's seed: what one stage draws
+    never shifts what another does."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def rate_rows(family: str, metric: str, hits: np.ndarray, sensitive: dict[str, np.ndarray],
+              confidence: float) -> list[MetricRow]:
+    """The share of rows where `hits` is true: overall, then per group of each sensitive feature, each with
+    Clopper-Pearson bounds at every level (exact at any n)."""
     hits = np.asarray(hits, dtype=bool)
-    within = np.ones(len(hits), dtype=bool) if within is None else np.asarray(within, dtype=bool)
     index = encode(sensitive, len(hits))
-    k_cells = np.bincount(index.cell, weights=(hits & within), minlength=index.n_cells).reshape(index.shape)
-    n_cells = np.bincount(index.cell, weights=within, minlength=index.n_cells).reshape(index.shape)
+    k_cells = np.bincount(index.cell, weights=hits, minlength=index.n_cells).reshape(index.shape)
+    n_cells = np.bincount(index.cell, minlength=index.n_cells).reshape(index.shape)
     levels = (*LEVELS, level_for(confidence))
     rows = []
     for axes in [(), *[(i,) for i in range(len(index.features))]]:

@@ -12,7 +12,7 @@ Both with percentile-bootstrap bounds. The statistics depend only on counts of r
 row bootstrap is a multinomial draw of those counts (`bootstrap.py`), refitting each resample's classifier: the
 interval covers the fitting's noise as well as the evaluation's, at a cost independent of the rows.
 
-A feature whose AUC's lower bound clears the policy's threshold is a proxy (`listed`).
+A feature whose AUC's interval lies wholly above the tier's `proxy_auc` is listed as a proxy on the card.
 """
 
 from __future__ import annotations
@@ -107,12 +107,6 @@ def _row(metric: str, slice_: str, point, samples: np.ndarray, n: int, value_ran
         return MetricRow(FAMILY, metric, slice_, float(point), n)
     b = bootstrap_bounds(samples[:, None], np.atleast_1d(point), [n], value_range, levels)[0]
     return MetricRow(FAMILY, metric, slice_, float(point), n, float(b[-1, 0]), float(b[-1, 1]), as_tuple(b[:-1]))
-
-
-def listed(rows: list[MetricRow], threshold: float) -> list[MetricRow]:
-    """The proxy_auc rows whose interval lies wholly above `threshold`, strongest first."""
-    found = [r for r in rows if r.metric == "proxy_auc" and r.ci_low is not None and r.ci_low > threshold]
-    return sorted(found, key=lambda r: -r.value)
 
 
 def strongest(rows: list[MetricRow], sensitive: str, count: int) -> list[str]:

@@ -7,6 +7,7 @@ never computed twice unless forced; a re-run replaces its facts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +19,8 @@ from rai_pipelines.catalog import Suite, System
 from rai_pipelines.code_version import code_version
 from rai_pipelines.data.snapshots import DatasetVersion
 from rai_pipelines.digest import sha256_json
-from rai_pipelines.evaluation.families import PROBING, Baseline, Probing, Reference, compute
+from rai_pipelines.evaluation.families import PROBING, Baseline, Reference, compute
+from rai_pipelines.evaluation.probes import Probing
 from rai_pipelines.evaluation.rows import MetricRow
 from rai_pipelines.lineage import Provenance
 from rai_pipelines.modeling.registry import ModelVersion
@@ -123,7 +125,7 @@ def evaluate(
     baseline: ModelVersion | None = None,
     baseline_predictions: pd.DataFrame | None = None,
     reference: Reference | None = None,
-    probing: Probing | None = None,
+    probing: Callable[[], Probing] | None = None,
 ) -> Outcome:
     run_id = evaluation_id(system, suite, model, dataset, baseline)
     if not force and (done := existing(warehouse, run_id)) is not None:
@@ -157,7 +159,7 @@ def evaluate(
     }
     try:
         rows = compute(system, suite, frame, predictions, Baseline(baseline.version, baseline_predictions) if baseline else None,
-                       reference, probing)
+                       reference, probing() if probing else None)
         lineage.log_evaluation(
             client,
             run,

@@ -17,14 +17,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rai_pipelines.errors import UsageError
 from rai_pipelines.evaluation.paired import paired_changes
 from rai_pipelines.evaluation.perturbations import apply
-from rai_pipelines.evaluation.probes import Probe, rate_rows
+from rai_pipelines.evaluation.probes import Probe, rate_rows, stream
 from rai_pipelines.evaluation.rows import MetricRow
 
 FAMILY = "robustness"
-# What a model that cannot score a row raises: a NaN it does not accept, a category it cannot encode.
-_UNSCORABLE = (ValueError, TypeError, KeyError)
+# What a model that cannot score a perturbed row raises: a NaN it does not accept, a category it cannot encode, a
+# score that is not a probability. Only ever caught on perturbed rows, once the unperturbed ones scored.
+_UNSCORABLE = (ValueError, TypeError, UsageError)
 
 
 def robustness_rows(probe: Probe, frame: pd.DataFrame, y: np.ndarray | None, prediction: np.ndarray,
@@ -32,21 +34,24 @@ def robustness_rows(probe: Probe, frame: pd.DataFrame, y: np.ndarray | None, pre
                     seed: int = 0) -> list[MetricRow]:
     prediction = np.asarray(prediction).astype(np.int8)
     labelled = y is not None and not pd.isna(y).any()
-    rng = np.random.default_rng(seed)
+    probe.decide(frame.iloc[:1000])  # the model scores unperturbed rows, or its own error surfaces here as it is
     rows: list[MetricRow] = []
     for spec in perturbations:
-        perturbed, changes = apply(frame, spec, probe.kinds, list(sensitive), rng)
+        # Each perturbation draws from its own stream: adding or reordering one leaves the others' draws alone.
+        perturbed, changes = apply(frame, spec, probe.kinds, list(sensitive), stream(seed, spec.name))
         unscorable = _refused(probe, frame, perturbed, changes)
         where = np.flatnonzero(np.logical_or.reduce([*changes.values(), np.zeros(len(frame), dtype=bool)]) & ~unscorable)
         decisions, failed = _decide_each(probe, perturbed.iloc[where])
         unscorable[where[failed]] = True
         decided = prediction.copy()
         decided[where] = decisions
-        decided[unscorable] = 1 - prediction[unscorable]
+        decided[unscorable] = 1 - prediction[unscorable]  # no decision given: a flip
         rows += rate_rows(FAMILY, f"{spec.name}_flip_rate", decided != prediction, sensitive, confidence)
         rows += rate_rows(FAMILY, f"{spec.name}_unscorable_rate", unscorable, {}, confidence)
         if labelled:
-            changes = paired_changes(np.asarray(y), decided, prediction, sensitive, ["accuracy"], resamples=resamples,
+            y = np.asarray(y).astype(np.int8)
+            scored = np.where(unscorable, 1 - y, decided)  # no decision given: never a correct one
+            changes = paired_changes(y, scored, prediction, sensitive, ["accuracy"], resamples=resamples,
                                      confidence=confidence, seed=seed, intersections=False)
             rows += [MetricRow(FAMILY, f"{spec.name}_accuracy_change", c.slice, c.value, c.n, c.ci_low, c.ci_high, c.bounds)
                      for c in changes if c.metric == "accuracy"]
@@ -55,16 +60,14 @@ def robustness_rows(probe: Probe, frame: pd.DataFrame, y: np.ndarray | None, pre
 
 def _refused(probe: Probe, frame: pd.DataFrame, perturbed: pd.DataFrame, changes: dict[str, np.ndarray]) -> np.ndarray:
     """Rows with a perturbed value the model refuses on its own: each feature's perturbed values are scored alone
-    (the row otherwise original), so a model that cannot take a missing AGEP marks exactly those rows."""
+    (the row otherwise original), and a refused batch halved until the refused rows are found, so a model that
+    cannot take a missing AGEP marks exactly those rows, in a few calls."""
     refused = np.zeros(len(frame), dtype=bool)
     for feature, rows in changes.items():
         if rows.any():
             trial = frame.loc[rows].copy()
             trial[feature] = perturbed.loc[rows, feature]
-            try:
-                probe.decide(trial)
-            except _UNSCORABLE:
-                refused |= rows
+            refused[np.flatnonzero(rows)[_decide_each(probe, trial)[1]]] = True
     return refused
 
 

@@ -53,6 +53,10 @@ def read_split(client: MlflowClient, model, id_column: str) -> pd.DataFrame:
         if sha256_file(path) != digest:
             raise DataError(f"{where}: {SPLIT_FILE} does not match the digest recorded on the version; refusing it")
         split = pd.read_parquet(path)
-    if set(split.columns) != {id_column, "member"} or split.member.nunique() != 2:
-        raise DataError(f"{where}: {SPLIT_FILE} must hold {id_column!r} and 'member' with both training and held-out rows")
+    if set(split.columns) != {id_column, "member"} or split.member.dtype != bool or split.member.nunique() != 2:
+        raise DataError(f"{where}: {SPLIT_FILE} must hold {id_column!r} and a boolean 'member' with both training and "
+                        "held-out rows")
+    if split[id_column].duplicated().any():
+        raise DataError(f"{where}: {SPLIT_FILE} names {id_column} {split[id_column][split[id_column].duplicated()].iloc[0]!r} "
+                        "more than once; each row is either trained on or held out")
     return split

@@ -27,6 +27,7 @@ from rai_pipelines.data.validation import group_labels
 from rai_pipelines.drift.record import drift_for_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.families import PROBING, Reference
+from rai_pipelines.evaluation.probing_inputs import probing_inputs
 from rai_pipelines.evaluation.record import evaluate
 from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
 from rai_pipelines.modeling import loading, registry
@@ -50,7 +51,6 @@ from rai_pipelines.orchestration.common import (
     release_evidence_asset,
 )
 from rai_pipelines.orchestration.partitions import SystemPartitions
-from rai_pipelines.orchestration.probing import probing_inputs
 from rai_pipelines.orchestration.resources import SCORED_IO, AlertResource, MlflowResource, StateResource
 from rai_pipelines.orchestration.scored import Scored
 from rai_pipelines.quality import record as quality
@@ -204,7 +204,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
             reference = probing = None
             pending = bool(frame[system.data.label].isna().any())  # of the rows this model version predicted
             if suite.family in PROBING:  # the model itself, digest-verified, answers new questions
-                probing, baseline = probing_inputs(catalog, system, suite, mv, version, state, mlflow.client())
+                probing, baseline = probing_inputs(catalog, system, suite, mv, version, state.datasets(), mlflow.client())
             elif pending and suite.family != "regression":  # estimated, calibrated on the reference
                 ref_version, ref_frame = state.datasets().snapshot(system, reference_window(system))
                 ref_rows, ref_scores = reference_scores(state.predictions(), system, mv, mlflow.client(), ref_version,

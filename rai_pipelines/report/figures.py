@@ -84,27 +84,29 @@ def attributions(frame: pd.DataFrame) -> go.Figure:
     95% intervals: a feature whose share climbs or falls is an attribution drift."""
     frame = frame.sort_values("registered_at")
     versions = sorted(frame.model_version.unique(), key=lambda v: (len(v), v))
-    top = frame.groupby("feature").value.mean().sort_values(ascending=False).index[:TOP_FEATURES].tolist()
     fig = make_subplots(rows=len(versions), cols=1, shared_xaxes=True, vertical_spacing=0.3 / max(1, len(versions)),
                         subplot_titles=[f"model {_name(v)}" for v in versions])
     batches = _batches(frame)
+    features = sorted(frame.feature.unique())  # one colour per feature across the panels
+    shown: set[str] = set()
     for row, version in enumerate(versions, start=1):
-        for j, feature in enumerate(top):
-            line = frame[(frame.model_version == version) & (frame.feature == feature)]
-            if line.empty:
-                continue
-            colour = qualitative.Safe[j % len(qualitative.Safe)]
+        mine = frame[frame.model_version == version]
+        top = mine.groupby("feature").value.mean().sort_values(ascending=False).index[:TOP_FEATURES]
+        for feature in top:
+            line = mine[mine.feature == feature]
+            colour = qualitative.Dark24[features.index(feature) % len(qualitative.Dark24)]
             fig.add_trace(go.Scatter(
                 x=line.label, y=line.value, mode="lines+markers", line=dict(color=colour, width=2), marker=dict(size=5),
                 error_y=dict(type="data", symmetric=False, array=line.ci_high - line.value, arrayminus=line.value - line.ci_low,
                              thickness=1, width=2),
-                name=feature, legendgroup=feature, showlegend=row == 1,
+                name=feature, legendgroup=feature, showlegend=feature not in shown,
                 hovertemplate=f"{feature} %{{x}}<br>share = %{{y:.3f}}<extra>{_name(version)}</extra>"), row=row, col=1)
+            shown.add(feature)
         fig.update_xaxes(categoryorder="array", categoryarray=batches, row=row, col=1)
         fig.update_yaxes(title_text="SHAP share", row=row, col=1)
     fig.update_xaxes(title_text="nightly batch (arrival order)", row=len(versions))
     fig.update_layout(**_LAYOUT, height=max(360, 260 * len(versions)),
-                      title=f"What each model version leans on: SHAP share of its {len(top)} most-attributed features "
+                      title=f"What each model version leans on: SHAP share of its {TOP_FEATURES} most-attributed features "
                             "(bars: 95% bootstrap interval)")
     return fig
 

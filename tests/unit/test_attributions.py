@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from rai_pipelines.evaluation.attributions import Window, attribution_rows, permutation_contributions, shap_values
-from rai_pipelines.evaluation.probes import Probe
+from rai_pipelines.evaluation.attributions import attribution_rows, permutation_contributions, shap_values
+from rai_pipelines.evaluation.probes import Probe, Window
 
 KINDS = {"age": "numeric", "hours": "numeric", "school": "categorical", "noise": "categorical"}
 

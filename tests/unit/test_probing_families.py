@@ -16,8 +16,8 @@ from sklearn.metrics import accuracy_score, mutual_info_score, roc_auc_score
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation import perturbations
 from rai_pipelines.evaluation.counterfactual import counterfactual_rows
-from rai_pipelines.evaluation.probes import Probe, excess_rows, rate_rows
-from rai_pipelines.evaluation.proxies import SMOOTHING, binned, listed, proxy_rows
+from rai_pipelines.evaluation.probes import Probe, excess_rows, rate_rows, stream
+from rai_pipelines.evaluation.proxies import SMOOTHING, binned, proxy_rows
 from rai_pipelines.evaluation.robustness import robustness_rows
 
 KINDS = {"age": "numeric", "income": "numeric", "school": "categorical", "city": "categorical", "sex": "categorical"}
@@ -91,6 +91,8 @@ def test_missing_values_and_a_perturbation_of_the_wrong_kind(people):
         assert out[feature][rows].isna().all() and rows.mean() == pytest.approx(0.2, abs=0.03)
     with pytest.raises(DataError, match="applies to numeric features; 'school' is categorical"):
         perturbations.apply(frame, spec(features=["school"]), KINDS, list(sensitive), np.random.default_rng(0))
+    with pytest.raises(DataError, match="finds no numeric feature to change"):  # it would read as perfect robustness
+        perturbations.apply(frame[["school", "sex"]], spec(), KINDS, list(sensitive), np.random.default_rng(0))
 
 
 # --- rates and paired differences ------------------------------------------------------------------------------------
@@ -131,8 +133,7 @@ def test_robustness_matches_a_direct_recount(people):
     specs = [spec("noise", scale=0.3), spec("swaps", kind="swap", share=0.5), spec("gaps", kind="missing", share=0.1)]
     rows = {(r.metric, r.slice): r for r in robustness_rows(probe, frame, y, prediction, sensitive, specs, resamples=200)}
     # Replaying the same seeded draws gives the perturbed frames the engine saw.
-    rng = np.random.default_rng(0)
-    noisy, _ = perturbations.apply(frame, specs[0], KINDS, list(sensitive), rng)
+    noisy, _ = perturbations.apply(frame, specs[0], KINDS, list(sensitive), stream(0, "noise"))
     flipped = probe.decide(noisy) != prediction
     assert rows[("noise_flip_rate", "overall")].value == pytest.approx(flipped.mean()) and flipped.mean() > 0.01
     female = sensitive["sex"] == "Female"
@@ -141,11 +142,13 @@ def test_robustness_matches_a_direct_recount(people):
     assert rows[("noise_accuracy_change", "overall")].value == pytest.approx(change)
     assert rows[("swaps_flip_rate", "overall")].value == 0  # the model never reads a category
     assert rows[("swaps_flip_rate", "overall")].ci_high < 0.001
-    # The model refuses a missing age, and only those rows: they are unscorable, and count as flipped.
-    _, gaps = perturbations.apply(frame, specs[1], KINDS, list(sensitive), rng)  # advance the stream as the engine did
-    _, gaps = perturbations.apply(frame, specs[2], KINDS, list(sensitive), rng)
+    # The model refuses a missing age, and only those rows: they are unscorable, count as flipped, and are never
+    # correct.
+    gapped, gaps = perturbations.apply(frame, specs[2], KINDS, list(sensitive), stream(0, "gaps"))
     assert rows[("gaps_unscorable_rate", "overall")].value == pytest.approx(gaps["age"].mean())
     assert rows[("gaps_flip_rate", "overall")].value == pytest.approx(gaps["age"].mean())
+    correct_after = np.where(gaps["age"], False, prediction == y)
+    assert rows[("gaps_accuracy_change", "overall")].value == pytest.approx(correct_after.mean() - (prediction == y).mean())
 
 
 def test_robustness_without_labels_reports_flips_only(people):
@@ -208,4 +211,4 @@ def test_proxy_auc_is_the_cross_fitted_auc_and_finds_the_proxy(people):
     assert auc["city|sex"].value == pytest.approx(roc_auc_score(is_female, score))
     assert auc["city|sex"].ci_low > 0.8
     assert auc["age|sex"].ci_low <= 0.5 <= auc["age|sex"].ci_high  # age is independent of sex here
-    assert [r.slice for r in listed(rows, 0.7)] == ["city|sex"]
+    assert [r.slice for r in rows if r.metric == "proxy_auc" and r.ci_low > 0.7] == ["city|sex"]  # what the card lists
