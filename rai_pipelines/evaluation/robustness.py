@@ -39,10 +39,16 @@ def robustness_rows(probe: Probe, frame: pd.DataFrame, y: np.ndarray | None, pre
     for spec in perturbations:
         # Each perturbation draws from its own stream: adding or reordering one leaves the others' draws alone.
         perturbed, changes = apply(frame, spec, probe.kinds, list(sensitive), stream(seed, spec.name))
-        unscorable = _refused(probe, frame, perturbed, changes)
-        where = np.flatnonzero(np.logical_or.reduce([*changes.values(), np.zeros(len(frame), dtype=bool)]) & ~unscorable)
-        decisions, failed = _decide_each(probe, perturbed.iloc[where])
-        unscorable[where[failed]] = True
+        touched = np.logical_or.reduce([*changes.values(), np.zeros(len(frame), dtype=bool)])
+        try:  # the usual case, one call: the model takes every perturbed row
+            unscorable = np.zeros(len(frame), dtype=bool)
+            where = np.flatnonzero(touched)
+            decisions = probe.decide(perturbed.iloc[where])
+        except _UNSCORABLE:
+            unscorable = _refused(probe, frame, perturbed, changes)
+            where = np.flatnonzero(touched & ~unscorable)
+            decisions, failed = _decide_each(probe, perturbed.iloc[where])
+            unscorable[where[failed]] = True
         decided = prediction.copy()
         decided[where] = decisions
         decided[unscorable] = 1 - prediction[unscorable]  # no decision given: a flip
