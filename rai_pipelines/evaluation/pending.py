@@ -12,6 +12,7 @@ from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.data import versions
 from rai_pipelines.data.snapshots import DatasetStore
 from rai_pipelines.digest import sha256_json
+from rai_pipelines.evaluation.probing_inputs import compared_champion
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.predictions import logged_version, logged_versions
@@ -22,12 +23,15 @@ from rai_pipelines.warehouse import Warehouse
 
 def evaluation_ids(catalog: Catalog, system: System, client: MlflowClient, dataset, model_versions: list) -> dict[str, dict[str, str]]:
     """Per model version, per suite, the id its evaluation on this dataset version has: the same model artifact,
-    dataset digest, suite definition, code version (and champion, for a comparison) give the same id."""
+    dataset digest, suite definition, code version (and champion, for a comparison or the attributions) give the
+    same id."""
     suites = catalog.evaluation_suites(system)
     baselines = {
         s.name: registry.by_alias(client, system.registry_name, s.baseline_alias) for s in suites if s.family == "regression"
     }
-    return {mv.version: {s.name: evaluation_id(system, s, mv, dataset, baselines.get(s.name)) for s in suites}
+    return {mv.version: {s.name: evaluation_id(system, s, mv, dataset,
+                                               compared_champion(client, system, mv) if s.family == "attributions"
+                                               else baselines.get(s.name)) for s in suites}
             for mv in model_versions}
 
 
