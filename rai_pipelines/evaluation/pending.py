@@ -16,7 +16,7 @@ from rai_pipelines.evaluation.probing_inputs import compared_champion
 from rai_pipelines.evaluation.record import evaluation_id
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.predictions import logged_version, logged_versions
-from rai_pipelines.names import DATA_QUALITY
+from rai_pipelines.names import CHAMPION, DATA_QUALITY
 from rai_pipelines.quality import record as quality
 from rai_pipelines.warehouse import Warehouse
 
@@ -29,8 +29,9 @@ def evaluation_ids(catalog: Catalog, system: System, client: MlflowClient, datas
     baselines = {
         s.name: registry.by_alias(client, system.registry_name, s.baseline_alias) for s in suites if s.family == "regression"
     }
+    champion = registry.by_alias(client, system.registry_name, CHAMPION)  # once, not per version
     return {mv.version: {s.name: evaluation_id(system, s, mv, dataset,
-                                               compared_champion(client, system, mv) if s.family == "attributions"
+                                               compared_champion(champion, mv) if s.family == "attributions"
                                                else baselines.get(s.name)) for s in suites}
             for mv in model_versions}
 

@@ -26,7 +26,8 @@ def probing_inputs(catalog: Catalog, system: System, suite: Suite, mv: ModelVers
     """(a builder of what the family questions, the champion it compares with: part of the evaluation's identity).
     The attributions compare with the version holding the champion alias now and with the reference window, when
     those are not this version and this window."""
-    champion = compared_champion(client, system, mv) if suite.family == "attributions" else None
+    champion = (compared_champion(registry.by_alias(client, system.registry_name, CHAMPION), mv)
+                if suite.family == "attributions" else None)
 
     def build() -> Probing:
         probe = _probe(catalog, system, mv, client)
@@ -44,9 +45,8 @@ def probing_inputs(catalog: Catalog, system: System, suite: Suite, mv: ModelVers
     return build, champion
 
 
-def compared_champion(client, system: System, mv: ModelVersion) -> ModelVersion | None:
+def compared_champion(champion: ModelVersion | None, mv: ModelVersion) -> ModelVersion | None:
     """The version the attributions compare `mv` with: the one holding the champion alias now, unless it is `mv`."""
-    champion = registry.by_alias(client, system.registry_name, CHAMPION)
     return champion if champion is not None and champion.version != mv.version else None
 
 
