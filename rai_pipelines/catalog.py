@@ -567,7 +567,7 @@ class Tier(_Strict):
                                   "alerts (the verdict stays unassessed), or decide releases too")
     waiver_approvers: list[str] = Field(default_factory=list)
     proxy_auc: float = Field(0.7, gt=0.5, lt=1, description="a feature whose proxy AUC for a sensitive group lies "
-                             "wholly above this (95% interval) is listed as a proxy on the card")
+                             "wholly above this (interval at the proxies suite's confidence) is listed as a proxy on the card")
 
     @property
     def night_alpha(self) -> float:

@@ -49,10 +49,10 @@ _MD = """# Model card: {{ system.title|md }}
 | sensitive features | {{ data.sensitive|md }} |
 | data quality | {{ data.quality|md }} |
 
-## Metrics with 95% intervals
-| family | metric | slice | value | interval | n |
-|---|---|---|---|---|---|
-{% for m in metrics %}| {{ m.family|md }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value|md }} | {{ m.interval|md }} | {{ m.n|md }} |
+## Metrics with their intervals
+| family | metric | slice | value | interval | confidence | n |
+|---|---|---|---|---|---|---|
+{% for m in metrics %}| {{ m.family|md }} | {{ m.metric|md }} | {{ m.slice|md }} | {{ m.value|md }} | {{ m.interval|md }} | {{ m.confidence|md }} | {{ m.n|md }} |
 {% endfor %}
 ## Robustness to input noise
 {% if robustness %}| perturbation | decisions flipped | unscorable | accuracy change | most affected group |
@@ -68,7 +68,7 @@ _MD = """# Model card: {{ system.title|md }}
 {% endif %}
 ## Proxies of sensitive features
 {% if proxies is none %}Not evaluated.
-{% elif proxies %}Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc|md }} (95% interval):
+{% elif proxies %}Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc|md }} ({{ proxy_confidence|md }} interval):
 
 | feature | group | AUC | mutual information (nats) |
 |---|---|---|---|
@@ -108,13 +108,13 @@ td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.pass{color:#176b2
 <tr><th>dataset version</th><td><code>{{ data.key }}</code></td></tr><tr><th>digest (sha256)</th><td><code>{{ data.digest }}</code></td></tr>
 <tr><th>rows</th><td>{{ data.rows }}</td></tr><tr><th>source</th><td>{{ data.source }}</td></tr><tr><th>window</th><td>{{ data.window }}</td></tr>
 <tr><th>sensitive features</th><td>{{ data.sensitive }}</td></tr><tr><th>data quality</th><td>{{ data.quality }}</td></tr></table>
-<h2>Metrics with 95% intervals</h2><table><tr><th>family</th><th>metric</th><th>slice</th><th>value</th><th>interval</th><th>n</th></tr>
-{% for m in metrics %}<tr><td>{{ m.family }}</td><td>{{ m.metric }}</td><td>{{ m.slice }}</td><td>{{ m.value }}</td><td>{{ m.interval }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
+<h2>Metrics with their intervals</h2><table><tr><th>family</th><th>metric</th><th>slice</th><th>value</th><th>interval</th><th>confidence</th><th>n</th></tr>
+{% for m in metrics %}<tr><td>{{ m.family }}</td><td>{{ m.metric }}</td><td>{{ m.slice }}</td><td>{{ m.value }}</td><td>{{ m.interval }}</td><td>{{ m.confidence }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
 <h2>Robustness to input noise</h2>{% if robustness %}<table><tr><th>perturbation</th><th>decisions flipped</th><th>unscorable</th><th>accuracy change</th><th>most affected group</th></tr>
 {% for r in robustness %}<tr><td>{{ r.name }}</td><td>{{ r.flips }}</td><td>{{ r.unscorable }}</td><td>{{ r.accuracy }}</td><td>{{ r.worst }}</td></tr>{% endfor %}</table>{% else %}<p>Not evaluated.</p>{% endif %}
 <h2>Counterfactual fairness</h2>{% if counterfactual %}<table><tr><th>sensitive feature</th><th>decisions flipped when only it changes</th><th>through its strongest proxies</th><th>placebo (proxies moved within the group)</th><th>excess over the placebo</th></tr>
 {% for r in counterfactual %}<tr><td>{{ r.feature }}</td><td>{{ r.direct }}</td><td>{{ r.proxy }}</td><td>{{ r.placebo }}</td><td>{{ r.excess }}</td></tr>{% endfor %}</table>{% else %}<p>Not evaluated.</p>{% endif %}
-<h2>Proxies of sensitive features</h2>{% if proxies is none %}<p>Not evaluated.</p>{% elif proxies %}<p>Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc }} (95% interval):</p>
+<h2>Proxies of sensitive features</h2>{% if proxies is none %}<p>Not evaluated.</p>{% elif proxies %}<p>Features the model reads that tell a group apart with an AUC wholly above {{ proxy_auc }} ({{ proxy_confidence }} interval):</p>
 <table><tr><th>feature</th><th>group</th><th>AUC</th><th>mutual information (nats)</th></tr>{% for r in proxies %}<tr><td>{{ r.feature }}</td><td>{{ r.group }}</td><td>{{ r.auc }}</td><td>{{ r.mi }}</td></tr>{% endfor %}</table>
 {% else %}<p>No feature the model reads tells a group apart with an AUC wholly above {{ proxy_auc }}.</p>{% endif %}
 <h2>Explainability: what the model leans on</h2>{% if attributions %}<p>The features with the largest share of the mean absolute SHAP value (log-odds), with their permutation importance and how their share moved:</p>
@@ -227,9 +227,12 @@ def card_context(
     shown = tabled[(tabled.slice == "overall") | (~tabled.metric.str.endswith("_vs_reference") & tabled.metric.isin(
         ["selection_rate", "tpr", "fpr", "accuracy", "auc", "ece", "tpr_difference", "selection_rate_difference",
          "tpr_difference_change", "selection_rate_difference_change", "accuracy_change"]))]
+    # Each suite sets its own confidence: the card states the one each interval was computed at.
+    confidence = {suite.family: f"{suite.confidence:.0%}" for suite in catalog.suites_for(system)}
     rows = [
         {"family": r.family, "metric": r.metric, "slice": r.slice, "value": _fmt(r.value),
-         "interval": "" if r.ci_low is None or r.ci_low != r.ci_low else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]", "n": int(r.n)}
+         "interval": "" if r.ci_low is None or r.ci_low != r.ci_low else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
+         "confidence": confidence.get(r.family, "") if r.ci_low == r.ci_low and r.ci_low is not None else "", "n": int(r.n)}
         for r in shown.sort_values(["family", "metric", "slice"]).itertuples()
     ]
     limitations = list(system.known_limitations)
@@ -255,6 +258,7 @@ def card_context(
         "counterfactual": _counterfactual(system, metrics) if system.kind == "tabular_classifier" else [],
         "proxies": _proxies(metrics, catalog.policy.tier_for(system).proxy_auc) if system.kind == "tabular_classifier" else None,
         "proxy_auc": catalog.policy.tier_for(system).proxy_auc,
+        "proxy_confidence": confidence.get("proxies", ""),
         **{"data": {**dataset, "sensitive": sensitive, "quality": q}},
     }
 

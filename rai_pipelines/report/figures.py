@@ -37,7 +37,8 @@ def _batches(frame: pd.DataFrame) -> list[str]:
 
 
 def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
-    """One panel per gate check: the judged metric per model version with its 95% interval, and the threshold."""
+    """One panel per gate check: the judged metric per model version with its interval (at its suite's confidence), and
+    the threshold."""
     cols = 2
     rows = max(1, math.ceil(len(keys) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{k.check}: {k.metric} [{k.slice}]" for k in keys],
@@ -58,13 +59,13 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
                 fig.add_trace(go.Scatter(
                     x=list(band.label) + list(band.label[::-1]), y=list(band.ci_high) + list(band.ci_low[::-1]),
                     fill="toself", fillcolor=colour, opacity=0.18, line=dict(width=0), hoverinfo="skip",
-                    legendgroup=_name(version), showlegend=False, name=f"{_name(version)} 95% interval"), row=row, col=col)
+                    legendgroup=_name(version), showlegend=False, name=f"{_name(version)} {key.confidence:.0%} interval"), row=row, col=col)
             fig.add_trace(go.Scatter(
                 x=line.label, y=line.value, mode="lines+markers", line=dict(color=colour, width=2), marker=dict(size=5),
                 name=f"model {_name(version)}", legendgroup=_name(version), showlegend=i == 0,
                 customdata=line[["ci_low", "ci_high", "n"]].to_numpy(),
-                hovertemplate=f"{_name(version)} %{{x}}<br>{key.metric} = %{{y:.4f}}<br>95% interval [%{{customdata[0]:.4f}}, "
-                              "%{customdata[1]:.4f}]<extra></extra>"), row=row, col=col)
+                hovertemplate=f"{_name(version)} %{{x}}<br>{key.metric} = %{{y:.4f}}<br>{key.confidence:.0%} interval "
+                              "[%{customdata[0]:.4f}, %{customdata[1]:.4f}]<extra></extra>"), row=row, col=col)
         fig.add_hline(y=key.threshold, line=dict(color="#c62828", dash="dash", width=1), row=row, col=col,
                       annotation_text=f"required {key.op} {key.threshold}", annotation_position="top left",
                       annotation_font=dict(size=10, color="#c62828"))
@@ -72,16 +73,16 @@ def key_metrics(keys: list[KeyMetric], trends: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="nightly batch (arrival order)", row=rows)
     fig.update_layout(**_LAYOUT, height=max(360, 290 * rows),
                       title="Judged metrics per model version over nightly batches "
-                            "(line: value; band: 95% bootstrap interval; dashed: policy threshold)")
+                            "(line: value; band: interval at its suite's confidence; dashed: policy threshold)")
     return fig
 
 
 TOP_FEATURES = 6
 
 
-def attributions(frame: pd.DataFrame) -> go.Figure:
+def attributions(frame: pd.DataFrame, confidence: float) -> go.Figure:
     """One panel per model version: the SHAP share of its most-attributed features over nightly batches, with their
-    95% intervals: a feature whose share climbs or falls is an attribution drift."""
+    intervals: a feature whose share climbs or falls is an attribution drift."""
     frame = frame.sort_values("registered_at")
     versions = sorted(frame.model_version.unique(), key=lambda v: (len(v), v))
     fig = make_subplots(rows=len(versions), cols=1, shared_xaxes=True, vertical_spacing=0.3 / max(1, len(versions)),
@@ -107,7 +108,7 @@ def attributions(frame: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="nightly batch (arrival order)", row=len(versions))
     fig.update_layout(**_LAYOUT, height=max(360, 260 * len(versions)),
                       title=f"What each model version leans on: SHAP share of its {TOP_FEATURES} most-attributed features "
-                            "(bars: 95% bootstrap interval)")
+                            f"(bars: {confidence:.0%} bootstrap interval)")
     return fig
 
 

@@ -22,14 +22,17 @@ class KeyMetric:
     slice: str
     op: str
     threshold: float
+    confidence: float  # of the suite that computes the metric's interval
 
 
 def key_metrics(catalog: Catalog) -> list[KeyMetric]:
     out = []
     for system in catalog.systems.values():
+        confidence = {suite.family: suite.confidence for suite in catalog.suites_for(system)}
         for c in catalog.policy.tier_for(system).checks:
             metric = f"{c.metric}_{c.disparity}" if c.disparity else c.metric
-            out.append(KeyMetric(system.name, c.name, c.family, metric, c.slice, c.op, c.threshold))
+            out.append(KeyMetric(system.name, c.name, c.family, metric, c.slice, c.op, c.threshold,
+                                 confidence.get(c.family, 0.95)))
     return out
 
 
@@ -78,6 +81,28 @@ ATTRIBUTIONS = f"""
     where m.family = 'attributions' and m.metric = 'shap_share'
     group by all
     order by m.system, d.registered_at, m.model_version, feature"""
+
+TOP_ATTRIBUTION_CHANGES = 8  # per system
+
+# The latest batch each system's attributions were measured on: per model version, how each feature's SHAP share moved
+# against the reference window and against the champion, those whose interval lies wholly off zero first.
+ATTRIBUTION_CHANGES = f"""
+    with changes as (
+        select m.system, m.model_version, m.dataset_version, m.slice as feature,
+               replace(m.metric, 'shap_share_change_vs_', '') as against,
+               arg_max(m.value, m.recorded_at) as value, arg_max(m.ci_low, m.recorded_at) as ci_low,
+               arg_max(m.ci_high, m.recorded_at) as ci_high
+        from metrics m
+        where m.family = 'attributions' and m.metric like 'shap_share_change_vs_%'
+        group by all
+    ), latest as (
+        select c.*, d.label, c.ci_low > 0 or c.ci_high < 0 as moved
+        from changes c {_ARRIVAL}
+        qualify dense_rank() over (partition by c.system order by d.registered_at desc) = 1
+    )
+    select * from latest
+    qualify row_number() over (partition by system order by moved desc, abs(value) desc, feature) <= {TOP_ATTRIBUTION_CHANGES}
+    order by system, moved desc, abs(value) desc, feature"""
 
 LINEAGE_ROWS = 50  # per system; the full table is one `rai query` away
 

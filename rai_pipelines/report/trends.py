@@ -53,6 +53,17 @@ def _tile(row) -> dict:
     return {"kpi": row.kpi.replace("_", " "), "value": shown, "period": row.period, "basis": basis}
 
 
+_AGAINST = {"reference": "the reference window", "champion": "the champion"}
+
+
+def _changes(frame: pd.DataFrame) -> list[dict]:
+    """The attribution changes table: rows of the latest batch, those whose interval lies wholly off zero first."""
+    return [{"model_version": r.model_version, "label": r.label, "feature": r.feature,
+             "against": _AGAINST.get(r.against, r.against), "change": f"{r.value:+.3f}",
+             "interval": "" if pd.isna(r.ci_low) else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]",
+             "moved": "yes" if r.moved else "no"} for r in frame.itertuples()]
+
+
 def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str = "") -> Report:
     started = time.perf_counter()
     if out.exists() and not out.is_dir():
@@ -70,6 +81,7 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
         trends = run("metric_trends", *queries.metric_trends(keys))
         drift = run("drift", queries.DRIFT)
         attributions = run("attributions", queries.ATTRIBUTIONS)
+        changes = run("attribution_changes", queries.ATTRIBUTION_CHANGES)
         verdicts = run("verdicts", queries.VERDICTS)
         lineage = run("lineage", queries.LINEAGE)
         counts = run("counts", queries.COUNTS).iloc[0].to_dict()
@@ -78,14 +90,17 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
     systems = sorted(set(trends.system) | set(verdicts.system) | set(drift.system) | set(lineage.system)) or sorted(catalog.systems)
     for system in systems:
         mine = [k for k in keys if k.system == system]
-        parts = {"name": system, "tiles": [], "plots": [], "lineage": []}
+        parts = {"name": system, "tiles": [], "plots": [], "lineage": [], "changes": _changes(changes[changes.system == system])}
+        explained = catalog.systems[system] if system in catalog.systems else None
+        attributions_suite = catalog.dataset_suite(explained, "attributions") if explained else None
         latest = kpis[kpis.system.isin([system, "*"])].sort_values("period").groupby("kpi", sort=True).tail(1)
         parts["tiles"] = [_tile(r) for r in latest.itertuples()]
         for title, fig in (
             ("Judged metrics", figures.key_metrics(mine, trends[trends.system == system]) if mine and (trends.system == system).any() else None),
             ("Gate verdicts", figures.verdicts(verdicts[verdicts.system == system]) if (verdicts.system == system).any() else None),
             ("Drift", figures.drift(drift[drift.system == system]) if (drift.system == system).any() else None),
-            ("Attributions", figures.attributions(attributions[attributions.system == system])
+            ("Attributions", figures.attributions(attributions[attributions.system == system],
+                                                  attributions_suite.confidence if attributions_suite else 0.95)
              if (attributions.system == system).any() else None),
         ):
             if fig is not None:
@@ -145,6 +160,13 @@ Every number here can be recomputed with <code>rai query</code>; KPI tiles show 
 {% else %}<p>No KPIs yet: no gate decision or evidence has been recorded.</p>{% endfor %}
 </div>
 {% for p in s.plots %}<h3>{{ p.title }}</h3>{{ p.html | safe }}{% endfor %}
+{% if s.changes %}<h3>Attribution changes on the latest batch</h3>
+<p class="sub">How each feature's SHAP share moved; "moved" when its interval lies wholly off zero.</p>
+<table class="attribution-changes"><thead><tr><th>model</th><th>batch</th><th>feature</th><th>against</th><th>change in share</th>
+<th>interval</th><th>moved</th></tr></thead><tbody>
+{% for r in s.changes %}<tr><td>v{{ r.model_version }}</td><td>{{ r.label }}</td><td>{{ r.feature }}</td><td>{{ r.against }}</td>
+<td>{{ r.change }}</td><td>{{ r.interval }}</td><td>{{ r.moved }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
 <h3>Lineage (latest {{ lineage_rows }} decisions)</h3>
 <table class="lineage"><thead><tr><th>decided</th><th>verdict</th><th>model</th><th>artifact</th><th>batch</th><th>dataset digest</th>
 <th>policy</th><th>code</th><th>MLflow runs</th><th>decision</th></tr></thead><tbody>

@@ -57,3 +57,34 @@ def test_out_must_be_a_directory(catalog, tmp_path):
     proc = run_rai("report", "trends", "--out", str(tmp_path / "file"), home=tmp_path / "state")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "is a file; give a directory" in proc.stderr
+
+
+def test_attribution_changes_table_shows_the_latest_batch_moved_features_first(catalog, tmp_path):
+    from rai_pipelines.report.queries import TOP_ATTRIBUTION_CHANGES
+    wh = Warehouse(tmp_path / "wh")
+
+    def batch(key, at, changes):
+        wh.write("dataset_versions", "acs_employment", key, [{
+            "system": "acs_employment", "dataset_version": key, "label": key.split(".")[0], "kind": "production",
+            "digest": "d" * 64, "rows": 5, "source": "x", "schema": "{}", "registered_at": at}])
+        wh.write("metrics", "acs_employment", f"r-{key}", [{
+            "run_id": f"r-{key}", "system": "acs_employment", "model_version": "3", "dataset_version": key,
+            "family": "attributions", "metric": f"shap_share_change_vs_{against}", "slice": feature, "value": value,
+            "ci_low": lo, "ci_high": hi, "n": 500, "recorded_at": at} for feature, against, value, lo, hi in changes])
+        wh.write("evaluation_runs", "acs_employment", f"r-{key}", [{  # metrics show once their run is recorded
+            "run_id": f"r-{key}", "system": "acs_employment", "model_name": "m", "model_version": "3", "dataset_version": key,
+            "dataset_digest": "d" * 64, "suite": "attributions", "suite_digest": "s", "status": "ok", "error": None,
+            "started_at": at, "finished_at": at, "dagster_run_id": "", "dagster_partition": "", "mlflow_run_id": "",
+            "mlflow_experiment_id": "", "code_version": "c"}])
+
+    batch("old-batch.a", AT, [("OLDFEATURE", "champion", 0.5, 0.4, 0.6)])
+    noise = [(f"F{i}", "reference", 0.01 * i, -0.2, 0.2) for i in range(TOP_ATTRIBUTION_CHANGES + 2)]
+    batch("new-batch.b", AT + timedelta(days=1), [("AGEP", "reference", -0.30, -0.6, 0.1),  # large, but straddles 0
+                                                  (HOSTILE, "champion", 0.17, 0.16, 0.18), *noise])  # moved
+    html = build(catalog, wh, tmp_path / "out").path.read_text()
+    table = html.split('<table class="attribution-changes">')[1].split("</table>")[0]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == TOP_ATTRIBUTION_CHANGES
+    assert "&lt;img src=x" in rows[0] and "the champion" in rows[0] and "+0.170" in rows[0] and "<td>yes</td>" in rows[0]
+    assert "<td>AGEP</td>" in rows[1] and "<td>no</td>" in rows[1]
+    assert "OLDFEATURE" not in table and "new-batch" in rows[0]

@@ -181,3 +181,24 @@ def test_signing_key_comes_from_configuration_and_only_the_embedded_default_crea
     with pytest.raises(RaiError, match="no such file"):  # a configured key that is missing is reported, not replaced
         configured.load()
     assert SigningKey(local.path).load().public_key() is not None  # the file made for local, named explicitly
+
+
+def test_card_states_the_confidence_each_suite_computed_its_intervals_at(catalog):
+    system = catalog.system("acs_employment")
+    at_90 = {name: suite.model_copy(update={"confidence": 0.9}) if suite.family in ("fairness", "proxies") else suite
+             for name, suite in catalog.suites.items()}
+    ninety = catalog.model_copy(update={"suites": at_90})
+    decision = Decision("d1", system.name, "3", "2016-b01.abc", "high", "p1", "pass", [], ["r1"], datetime.now(UTC), [])
+    metrics = pd.DataFrame([
+        {"family": "fairness", "metric": "tpr", "slice": "overall", "value": 0.8, "ci_low": 0.7, "ci_high": 0.9, "n": 500},
+        {"family": "performance", "metric": "accuracy", "slice": "overall", "value": 0.8, "ci_low": 0.75, "ci_high": 0.85,
+         "n": 500},
+        {"family": "proxies", "metric": "proxy_auc", "slice": "CIT|RAC1P=Asian", "value": 0.78, "ci_low": 0.75,
+         "ci_high": 0.8, "n": 500}])
+    card = render(card_context(ninety, system, decision, {"name": "m", "version": "3", "recipe": "r", "artifact_sha256": "a"},
+                               {"key": "k", "digest": "d", "rows": 1, "source": "s", "window": "w"}, metrics,
+                               pd.DataFrame(), pd.DataFrame()))
+    assert "<td>[0.7000, 0.9000]</td><td>90%</td>" in card.html  # fairness, set to 0.9
+    assert "<td>[0.7500, 0.8500]</td><td>95%</td>" in card.html  # performance, left at its default
+    assert "(90% interval)" in card.html and "(90% interval)" in card.markdown
+    assert "95% intervals" not in card.html
