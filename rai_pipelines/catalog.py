@@ -412,6 +412,7 @@ class Suite(_Strict):
     importance_rows: int = Field(5000, ge=100, description="attributions: rows sampled for the permutation importance")
     explained_rows: int = Field(500, ge=50, description="attributions: rows whose SHAP values are computed")
     background_rows: int = Field(100, ge=10, description="attributions: rows SHAP values are computed against")
+    controls: list[str] = Field(default_factory=list, description="ids of the controls (assets/controls/) it evidences")
 
     @property
     def per_dataset(self) -> bool:
@@ -464,7 +465,8 @@ class Suite(_Strict):
 
     @property
     def digest(self) -> str:
-        return sha256_json(self.model_dump(mode="json"))
+        # What the suite computes: the controls it is declared to serve change no result.
+        return sha256_json(self.model_dump(mode="json", exclude={"controls"}))
 
 
 class Check(_Strict):
@@ -483,6 +485,7 @@ class Check(_Strict):
         "wholly beyond it, otherwise insufficient_evidence (a point estimate has no error control: not offered)",
     )
     min_n: int | None = Field(None, ge=1, description="smallest sample the check is judged on; default: the tier's min_n")
+    controls: list[str] = Field(default_factory=list, description="ids of the controls (assets/controls/) it evidences")
 
 
 class RegressionCheck(_Strict):
@@ -497,6 +500,7 @@ class RegressionCheck(_Strict):
     tolerance: float = Field(ge=0, description="non-inferiority margin: pass only when the whole interval of the change "
                              "is within it, fail only when the whole interval is worse, otherwise insufficient_evidence")
     min_n: int | None = Field(None, ge=1, description="smallest sample the check is judged on; default: the tier's min_n")
+    controls: list[str] = Field(default_factory=list, description="ids of the controls (assets/controls/) it evidences")
 
     @field_validator("metric")
     @classmethod
@@ -507,7 +511,52 @@ class RegressionCheck(_Strict):
 
 
 EVIDENCE_FIELDS = ("card", "decision", "evaluation_report", "metrics", "quality_results", "drift_report", "policy",
-                   "waivers", "dataset_digest", "model_artifact_digest", "mlflow_runs")
+                   "waivers", "dataset_digest", "model_artifact_digest", "mlflow_runs", "technical_documentation")
+
+
+WORKFLOWS = ("incidents", "reviews", "waivers", "monitoring")
+FINDINGS = ("champion_regression", "dataset_drift", "data_quality_failed", "assistant_safety")
+
+
+class ControlMap(_Strict):
+    """Which controls the evidence fields of a bundle and the governance workflows serve."""
+
+    evidence: dict[Literal[EVIDENCE_FIELDS], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    workflows: dict[Literal[WORKFLOWS], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+
+class Severity(_Strict):
+    """Deadlines of an incident of this severity, in hours from its opening."""
+
+    acknowledge_hours: float = Field(gt=0)
+    mitigate_hours: float = Field(gt=0)
+    report_hours: float | None = Field(None, gt=0, description="a regulator's reporting clock (EU AI Act Art. 73: 15 "
+                                                               "days, 2 for a widespread infringement, 10 after a death)")
+
+
+class IncidentPolicy(_Strict):
+    """Which production findings open an incident, and how severe it is."""
+
+    rules: dict[Literal[FINDINGS], str] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="finding -> severity; dataset_drift only where the tier blocks on drift")
+    severities: dict[str, Severity] = Field(default_factory=dict)
+    warn_before_hours: float = Field(24, gt=0, description="an alert when a deadline is this close")
+
+    @model_validator(mode="after")
+    def _known_severities(self) -> IncidentPolicy:
+        for finding, severity in self.rules.items():
+            if severity not in self.severities:
+                raise ValueError(f"rule {finding!r} names severity {severity!r}, which 'severities' does not define; "
+                                 f"defined: {sorted(self.severities)}")
+        return self
+
+
+class ReviewRule(_Strict):
+    """Review intake: who triage assigns, and whether a release waits for an approved review."""
+
+    required: bool = Field(False, description="a release needs an approved review of its model version")
+    reviewers: list[str] = Field(default_factory=list, description="assigned by triage; each must have a key in "
+                                                                   "the policy's approvers")
 
 
 class ReleaseRule(_Strict):
@@ -566,6 +615,8 @@ class Tier(_Strict):
         "monitoring", description="what results estimated while labels are pending may do: nothing, raise monitoring "
                                   "alerts (the verdict stays unassessed), or decide releases too")
     waiver_approvers: list[str] = Field(default_factory=list)
+    max_waiver_days: int = Field(90, ge=1, description="longest a waiver may last from its request")
+    review: ReviewRule = ReviewRule()
     proxy_auc: float = Field(0.7, gt=0.5, lt=1, description="a feature whose proxy AUC for a sensitive group lies "
                              "wholly above this (interval at the proxies suite's confidence) is listed as a proxy on the card")
 
@@ -602,6 +653,20 @@ class Policy(_Strict):
     tiers: dict[Literal["low", "medium", "high"], Tier]
     assistant_tiers: dict[Literal["low", "medium", "high"], Tier] = Field(
         default_factory=dict, description="the tiers for LLM assistants")
+    approvers: dict[str, str] = Field(
+        default_factory=dict, description="approver -> Ed25519 public key (PEM): waiver and review approvals must be "
+                                          "signed with it")
+    controls: ControlMap = ControlMap()
+    incidents: IncidentPolicy = IncidentPolicy()
+
+    @model_validator(mode="after")
+    def _approvers_have_keys(self) -> Policy:
+        for field, tiers in (("tiers", self.tiers), ("assistant_tiers", self.assistant_tiers)):
+            for name, tier in tiers.items():
+                for role, people in (("waiver_approvers", tier.waiver_approvers), ("review.reviewers", tier.review.reviewers)):
+                    if missing := [p for p in people if p not in self.approvers]:
+                        raise ValueError(f"{field}.{name}.{role} names {missing[0]!r}, who has no public key in 'approvers'")
+        return self
 
     def tier_for(self, system: AnySystem) -> Tier:
         return (self.assistant_tiers if system.kind == "llm_assistant" else self.tiers)[system.risk_tier]
@@ -612,6 +677,21 @@ class Policy(_Strict):
         return sha256_json(self.model_dump(mode="json"))[:16]
 
 
+class Control(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9-]+:[a-z0-9.-]+$")
+    title: str
+    evidence: str = Field(description="what evidence satisfies it")
+
+
+class ControlFramework(_Strict):
+    """One file of assets/controls/: a regulation or standard's provisions an evaluation pipeline can evidence."""
+
+    framework: str = Field(pattern=_NAME)
+    title: str
+    source: str
+    controls: list[Control] = Field(min_length=1)
+
+
 class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -620,6 +700,8 @@ class Catalog(BaseModel):
     suites: dict[str, Suite]
     policy: Policy
     judges: dict = Field(default_factory=dict, description="judge -> stats.judged.Validation, measured on labelled sets")
+    controls: dict[str, Control] = Field(default_factory=dict, description="id -> control, from assets/controls/")
+    frameworks: dict[str, str] = Field(default_factory=dict, description="control id -> its framework's title")
 
     @property
     def tabular_systems(self) -> list[System]:
@@ -740,16 +822,20 @@ def _load(path: Path, validate: Callable[[dict], BaseModel]) -> BaseModel:
 def load_catalog(root: str | Path) -> Catalog:
     """Load and cross-check the whole catalog under `root` (the assets/ folder)."""
     root = Path(root)
+    controls, frameworks = _load_controls(root / "controls")
     suites = {}
     for path in sorted((root / "suites").glob("*.yaml")):
         suite = _load(path, Suite.model_validate)
         if suite.name != path.stem:
             raise CatalogError(f"{path}: field 'name' is {suite.name!r}; it must match the file name {path.stem!r}")
+        _known_controls(path, "controls", suite.controls, controls)
         suites[suite.name] = suite
     policy_files = sorted((root / "policies").glob("*.yaml"))
     if len(policy_files) != 1:
         raise CatalogError(f"{root / 'policies'}: expected exactly one policy file, found {len(policy_files)}")
     policy = _load(policy_files[0], Policy.model_validate)
+    for field, declared in _policy_controls(policy):
+        _known_controls(policy_files[0], field, declared, controls)
     for field, tiers in (("tiers", policy.tiers), ("assistant_tiers", policy.assistant_tiers)):
         for tier_name, tier in tiers.items():
             for s in tier.required_suites:
@@ -786,4 +872,38 @@ def load_catalog(root: str | Path) -> Catalog:
         suites_ = [suites[s] for s in system.suites]
         if system.kind == "llm_assistant" and (why := refuse_infeasible(system, policy, suites_, judges)):
             raise CatalogError(f"{policy_files[0]}: {why} (system {name!r}, {root / 'systems' / (name + '.yaml')})")
-    return Catalog(root=root, systems=systems, suites=suites, policy=policy, judges=judges)
+    return Catalog(root=root, systems=systems, suites=suites, policy=policy, judges=judges, controls=controls,
+                   frameworks=frameworks)
+
+
+def _load_controls(folder: Path) -> tuple[dict[str, Control], dict[str, str]]:
+    controls: dict[str, Control] = {}
+    frameworks: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        framework = _load(path, ControlFramework.model_validate)
+        for i, control in enumerate(framework.controls):
+            if control.id in controls:
+                raise CatalogError(f"{path}: field 'controls.{i}.id' repeats control {control.id!r}; ids are unique")
+            controls[control.id] = control
+            frameworks[control.id] = framework.title
+    return controls, frameworks
+
+
+def _known_controls(path: Path, field: str, declared: list[str], controls: dict[str, Control]) -> None:
+    """One line naming the file, the field and the id a declaration names that the control catalog lacks."""
+    for control_id in declared:
+        if control_id not in controls:
+            raise CatalogError(f"{path}: field {field!r} names unknown control {control_id!r}; the control catalog "
+                               f"(assets/controls/) has {len(controls)} controls, e.g. {sorted(controls)[:3]}")
+
+
+def _policy_controls(policy: Policy):
+    """(field, control ids) for every declaration in the policy: checks, evidence fields and workflows."""
+    for field, tiers in (("tiers", policy.tiers), ("assistant_tiers", policy.assistant_tiers)):
+        for name, tier in tiers.items():
+            for kind, checks in (("checks", tier.checks), ("regression", tier.regression)):
+                for i, check in enumerate(checks):
+                    yield f"{field}.{name}.{kind}.{i}.controls", check.controls
+    for kind, mapping in (("evidence", policy.controls.evidence), ("workflows", policy.controls.workflows)):
+        for key, declared in mapping.items():
+            yield f"controls.{kind}.{key}", declared

@@ -12,7 +12,12 @@ from rai_pipelines.orchestration.checks import data_quality_check, release_appro
 from rai_pipelines.orchestration.executors import executor_for
 from rai_pipelines.orchestration.jobs import assistant_job, system_jobs
 from rai_pipelines.orchestration.resources import resources_for
-from rai_pipelines.orchestration.schedules import nightly_schedule, warehouse_maintenance_job, warehouse_maintenance_schedule
+from rai_pipelines.orchestration.schedules import (
+    incident_deadlines,
+    nightly_schedule,
+    warehouse_maintenance_job,
+    warehouse_maintenance_schedule,
+)
 from rai_pipelines.orchestration.sensors import feed_sensor, registry_sensor
 from rai_pipelines.settings import load_settings
 
@@ -40,8 +45,9 @@ def build_defs() -> dg.Definitions:
     catalog = load_catalog(settings.catalog_dir)
     per_system = [system_defs(catalog, s) for s in catalog.tabular_systems]
     per_system += [assistant_defs(catalog, s) for s in catalog.assistant_systems]
+    deadlines_job, deadlines_schedule = incident_deadlines(catalog)
     return dg.Definitions.merge(*per_system, dg.Definitions(
-        jobs=[warehouse_maintenance_job], schedules=[warehouse_maintenance_schedule],
+        jobs=[warehouse_maintenance_job, deadlines_job], schedules=[warehouse_maintenance_schedule, deadlines_schedule],
         resources=resources_for(settings), executor=executor_for(settings)))
 
 

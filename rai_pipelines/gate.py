@@ -42,6 +42,7 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
 from rai_pipelines.evaluation.metric_names import lower_is_better
 from rai_pipelines.evaluation.rows import BASELINE_METRIC
+from rai_pipelines.governance import reviews
 from rai_pipelines.stats import intervals
 from rai_pipelines.stats.multiplicity import adjusted_levels
 from rai_pipelines.warehouse import Warehouse, reads
@@ -323,11 +324,13 @@ def decide(
     waivers: dict | None = None,
     suite_digests: dict[str, str] | None = None,
     passing_nights_before: list[str] | None = None,
+    review=None,
 ) -> Decision:
     """Apply the system's tier to the evaluation runs (latest per suite) and their metrics.
 
     `passing_nights_before`: the dataset versions, consecutive and most recent last, on which this model version
-    passed the same policy before this one; the release verdict needs the tier's run of them."""
+    passed the same policy before this one; the release verdict needs the tier's run of them. `review`: the
+    version's approved review (governance/reviews.py), which a release needs where the tier requires one."""
     tier = policy.tier_for(system)
     reasons: list[Reason] = []
     usable_runs: list[str] = []
@@ -390,10 +393,18 @@ def decide(
                   f"each night judged at level {intervals.grid_level(tier.night_alpha):.3g}")
         reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT, window,
                               kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
+        if tier.review.required:
+            # People, not statistics: a missing review is a missing required step, as a suite that never ran is.
+            reasons.append(Reason("review", PASS, f"approved in review {review.review_id} by {review.decided_by}"
+                                  + (f" on conditions: {review.conditions}" if review.conditions else ""), kind="release")
+                           if review is not None else
+                           Reason("review", UNASSESSED, f"the '{system.risk_tier}' tier releases only after an approved "
+                                  "review of this version: `rai review request`", kind="release"))
     verdict = worst(reasons)
     decided_at = datetime.now(UTC)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version("gate"),
-                sorted(w["waiver_id"] for w in applied), streak[-needed:]]
+                sorted(w["waiver_id"] for w in applied), streak[-needed:],
+                review.review_id if review is not None and tier.review.required else None]
     return Decision(
         decision_id=sha256_json(identity)[:24],
         system=system.name,
@@ -484,8 +495,9 @@ def decide_from_warehouse(
     metrics = warehouse.frame(f"select * from metrics where run_id in (select run_id from evaluation_runs where {scope})", params)
     drift = latest_drift(warehouse, system.name, dataset_version)
     before = passing_nights(warehouse, system.name, str(model_version), dataset_version, policy.version)
+    review = reviews.approved(warehouse, policy, system, str(model_version)) if policy.tier_for(system).review.required else None
     decision = decide(system, policy, model_version, dataset_version, runs, metrics, drift,
-                      waiver_process.applicable(warehouse, system.name, str(model_version)), suite_digests, before)
+                      waiver_process.applicable(warehouse, policy, system, str(model_version)), suite_digests, before, review)
     return replace(decision, warehouse_snapshot=warehouse.as_of if isinstance(warehouse.as_of, int) else None)
 
 

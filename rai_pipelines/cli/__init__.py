@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 
-from rai_pipelines.cli import engines, gate, governance, run
+from rai_pipelines.cli import engines, gate, governance, run, workflows
 from rai_pipelines.cli.common import Parser
 from rai_pipelines.errors import RaiError
 
-GROUPS = (run, gate, engines, governance)  # the order `rai --help` lists them in
+GROUPS = (run, gate, engines, governance, workflows)  # the order `rai --help` lists them in
 
 def build_parser() -> Parser:
     p = Parser(prog="rai", description="Continuous Responsible-AI evaluation, orchestrated by Dagster.")

@@ -23,9 +23,11 @@ def add_parsers(sub) -> None:
     w.add_argument("--reason", required=True)
     w.add_argument("--by", required=True, help="the requester")
     w.add_argument("--expires", required=True, help="YYYY-MM-DD (UTC)")
-    w = wsub.add_parser("approve", help="approve a requested waiver (not by its requester; only by a policy approver)")
+    w = wsub.add_parser("approve", help="approve a requested waiver (not by its requester; only by a policy approver, "
+                                        "signed with their own key)")
     w.add_argument("waiver_id")
     w.add_argument("--by", required=True)
+    w.add_argument("--key", required=True, type=Path, help="your Ed25519 private key (PEM); the policy lists its public half")
     w = wsub.add_parser("revoke", help="revoke a waiver")
     w.add_argument("waiver_id")
     w.add_argument("--by", required=True)
@@ -45,7 +47,8 @@ def add_parsers(sub) -> None:
     e.add_argument("--json", action="store_true")
     e = esub.add_parser("verify", help="check every file against the signed manifest")
     e.add_argument("bundle", type=Path)
-    e.add_argument("--public-key", type=Path, help="the signer's PEM public key (default: this state's key)")
+    e.add_argument("--public-key", required=True, type=Path,
+                   help="the publisher's PEM public key, obtained from them (never from the producer's state)")
     e.add_argument("--json", action="store_true")
     s.set_defaults(func=evidence)
 
@@ -105,17 +108,18 @@ def waiver(args) -> int:
         done = waivers.request(wh, catalog, args.system, args.check, args.model_version, args.reason, args.by,
                                expires if expires.tzinfo else expires.replace(tzinfo=UTC))
     elif args.action == "approve":
-        done = waivers.approve(wh, common.catalog(settings), args.waiver_id, args.by)
+        done = waivers.approve(wh, common.catalog(settings), args.waiver_id, args.by, args.key)
     elif args.action == "revoke":
         done = waivers.revoke(wh, args.waiver_id, args.by, args.reason)
     else:
-        found = waivers.current(wh, args.system)
+        found = waivers.current(wh, args.system, catalog=common.catalog(settings))
         if args.json:
             print(json.dumps([w.to_json() for w in found], indent=1))
         else:
             for w in found:
                 say(f"{w.waiver_id}  {w.status:<9} {w.scope}  by {w.requested_by}"
-                     f"{', approved by ' + w.approved_by if w.approved_by else ''}, expires {w.expires_at:%Y-%m-%d}: {w.reason}")
+                     f"{', approved by ' + w.approved_by if w.approved_by else ''}, expires {w.expires_at:%Y-%m-%d}: {w.reason}"
+                     f"{' (lapsed: ' + w.lapsed_because + ')' if w.lapsed_because else ''}")
             if not found:
                 say("(no waivers)")
         return 0
@@ -130,9 +134,10 @@ def evidence(args) -> int:
     from rai_pipelines.evidence import keys
     from rai_pipelines.evidence.bundle import verify
 
-    settings = common.settings()
     if args.action == "verify":
-        public = keys.load_public(args.public_key or settings.signing_key().public_path)
+        # The verifier's own copy of the publisher's key: a key read from the producer's state would verify whatever
+        # that state's owner re-signed.
+        public = keys.load_public(args.public_key)
         problems = verify(args.bundle, public)
         if args.json:
             print(json.dumps({"bundle": str(args.bundle), "intact": not problems, "problems": problems}, indent=1))
@@ -143,6 +148,7 @@ def evidence(args) -> int:
             say(f"{args.bundle}: intact, signed by {keys.fingerprint(public)}")
         return 1 if problems else 0
     from rai_pipelines.evidence.release import build
+    settings = common.settings()
     catalog = common.catalog(settings)
     system = catalog.system(args.system)
     if system.kind != "llm_assistant":

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from rai_pipelines.atomic import atomic_path
 from rai_pipelines.digest import sha256_bytes
+from rai_pipelines.evidence.keys import fingerprint
 
 MANIFEST, SIGNATURE = "MANIFEST.json", "MANIFEST.sig"
 
@@ -39,7 +40,6 @@ class BuiltBundle:
 
 def write_bundle(
     path: Path, files: dict[str, bytes], header: dict, present: dict[str, bool], required: list[str], key: Ed25519PrivateKey,
-    signer: str,
 ) -> BuiltBundle:
     """Zip `files` with a signed manifest; completeness = required evidence fields present / required."""
     missing = [f for f in required if not present.get(f)]
@@ -48,7 +48,7 @@ def write_bundle(
         "bundle_format": 1,
         **header,
         "created_at": datetime.now(UTC).isoformat(),
-        "signer": signer,
+        "signer": fingerprint(key.public_key()),
         "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
         "completeness": {"value": completeness, "required": required, "missing": missing},
     }
@@ -99,6 +99,11 @@ def verify(path: Path, public_key: Ed25519PublicKey) -> list[str]:
                     raise TypeError
             except (ValueError, KeyError, TypeError, AttributeError):
                 return problems + ["manifest is not a valid bundle manifest"]
+            # The manifest names its signer; the trusted key must be that signer's, so a bundle re-signed with some
+            # other key and an edited signer line fails here as well as on the signature.
+            trusted = fingerprint(public_key)
+            if manifest.get("signer") != trusted:
+                problems.append(f"the manifest names signer {manifest.get('signer')!r}, not the trusted key {trusted}")
             present = names - {MANIFEST, SIGNATURE}
             problems += [f"missing file: {n}" for n in sorted(set(listed) - present)]
             problems += [f"added file not in the manifest: {n}" for n in sorted(present - set(listed))]

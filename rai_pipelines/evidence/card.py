@@ -133,9 +133,9 @@ def _md_escape(value) -> str:
     return html.escape(str(value), quote=True).replace("\n", " ").translate(_MD_SPECIAL)
 
 
-_md_env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=False)
-_md_env.filters["md"] = _md_escape
-_html_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+MD_ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=False)
+MD_ENV.filters["md"] = _md_escape
+HTML_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -264,4 +264,4 @@ def card_context(
 
 
 def render(context: dict) -> Card:
-    return Card(_md_env.from_string(_MD).render(**context), _html_env.from_string(_HTML).render(**context))
+    return Card(MD_ENV.from_string(_MD).render(**context), HTML_ENV.from_string(_HTML).render(**context))

@@ -43,14 +43,7 @@ class SigningKey:
     def load(self, say=None) -> Ed25519PrivateKey:
         path = self.path
         if path.exists():
-            try:
-                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            except (ValueError, TypeError) as exc:
-                raise RaiError(f"{path}: not a readable PEM private key ({exc}); configure an Ed25519 key "
-                               "(evidence.signing_key, RAI_EVIDENCE_KEY)") from None
-            if not isinstance(key, Ed25519PrivateKey):
-                raise RaiError(f"{path}: not an Ed25519 key; evidence is signed with Ed25519")
-            return key
+            return load_private(path, "configure an Ed25519 key (evidence.signing_key, RAI_EVIDENCE_KEY)")
         if not self.create:
             raise RaiError(f"evidence signing key {path}: no such file; this profile signs only with its configured key "
                            "(evidence.signing_key, RAI_EVIDENCE_KEY): create an Ed25519 key there and share it with every worker")
@@ -63,6 +56,19 @@ class SigningKey:
         if say:
             say(f"created evidence signing key {path} (public key {self.public_path})")
         return key
+
+
+def load_private(path: Path, fix: str = "pass the PEM file of your own Ed25519 private key") -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file; one line naming the file when it is not one."""
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except OSError as exc:
+        raise RaiError(f"{path}: cannot read the private key ({exc.strerror or exc}); {fix}") from None
+    except (ValueError, TypeError) as exc:
+        raise RaiError(f"{path}: not a readable PEM private key ({exc}); {fix}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise RaiError(f"{path}: not an Ed25519 key; {fix}")
+    return key
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:

@@ -17,7 +17,7 @@ from rai_pipelines import gate
 from rai_pipelines.catalog import AssistantSystem, Catalog, System
 from rai_pipelines.digest import sha256_json
 from rai_pipelines.drift.record import latest_drift
-from rai_pipelines.evidence import keys
+from rai_pipelines.evidence import keys, techdoc
 from rai_pipelines.evidence.bundle import BuiltBundle, write_bundle
 from rai_pipelines.evidence.card import Card, card_context, render
 from rai_pipelines.modeling import registry
@@ -69,6 +69,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
                    "window": f"{v.label} ({v.kind})"}
     context = card_context(catalog, system, decision, model, dataset, metrics, quality, drift)
     card = render(context)
+    documentation = techdoc.render(catalog, system, context, warehouse, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     history = warehouse.frame("select * from waivers where system = ? and model_version = ? order by event_at",
                               [system.name, model_version])
     report = {
@@ -77,6 +78,8 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
     }
     files = {
         "card.md": card.markdown.encode(), "card.html": card.html.encode(),
+        "technical_documentation.md": documentation.markdown.encode(),
+        "technical_documentation.html": documentation.html.encode(),
         "decision.json": json.dumps(decision.to_dict(), indent=1, default=str).encode(),
         "evaluation_report.json": json.dumps(report, indent=1, default=str).encode(),
         "metrics.csv": _csv(metrics), "quality_results.csv": _csv(quality), "drift_results.csv": _csv(drift),
@@ -92,7 +95,7 @@ def gather(catalog: Catalog, system: System | AssistantSystem, model_version: st
             except Exception:  # noqa: BLE001 - the report is a convenience; drift_results.csv is the evidence
                 pass
     present = {
-        "card": True, "decision": True, "policy": True, "waivers": True,
+        "card": True, "decision": True, "policy": True, "waivers": True, "technical_documentation": True,
         "evaluation_report": not runs.empty, "metrics": not metrics.empty, "quality_results": not quality.empty,
         "drift_report": not drift.empty, "dataset_digest": bool(dataset["digest"]), "model_artifact_digest": bool(model["artifact_sha256"]),
         "mlflow_runs": not runs.empty and bool(runs.mlflow_run_id.astype(bool).all()),
@@ -108,7 +111,7 @@ def build(catalog: Catalog, system: System | AssistantSystem, model_version: str
     header = {"system": system.name, "model_version": d.model_version, "decision_id": d.decision_id, "verdict": d.verdict,
               "policy_version": d.policy_version, "dataset_version": d.dataset_version}
     built = write_bundle(out, evidence.files, header, evidence.present,
-                         list(catalog.policy.tier_for(system).evidence_fields), key, keys.fingerprint(key.public_key()))
+                         list(catalog.policy.tier_for(system).evidence_fields), key)
     bundle_id = sha256_json([built.sha256])[:16]
     warehouse.write("evidence_bundles", system.name, bundle_id, [{
         "bundle_id": bundle_id, "system": system.name, "model_version": d.model_version, "decision_id": d.decision_id,

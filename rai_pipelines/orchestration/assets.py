@@ -29,6 +29,7 @@ from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.families import PROBING, Reference
 from rai_pipelines.evaluation.probing_inputs import probing_inputs
 from rai_pipelines.evaluation.record import evaluate
+from rai_pipelines.governance import incidents
 from rai_pipelines.lineage import Provenance, RunRef, held_out, run_url
 from rai_pipelines.modeling import loading, registry
 from rai_pipelines.modeling.predictions import (
@@ -40,13 +41,14 @@ from rai_pipelines.modeling.predictions import (
     rows_of,
     stored_or_scored,
 )
-from rai_pipelines.names import CHAMPION, DATA_QUALITY, SystemNames
+from rai_pipelines.names import DATA_QUALITY, SystemNames
 from rai_pipelines.orchestration import pools
 from rai_pipelines.orchestration.common import (
     EvaluationConfig,
     champion_asset,
     decision_metadata,
     metrics_markdown,
+    monitor_champion,
     partition_dims,
     release_evidence_asset,
 )
@@ -288,7 +290,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         link = run_url(mlflow.ui_url, outcome.mlflow_run)
         label = report.by_role("label")
         if report.drifted_columns:
-            alerts.channel().send(Alert(
+            incidents.report(alerts.channel(), state.warehouse(), catalog, Alert(
                 "dataset_drift" if report.dataset_drift else "column_drift", system.name, version.key,
                 f"{len(report.drifted_columns)} of {len(report.assessed)} columns drifted against {reference.label}"
                 + (" (dataset drift)" if report.dataset_drift else "") + (", label drift" if label is not None and label.drifted else ""),
@@ -334,15 +336,7 @@ def system_assets(catalog: Catalog, system: System) -> list:
         client = mlflow.client()
         mv = registry.get(client, system.registry_name, model_version_)
         registry.record_decision(client, mv, decision.verdict, decision.decision_id)
-        champion = registry.by_alias(client, system.registry_name, CHAMPION)
-        if decision.monitoring_alarms and champion is not None and champion.version == mv.version:
-            # Nightly monitoring of the model in service, at the tier's false-alarm level (not the release level).
-            alarms = [r for r in decision.reasons if r.check in decision.monitoring_alarms]
-            alerts.channel().send(Alert(
-                "champion_regression", system.name, dataset_key,
-                f"champion v{mv.version} fails {', '.join(decision.monitoring_alarms)} at the monitoring level "
-                f"{decision.error_control['monitoring_alpha']:.4g}", [r.detail for r in alarms], "",
-            ))
+        monitor_champion(catalog, system, decision, client, warehouse, alerts.channel())
         return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
     champion = champion_asset(system, system.registry_name, release_gate)

@@ -28,11 +28,12 @@ from rai_pipelines.orchestration.common import (
     champion_asset,
     decision_metadata,
     metrics_markdown,
+    monitor_champion,
     partition_dims,
     release_evidence_asset,
 )
 from rai_pipelines.orchestration.partitions import SystemPartitions
-from rai_pipelines.orchestration.resources import MlflowResource, StateResource
+from rai_pipelines.orchestration.resources import AlertResource, MlflowResource, StateResource
 
 
 def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
@@ -141,11 +142,13 @@ def assistant_assets(catalog: Catalog, system: AssistantSystem) -> list:
         description=f"Release decision for {system.name}: the '{system.risk_tier}' assistant tier applied to every "
                     "suite's evaluation of this target version on these prompts. Fails closed.",
     )
-    def release_gate(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+    def release_gate(context: dg.AssetExecutionContext, state: StateResource, mlflow: MlflowResource,
+                     alerts: AlertResource) -> dg.MaterializeResult:
         model_version, dataset_key = partition_dims(context)
         warehouse = state.warehouse()
         decision = gate.decide_from_warehouse(system, catalog.policy, model_version, warehouse, dataset_key, catalog.suite_digests(system))
         gate.record(decision, warehouse)
+        monitor_champion(catalog, system, decision, mlflow.client(), warehouse, alerts.channel())
         return dg.MaterializeResult(metadata=decision_metadata(decision), data_version=dg.DataVersion(decision.decision_id))
 
     return [*evaluations, release_gate, champion_asset(system, system.registry_name, release_gate),

@@ -8,6 +8,7 @@ import dagster as dg
 from rai_pipelines import gate
 from rai_pipelines.alerts import Alert
 from rai_pipelines.catalog import AssistantSystem, Catalog, System
+from rai_pipelines.governance import incidents
 from rai_pipelines.lineage import Provenance, run_url
 from rai_pipelines.names import DATA_QUALITY, RELEASE_APPROVED, SystemNames
 from rai_pipelines.orchestration.common import partition_dims
@@ -26,10 +27,10 @@ def data_quality_check(catalog: Catalog, system: System) -> dg.AssetChecksDefini
         # Partitioned asset checks are "preview" in Dagster 1.13; they are what
         # makes the check run per dataset version.
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return _build(system, suite)
+        return _build(catalog, system, suite)
 
 
-def _build(system: System, suite) -> dg.AssetChecksDefinition:
+def _build(catalog: Catalog, system: System, suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(SystemNames(system.name).asset("dataset_version")),
         name=DATA_QUALITY,
@@ -50,7 +51,7 @@ def _build(system: System, suite) -> dg.AssetChecksDefinition:
         failed = outcome.result.failed
         if failed:
             # Sent here because Dagster OSS's run-failure sensor ignores failed checks (#29896).
-            alerts.channel().send(Alert(
+            incidents.report(alerts.channel(), state.warehouse(), catalog, Alert(
                 "data_quality_failed", system.name, version.key,
                 f"{len(failed)} of {len(outcome.result.outcomes)} expectations failed; evaluations of this version are blocked",
                 [f"{o.expectation}({o.column or ''}): observed {o.observed[:200]}" for o in failed], link,

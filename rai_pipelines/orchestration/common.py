@@ -4,11 +4,13 @@
 import dagster as dg
 
 from rai_pipelines import gate
+from rai_pipelines.alerts import Alert, AlertChannel
 from rai_pipelines.catalog import Catalog
 from rai_pipelines.code_version import code_version
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.record import Outcome
 from rai_pipelines.evidence.release import build as build_evidence
+from rai_pipelines.governance import incidents
 from rai_pipelines.modeling import registry
 from rai_pipelines.names import CHAMPION, SystemNames
 from rai_pipelines.orchestration.partitions import DATASET_DIM, MODEL_DIM, SystemPartitions
@@ -20,6 +22,20 @@ class EvaluationConfig(dg.Config):
     """Launchpad options for an evaluation run."""
 
     force: bool = False  # recompute even when this exact evaluation already exists
+
+
+def monitor_champion(catalog: Catalog, system, decision: gate.Decision, client, warehouse, channel: AlertChannel) -> None:
+    """Nightly monitoring of the model in service, at the tier's false-alarm level (not the release level): a check
+    the champion fails there is a production finding, alerted and, where the policy says, an incident."""
+    champion = registry.by_alias(client, system.registry_name, CHAMPION)
+    if not decision.monitoring_alarms or champion is None or str(champion.version) != str(decision.model_version):
+        return
+    alarms = [r for r in decision.reasons if r.check in decision.monitoring_alarms]
+    safety = system.kind == "llm_assistant" and any(r.family in ("safety", "privacy") for r in alarms)
+    incidents.report(channel, warehouse, catalog, Alert(
+        "assistant_safety" if safety else "champion_regression", system.name, decision.dataset_version,
+        f"champion v{decision.model_version} fails {', '.join(decision.monitoring_alarms)} at the monitoring level "
+        f"{decision.error_control['monitoring_alpha']:.4g}", [r.detail for r in alarms], ""))
 
 
 def partition_dims(context: dg.AssetExecutionContext) -> tuple[str, str]:

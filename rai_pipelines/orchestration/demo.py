@@ -9,15 +9,18 @@ the daemon would, on the persistent instance under $RAI_HOME.
 
 from __future__ import annotations
 
+import json
 import time
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 from mlflow import MlflowClient
 
-from rai_pipelines import demo_feed, waivers
+from rai_pipelines import demo_feed, gate, waivers
+from rai_pipelines.alerts import AlertChannel
 from rai_pipelines.catalog import Catalog
 from rai_pipelines.data import feeds, versions
 from rai_pipelines.data.snapshots import DatasetStore
@@ -26,6 +29,7 @@ from rai_pipelines.errors import DataError, RaiError
 from rai_pipelines.evidence import keys
 from rai_pipelines.evidence.bundle import verify
 from rai_pipelines.evidence.release import build as build_evidence
+from rai_pipelines.governance import controls, incidents, reviews
 from rai_pipelines.modeling import registry
 from rai_pipelines.modeling.training import register_recipes
 from rai_pipelines.names import CHAMPION, SystemNames
@@ -88,22 +92,33 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
         ingested = launch.tick_schedule(defs, instance, system, night)
         for request in ingested:
             run(request, names.ingest_job)
-        evaluations = 0
+        evaluations, reviewed = 0, []
         for _ in range(_SENSOR_ROUNDS):
             requests = launch.tick_sensor(defs, instance, system)
             failed_before = failed
             for request in requests:
                 run(request)
             evaluations += sum(r.job_name == names.evaluate_job for r in requests)
-            if not requests or failed > failed_before:  # settled, or a failure the next tick would only repeat
+            # A version that passed its release window waits for its review: requested, decided, then re-gated (its
+            # evaluations are reused), which releases it; the next tick redoes the comparisons with the new champion.
+            for request in ingested:
+                for review in _review_waiting_releases(settings, catalog, system, client, warehouse, request.partition_key):
+                    reviewed.append(review)
+                    run(launch.evaluate_request(catalog, system, review.model_version, request.partition_key))
+            if (not requests and not reviewed) or failed > failed_before:  # settled, or a failure the next tick would repeat
                 break
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
                 f"{evaluations} evaluation runs")
+        for review in reviewed:
+            say(f"  review {review.review_id}: v{review.model_version} {review.status.replace('_', ' ')} by {review.decided_by} "
+                f"on its signed bundle; released")
     _onboarded_system_story(catalog, defs, instance, warehouse, run, say)
     if failed:
         raise RaiError(f"demo: {failed} Dagster runs failed; open `rai ui` to see which step and why")
     _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say)
+    _incident_story(catalog, warehouse, settings, say)
+    _coverage_story(catalog, warehouse, say)
     warehouse.maintain()  # what the daily rai_warehouse_maintenance schedule does in service
     return DemoSummary(nights, ok, blocked, time.perf_counter() - started)
 
@@ -154,6 +169,61 @@ def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> Non
 
 
 REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"
+REVIEWER, ON_CALL = "model-risk-reviewer@example.org", "ml-oncall@example.org"
+
+
+def _demo_key(catalog: Catalog, person: str) -> Path:
+    """The demo's stand-ins sign with keys shipped for them (assets/demo_keys/); real approvers keep their own."""
+    return catalog.root / "demo_keys" / f"{person}.pem"
+
+
+def _review_waiting_releases(settings, catalog, system, client, warehouse, dataset_key) -> list[reviews.Review]:
+    """The versions whose decision on this batch passed everything but the review the tier requires: the ML engineer
+    requests one with the version's signed evidence bundle, and the model-risk reviewer approves it."""
+    done = []
+    for row in reads.latest_decisions(warehouse, system.name).itertuples():
+        waiting = [r for r in json.loads(row.reasons) if r["check"] == "review" and r["status"] == gate.UNASSESSED]
+        others = [r for r in json.loads(row.reasons) if r["check"] != "review" and r["status"] not in (gate.PASS, gate.WARNING)]
+        if row.dataset_version != dataset_key or not waiting or others:
+            continue
+        out = settings.evidence_dir / system.name / f"v{row.model_version}-review.zip"
+        _, built = build_evidence(catalog, system, row.model_version, client, warehouse, settings.signing_key(), out)
+        opened = reviews.request(warehouse, catalog, system.name, row.model_version, REQUESTER, built.path, built.sha256)
+        done.append(reviews.decide(
+            warehouse, catalog, opened.review_id, "approve_with_conditions",
+            "every check passes on its interval over the release window; evidence bundle verified", REVIEWER,
+            _demo_key(catalog, REVIEWER), conditions="re-review if the champion regresses or an incident is opened"))
+    return done
+
+
+def _incident_story(catalog, warehouse, settings, say) -> None:
+    """The incidents the replayed nights opened; on-call acknowledges and mitigates the first of them, and the
+    hourly deadline watch alerts on what is near."""
+    found = incidents.current(warehouse)
+    say(f"\nincidents: {len(found)} opened from production findings in the replayed nights")
+    for i in found:
+        say(f"  {i.incident_id} {i.severity} {i.system} {i.finding} (x{i.occurrences}), owner {i.owner}: {i.summary}")
+    first = next((i for i in found if i.status == incidents.OPEN), None)
+    if first is not None:
+        incidents.transition(warehouse, first.incident_id, "acknowledge", ON_CALL, "looking at the failing checks")
+        done = incidents.transition(warehouse, first.incident_id, "mitigate", ON_CALL,
+                                    "champion pinned; investigation continues before closing")
+        say(f"  {done.incident_id} acknowledged and mitigated by {ON_CALL}")
+    sent = incidents.warn_deadlines(AlertChannel(file=str(settings.home / "alerts.jsonl")), warehouse, catalog)
+    if sent:
+        say(f"  {len(sent)} deadline alerts (near or missed) written to {settings.home / 'alerts.jsonl'}")
+    kpis = warehouse.frame("select kpi, sum(numerator) / sum(denominator) as value from kpis "
+                           "where kpi in ('mttd_hours', 'mttm_hours', 'review_cycle_hours') group by kpi order by kpi")
+    say("  " + ", ".join(f"{k.kpi} {k.value:.2f}" for k in kpis.itertuples()) if not kpis.empty else "  no incident KPIs yet")
+
+
+def _coverage_story(catalog, warehouse, say) -> None:
+    """How much of the control catalog each system's live evidence covers (`rai controls coverage SYSTEM`)."""
+    say(f"\ncontrol coverage ({len(catalog.controls)} controls: EU AI Act, NIST AI RMF, ISO/IEC 42001):")
+    for name in sorted(catalog.systems):
+        if not warehouse.frame("select 1 from gate_decisions where system = ? limit 1", [name]).empty:
+            totals = controls.summary(controls.coverage(catalog, warehouse, name))
+            say(f"  {name}: {totals['satisfied']} satisfied, {totals['partial']} partial, {totals['missing']} missing")
 
 
 def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client, warehouse, say) -> None:
@@ -168,10 +238,10 @@ def _waiver_and_evidence_story(settings, catalog, defs, instance, system, client
         REQUESTER, datetime.now(UTC) + timedelta(days=30))
     if w.status == waivers.REQUESTED:
         try:
-            waivers.approve(warehouse, catalog, w.waiver_id, REQUESTER)
+            waivers.approve(warehouse, catalog, w.waiver_id, REQUESTER, _demo_key(catalog, REQUESTER))
         except waivers.WaiverRefused as refused:
             say(f"  refused: {refused}")
-        w = waivers.approve(warehouse, catalog, w.waiver_id, APPROVER)
+        w = waivers.approve(warehouse, catalog, w.waiver_id, APPROVER, _demo_key(catalog, APPROVER))
     say(f"  {w.waiver_id} approved by {w.approved_by}, expires {w.expires_at:%Y-%m-%d}")
     launch.execute(defs, instance, launch.evaluate_request(catalog, system, skewed.version, latest))  # re-gate: evaluations are reused
 

@@ -1,13 +1,15 @@
-"""The nightly schedule (each night ingests the next replayed production batch) and the daily warehouse upkeep."""
+"""The nightly schedule (each night ingests the next replayed production batch), the daily warehouse upkeep and
+the hourly watch on incident deadlines."""
 
 
 import dagster as dg
 
-from rai_pipelines.catalog import System
+from rai_pipelines.catalog import Catalog, System
 from rai_pipelines.data.versions import nightly_version
+from rai_pipelines.governance import incidents
 from rai_pipelines.names import SystemNames
 from rai_pipelines.orchestration.partitions import SystemPartitions
-from rai_pipelines.orchestration.resources import StateResource
+from rai_pipelines.orchestration.resources import AlertResource, StateResource
 
 
 def nightly_schedule(system: System, ingest_job, cron: str = "0 2 * * *") -> dg.ScheduleDefinition:
@@ -54,3 +56,21 @@ warehouse_maintenance_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily at 04:30 UTC, after the nightly evaluations: keeps scans fast as facts accumulate.",
 )
+
+
+def incident_deadlines(catalog: Catalog) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
+    """Hourly: an alert for each incident deadline that is near or missed, once per deadline."""
+
+    @dg.op(description="Alert on incident deadlines (acknowledge, mitigate, report) within the policy's warning time")
+    def warn_incident_deadlines(context: dg.OpExecutionContext, state: StateResource, alerts: AlertResource) -> None:
+        sent = incidents.warn_deadlines(alerts.channel(), state.warehouse(), catalog)
+        context.log.info(f"{len(sent)} incident deadline alerts")
+
+    @dg.job(name="rai_incident_deadlines", description="Alerts on incident deadlines that are near or missed.")
+    def job():
+        warn_incident_deadlines()
+
+    return job, dg.ScheduleDefinition(
+        name="rai_incident_deadlines_hourly", job=job, cron_schedule="15 * * * *", execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Hourly: an incident's acknowledge, mitigate or Art. 73 report deadline is alerted once when near.")

@@ -25,7 +25,8 @@ from rai_pipelines.lineage import RunRef, run_url
 from rai_pipelines.report import figures, queries
 from rai_pipelines.warehouse import Warehouse
 
-_HOURS = {"time_to_decision_hours"}
+_HOURS = {"time_to_decision_hours": "versions", "mttd_hours": "incidents", "mttm_hours": "incidents",
+          "review_cycle_hours": "reviews"}  # KPIs in hours, and what their denominator counts
 
 
 @dataclass
@@ -47,7 +48,7 @@ def _tile(row) -> dict:
     basis = f"{row.numerator:g} / {row.denominator:g}"
     if row.kpi in _HOURS:
         shown = f"{row.value * 60:.1f} min" if row.value < 1 else f"{row.value:.1f} h"
-        basis = f"{row.numerator:.2f} h / {row.denominator:g} versions"
+        basis = f"{row.numerator:.2f} h / {row.denominator:g} {_HOURS[row.kpi]}"
     else:
         shown = "n/a" if pd.isna(row.value) else f"{row.value:.0%}" if abs(row.value) <= 1 else f"{row.value:.3g}"
     return {"kpi": row.kpi.replace("_", " "), "value": shown, "period": row.period, "basis": basis}

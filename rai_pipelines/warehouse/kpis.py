@@ -15,6 +15,10 @@ numerator and denominator so a reader can recompute it.
 | time_to_decision_hours | hours from registration to the first assessed decision, summed / model versions decided | registration |
 | estimate_abs_error | absolute error of estimates made while labels were pending, summed / estimates whose labels landed (`estimate_errors`) | labels landing |
 | estimate_coverage | estimates whose interval covered the realized value / estimates whose labels landed | labels landing |
+| mttd_hours | hours from the arrival of the batch that showed a finding to its incident, summed / incidents | opening |
+| mttm_hours | hours from an incident's opening to its mitigation, summed / incidents mitigated | mitigation |
+| incidents_past_deadline (and system `*`) | incidents not closed with a deadline (acknowledge, mitigate, report) missed / incidents not closed | today |
+| review_cycle_hours | hours from a review's request to its decision, summed / reviews decided | decision |
 
 "Assessed" means any verdict but `unassessed`. Rows exist only where their
 evidence does: no safety evaluation, no jailbreak row.
@@ -55,6 +59,19 @@ privacy as (
 rates as (
     select system, strftime(recorded_at, '%Y-%m') as period, metric, value, n
     from metrics where slice = 'overall' and metric in ('attack_success_rate', 'hallucination_rate') and not isnan(value)
+),
+incident_events as (
+    select *, min(event_at) filter (where action = 'mitigate') over (partition by incident_id) as mitigated_at
+    from incidents
+),
+incident_now as (
+    select *, (status = 'open' and acknowledge_due < now())
+              or (status in ('open', 'acknowledged') and mitigate_due < now())
+              or (status <> 'closed' and report_due < now()) as late
+    from incident_events qualify row_number() over (partition by incident_id order by event_at desc) = 1
+),
+decided_reviews as (
+    select system, review_id, requested_at, decided_at from reviews where action = 'decide'
 ),
 first_decisions as (
     select system, model_version, min(decided_at) as decided_at
@@ -110,4 +127,20 @@ union all
 select 'estimate_coverage', system, strftime(recorded_at, '%Y-%m'), avg(case when covered then 1.0 else 0.0 end),
        count(*) filter (where covered)::double, count(*)::double
 from estimate_errors group by system, strftime(recorded_at, '%Y-%m')
+union all
+select 'mttd_hours', system, strftime(opened_at, '%Y-%m'), avg(epoch(opened_at - arrived_at) / 3600),
+       sum(epoch(opened_at - arrived_at) / 3600), count(*)::double
+from incident_events where action = 'open' group by system, strftime(opened_at, '%Y-%m')
+union all
+select 'mttm_hours', system, strftime(mitigated_at, '%Y-%m'), avg(epoch(mitigated_at - opened_at) / 3600),
+       sum(epoch(mitigated_at - opened_at) / 3600), count(*)::double
+from incident_now where mitigated_at is not null group by system, strftime(mitigated_at, '%Y-%m')
+union all
+select 'incidents_past_deadline', coalesce(system, '*'), strftime(current_date, '%Y-%m'),
+       avg(case when late then 1.0 else 0.0 end), count(*) filter (where late)::double, count(*)::double
+from incident_now where status <> 'closed' group by grouping sets ((system), ()) having count(*) > 0
+union all
+select 'review_cycle_hours', system, strftime(decided_at, '%Y-%m'), avg(epoch(decided_at - requested_at) / 3600),
+       sum(epoch(decided_at - requested_at) / 3600), count(*)::double
+from decided_reviews group by system, strftime(decided_at, '%Y-%m')
 """

@@ -39,6 +39,14 @@ def latest_decisions(warehouse: Warehouse, system: str) -> pd.DataFrame:
            order by try_cast(model_version as integer), model_version""", [system])
 
 
+def artifact_digest(warehouse: Warehouse, system: str, model_version: str) -> str | None:
+    """The sha256 of a model version's artifact, as recorded when the pipeline first saw it."""
+    found = warehouse.frame(
+        """select artifact_sha256 from model_versions where system = ? and model_version = ? and artifact_sha256 is not null
+           order by recorded_at desc limit 1""", [system, str(model_version)])
+    return None if found.empty else str(found.artifact_sha256.iloc[0])
+
+
 def last_evaluated_dataset(warehouse: Warehouse, system: str, model_version: str) -> str | None:
     """The dataset version this model version was most recently evaluated on."""
     found = warehouse.frame(

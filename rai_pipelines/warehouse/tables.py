@@ -218,6 +218,58 @@ TABLES: dict[str, pa.Schema] = {
             ("event_at", _TS),
             ("expires_at", _TS),
             ("status", pa.string()),
+            ("fingerprint", pa.string()),  # of what it excuses: artifact digest, policy version, check definition
+            ("signature", pa.string()),  # the approver's Ed25519 signature of the approval (governance/approvals.py)
+        ]
+    ),
+    # Append-only history of review intake: one row per request and decision (governance/reviews.py).
+    "reviews": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("review_id", pa.string()),
+            ("system", pa.string()),
+            ("model_version", pa.string()),
+            ("artifact_sha256", pa.string()),
+            ("bundle_path", pa.string()),
+            ("bundle_sha256", pa.string()),
+            ("requested_by", pa.string()),
+            ("reviewers", pa.string()),  # comma-separated, as triage assigned them
+            ("requested_at", _TS),
+            ("action", pa.string()),
+            ("actor", pa.string()),
+            ("status", pa.string()),
+            ("decided_by", pa.string()),
+            ("reasons", pa.string()),
+            ("conditions", pa.string()),
+            ("decided_at", _TS),
+            ("signature", pa.string()),
+            ("event_at", _TS),
+        ]
+    ),
+    # Append-only history of incidents opened from production findings (governance/incidents.py): one row per
+    # opening, repeat observation and transition, each carrying the incident's state after it.
+    "incidents": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("incident_id", pa.string()),
+            ("system", pa.string()),
+            ("finding", pa.string()),
+            ("severity", pa.string()),
+            ("owner", pa.string()),
+            ("summary", pa.string()),
+            ("details", pa.string()),
+            ("dataset_version", pa.string()),
+            ("arrived_at", _TS),  # the batch that showed it: MTTD runs from here
+            ("opened_at", _TS),
+            ("acknowledge_due", _TS),
+            ("mitigate_due", _TS),
+            ("report_due", _TS),
+            ("action", pa.string()),
+            ("actor", pa.string()),
+            ("note", pa.string()),
+            ("status", pa.string()),
+            ("occurrences", pa.int64()),
+            ("event_at", _TS),
         ]
     ),
     "evidence_bundles": pa.schema(

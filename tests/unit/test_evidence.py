@@ -18,13 +18,13 @@ FILES = {"card.md": b"# card\nverdict PASS\n", "decision.json": b'{"verdict": "p
 def signed(tmp_path):
     key = Ed25519PrivateKey.generate()
     built = write_bundle(tmp_path / "bundle.zip", FILES, {"system": "s"}, {"card": True, "decision": True, "metrics": True},
-                         ["card", "decision", "metrics"], key, "test-key")
+                         ["card", "decision", "metrics"], key)
     return built, key
 
 
 def test_incomplete_bundle_is_rejected(tmp_path):
     key = Ed25519PrivateKey.generate()
-    built = write_bundle(tmp_path / "b.zip", FILES, {}, {"card": True, "decision": True}, ["card", "decision", "metrics"], key, "k")
+    built = write_bundle(tmp_path / "b.zip", FILES, {}, {"card": True, "decision": True}, ["card", "decision", "metrics"], key)
     assert built.completeness == pytest.approx(2 / 3) and built.missing == ["metrics"]
     assert verify(built.path, key.public_key()) == ["incomplete: the policy requires evidence it lacks: metrics"]
 

@@ -1,0 +1,1 @@
+"""Governance workflows on live evidence: signed approvals, incidents, reviews and control coverage."""
