@@ -7,6 +7,7 @@ insufficient evidence or unassessed, 130 interrupted, 141 broken pipe.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -29,6 +30,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+    # Logging a model notes that torch's version carries a local label (+cpu): nothing a user can act on.
+    logging.getLogger("mlflow.utils.requirements_utils").setLevel(logging.ERROR)
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv

@@ -104,7 +104,11 @@ def waiver(args) -> int:
             raise UsageError(f"waiver: --expires {args.expires!r} is not a date; use YYYY-MM-DD") from None
         if len(args.expires) == 10:  # a date alone: the waiver lasts through that day (UTC)
             expires = expires.replace(hour=23, minute=59, second=59)
-        common.model_version(settings, catalog.system(args.system), args.model_version)
+        system = catalog.system(args.system)
+        if system.kind != "llm_assistant":  # the artifact a waiver is bound to, recorded as the registry sensor would
+            from rai_pipelines.modeling import registry
+
+            registry.record_version(wh, system.name, common.model_version(settings, system, args.model_version))
         done = waivers.request(wh, catalog, args.system, args.check, args.model_version, args.reason, args.by,
                                expires if expires.tzinfo else expires.replace(tzinfo=UTC))
     elif args.action == "approve":

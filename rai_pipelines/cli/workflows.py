@@ -73,8 +73,10 @@ def review(args) -> int:
         from rai_pipelines.evidence.release import build
 
         system = catalog.system(args.system)
-        if system.kind != "llm_assistant":
-            common.model_version(settings, system, args.model_version)
+        if system.kind != "llm_assistant":  # the artifact a review is bound to, recorded as the registry sensor would
+            from rai_pipelines.modeling import registry
+
+            registry.record_version(wh, system.name, common.model_version(settings, system, args.model_version))
         out = settings.evidence_dir / system.name / f"v{args.model_version}-review.zip"
         _, built = build(catalog, system, args.model_version, common.mlflow_client(settings), wh, settings.signing_key(), out, say)
         done = reviews.request(wh, catalog, system.name, args.model_version, args.by, built.path, built.sha256)

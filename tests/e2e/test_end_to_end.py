@@ -128,11 +128,12 @@ def test_waiver_story_and_signed_evidence(demo_home):
     assert "cannot approve it" in out  # self-approval refused in the story
     assert "waived: calibration" in out
     bundles = demo_home / "evidence" / "acs_employment"
+    public = demo_home / "keys" / "evidence_ed25519.pub.pem"  # what the publisher hands the auditor
     for version in ("1", "2", "3"):
-        proc = run_rai("evidence", "verify", str(bundles / f"v{version}-latest.zip"), home=demo_home)
+        proc = run_rai("evidence", "verify", str(bundles / f"v{version}-latest.zip"), "--public-key", str(public), home=demo_home)
         assert proc.returncode == 0, proc.stderr
     [edited] = bundles.glob("*-tampered.zip")
-    tampered = run_rai("evidence", "verify", str(edited), home=demo_home)
+    tampered = run_rai("evidence", "verify", str(edited), "--public-key", str(public), home=demo_home)
     assert tampered.returncode == 1 and "modified file: card.md" in tampered.stderr
     import zipfile
 

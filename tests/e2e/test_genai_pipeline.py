@@ -84,7 +84,8 @@ def test_assistant_is_evaluated_gated_and_reruns_generate_nothing(tmp_path, monk
     bundle = tmp_path / "assistant.zip"
     built = run_rai("evidence", "bundle", "support_assistant", "--model-version", version, "--out", str(bundle), home=home)
     assert built.returncode == 0 and "completeness 100%" in built.stdout, built.stdout + built.stderr
-    assert run_rai("evidence", "verify", str(bundle), home=home).returncode == 0
+    public = home / "keys" / "evidence_ed25519.pub.pem"  # what the publisher hands the auditor
+    assert run_rai("evidence", "verify", str(bundle), "--public-key", str(public), home=home).returncode == 0
     import zipfile
 
     with zipfile.ZipFile(bundle) as z:

@@ -182,3 +182,32 @@ def test_importing_the_catalog_loads_no_model_library_or_engine():
     code = f"import sys, rai_pipelines.catalog; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("relative, edit, field", [
+    ("suites/fairness.yaml", lambda r: r["controls"].append("eu-ai-act:art-99"), "controls"),
+    ("policies/risk_tiers.yaml", lambda r: r["tiers"]["high"]["checks"][0]["controls"].append("eu-ai-act:art-99"),
+     "tiers.high.checks.0.controls"),
+    ("policies/risk_tiers.yaml", lambda r: r["controls"]["evidence"]["card"].append("eu-ai-act:art-99"),
+     "controls.evidence.card"),
+    ("policies/risk_tiers.yaml", lambda r: r["controls"]["workflows"]["incidents"].append("eu-ai-act:art-99"),
+     "controls.workflows.incidents"),
+])
+def test_an_unknown_control_id_is_one_line_naming_file_field_and_id(tmp_path, relative, edit, field):
+    root, path = _edited(tmp_path, relative, edit)
+    message = _one_line_error(root)
+    assert str(path) in message and f"field '{field}'" in message and "unknown control 'eu-ai-act:art-99'" in message
+
+
+def test_the_control_catalog_loads_every_framework_and_each_declared_id_exists(catalog):
+    assert {c.split(":")[0] for c in catalog.controls} == {"eu-ai-act", "nist-ai-rmf", "iso-42001"}
+    declared = {c for s in catalog.suites.values() for c in s.controls}
+    declared |= {c for ids in catalog.policy.controls.evidence.values() for c in ids}
+    assert declared <= set(catalog.controls) and "eu-ai-act:art-73" in catalog.policy.controls.workflows["incidents"]
+
+
+def test_an_approver_without_a_public_key_is_refused(tmp_path):
+    root, path = _edited(tmp_path, "policies/risk_tiers.yaml",
+                         lambda r: r["approvers"].pop("head-of-responsible-ai@example.org"))
+    message = _one_line_error(root)
+    assert str(path) in message and "'head-of-responsible-ai@example.org', who has no public key in 'approvers'" in message

@@ -1,5 +1,6 @@
 """Evidence bundles are tamper-evident, and cards escape every user string."""
 
+import json
 import zipfile
 from datetime import UTC, datetime
 
@@ -202,3 +203,23 @@ def test_card_states_the_confidence_each_suite_computed_its_intervals_at(catalog
     assert "<td>[0.7500, 0.8500]</td><td>95%</td>" in card.html  # performance, left at its default
     assert "(90% interval)" in card.html and "(90% interval)" in card.markdown
     assert "95% intervals" not in card.html
+
+
+def test_a_bundle_re_signed_by_an_unknown_key_is_rejected(signed, tmp_path):
+    """Edit the card, recompute the manifest and re-sign it with one's own key, naming oneself as the signer: the
+    verifier's trusted publisher key rejects it on the signature and on the signer."""
+    from rai_pipelines.evidence.keys import fingerprint
+
+    built, publisher = signed
+    forger = Ed25519PrivateKey.generate()
+    with zipfile.ZipFile(built.path) as z:
+        files = {n: z.read(n) for n in z.namelist() if n not in (MANIFEST, SIGNATURE)}
+        header = {k: v for k, v in json.loads(z.read(MANIFEST)).items() if k not in ("files", "signer", "created_at")}
+    files["card.md"] = b"# card\nverdict PASS (edited)\n"
+    forged = write_bundle(tmp_path / "forged.zip", files, header, {"card": True, "decision": True, "metrics": True},
+                          ["card", "decision", "metrics"], forger)
+    assert forged.manifest["signer"] == fingerprint(forger.public_key())
+    problems = verify(forged.path, publisher.public_key())
+    assert any("signature does not verify" in p for p in problems)
+    assert any(f"not the trusted key {fingerprint(publisher.public_key())}" in p for p in problems)
+    assert verify(forged.path, forger.public_key()) == []  # only the forger's own key would accept it

@@ -4,7 +4,6 @@ expiry, revocation, lapse when what it excuses changes, and its effect on the ga
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
