@@ -101,3 +101,38 @@ def land_labels(system: System, before) -> int:
     finally:
         engine.dispose()
     return len(landing)
+
+
+def reload_newest_day(system: System) -> tuple[int, str]:
+    """A load job's retry gone wrong: the newest day's applications appended a second time (the duplicate ids a
+    data-quality check exists to catch). Returns (rows appended, that day)."""
+    from sqlalchemy import text
+
+    table = feeds.quote_table(system.data.production.source.table)
+    engine = _engine(system)
+    try:
+        with engine.begin() as con:
+            day = con.execute(text(f'select max("timestamp")::date from {table}')).scalar()
+            added = con.execute(text(f'insert into {table} select * from {table} where "timestamp"::date = :d'),
+                                {"d": day}).rowcount
+    except Exception as exc:  # noqa: BLE001
+        raise _one_line(system, exc) from None
+    finally:
+        engine.dispose()
+    return added, str(day)
+
+
+def remove_duplicates(system: System) -> int:
+    """The serving team's fix: each application once again. Returns the rows removed."""
+    from sqlalchemy import text
+
+    table = feeds.quote_table(system.data.production.source.table)
+    engine = _engine(system)
+    try:
+        with engine.begin() as con:
+            removed = con.execute(text(f"delete from {table} a using {table} b where a.id = b.id and a.ctid > b.ctid")).rowcount
+    except Exception as exc:  # noqa: BLE001
+        raise _one_line(system, exc) from None
+    finally:
+        engine.dispose()
+    return removed

@@ -166,6 +166,28 @@ def _onboarded_system_story(catalog, defs, instance, warehouse, run, say) -> Non
     for e in errors.itertuples():
         say(f"  {e.window_label}: estimated accuracy {e.estimated:.3f}, realized {e.realized:.3f} once labels landed "
             f"({'inside' if e.covered else 'outside'} the estimate's interval)")
+    _duplicate_load_story(system, defs, instance, warehouse, run, say)
+
+
+def _duplicate_load_story(system, defs, instance, warehouse, run, say) -> None:
+    """A production incident end to end: the serving system's load job retries a day and appends it twice; the
+    blocking quality check fails on the new version of that window (duplicate ids), which opens an incident; on-call
+    acknowledges it, the serving team removes the duplicates, and on-call records the mitigation."""
+    added, day = demo_feed.reload_newest_day(system)
+    say(f"  the serving system's load job retried {day} and appended its {added} applications a second time")
+    for request in launch.tick_sensor(defs, instance, system, feed=True):
+        run(request, SystemNames(system.name).ingest_job)
+        say(f"  window {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}")
+    for incident in [i for i in incidents.current(warehouse, system.name) if i.status == incidents.OPEN]:
+        say(f"  incident {incident.incident_id} opened ({incident.severity}, {incident.finding}, owner {incident.owner}): "
+            f"{incident.summary}")
+        incidents.transition(warehouse, incident.incident_id, "acknowledge", ON_CALL,
+                             "duplicate application ids in the window: the load job retried a day")
+        removed = demo_feed.remove_duplicates(system)
+        done = incidents.transition(warehouse, incident.incident_id, "mitigate", ON_CALL,
+                                    f"serving team removed the {removed} duplicated rows; evaluations of the window stay "
+                                    "blocked until a clean load")
+        say(f"  {ON_CALL} acknowledged it; the serving team removed {removed} duplicated rows; {done.status}")
 
 
 REQUESTER, APPROVER = "ml-engineer@example.org", "head-of-responsible-ai@example.org"
@@ -197,18 +219,12 @@ def _review_waiting_releases(settings, catalog, system, client, warehouse, datas
 
 
 def _incident_story(catalog, warehouse, settings, say) -> None:
-    """The incidents the replayed nights opened; on-call acknowledges and mitigates the first of them, and the
-    hourly deadline watch alerts on what is near."""
+    """Every incident production findings opened, where each stands, what the hourly deadline watch alerts on, and
+    the KPIs they make."""
     found = incidents.current(warehouse)
-    say(f"\nincidents: {len(found)} opened from production findings in the replayed nights")
+    say(f"\nincidents: {len(found)} opened from production findings")
     for i in found:
-        say(f"  {i.incident_id} {i.severity} {i.system} {i.finding} (x{i.occurrences}), owner {i.owner}: {i.summary}")
-    first = next((i for i in found if i.status == incidents.OPEN), None)
-    if first is not None:
-        incidents.transition(warehouse, first.incident_id, "acknowledge", ON_CALL, "looking at the failing checks")
-        done = incidents.transition(warehouse, first.incident_id, "mitigate", ON_CALL,
-                                    "champion pinned; investigation continues before closing")
-        say(f"  {done.incident_id} acknowledged and mitigated by {ON_CALL}")
+        say(f"  {i.incident_id} {i.severity} {i.system} {i.finding} (x{i.occurrences}): {i.status}")
     sent = incidents.warn_deadlines(AlertChannel(file=str(settings.home / "alerts.jsonl")), warehouse, catalog)
     if sent:
         say(f"  {len(sent)} deadline alerts (near or missed) written to {settings.home / 'alerts.jsonl'}")

@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from rai_pipelines.atomic import atomic_path
 from rai_pipelines.catalog import Catalog
 from rai_pipelines.errors import UsageError
+from rai_pipelines.governance import controls, incidents
 from rai_pipelines.lineage import RunRef, run_url
 from rai_pipelines.report import figures, queries
 from rai_pipelines.warehouse import Warehouse
@@ -65,6 +66,24 @@ def _changes(frame: pd.DataFrame) -> list[dict]:
              "moved": "yes" if r.moved else "no"} for r in frame.itertuples()]
 
 
+def _controls(catalog: Catalog, warehouse: Warehouse, system: str) -> list[dict]:
+    """The control coverage table: each control with its status, the evidence found and what lacks."""
+    if system not in catalog.systems or not catalog.controls:
+        return []
+    return [{"id": c.control.id, "title": c.control.title, "status": c.status,
+             "evidence": "; ".join(str(x) for x in c.satisfied_by),
+             "missing": "; ".join(str(x) for x in c.lacking) or ("nothing serves it" if c.status == "missing" else "")}
+            for c in controls.coverage(catalog, warehouse, system)]
+
+
+def _incidents(warehouse: Warehouse, system: str) -> list[dict]:
+    now = datetime.now(UTC)
+    return [{"id": i.incident_id, "finding": i.finding, "severity": i.severity, "status": i.status,
+             "opened": f"{i.opened_at:%Y-%m-%d %H:%M}", "occurrences": i.occurrences, "owner": i.owner,
+             "overdue": ", ".join(i.overdue(now)), "summary": i.summary}
+            for i in incidents.current(warehouse, system)]
+
+
 def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str = "") -> Report:
     started = time.perf_counter()
     if out.exists() and not out.is_dir():
@@ -91,7 +110,8 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
     systems = sorted(set(trends.system) | set(verdicts.system) | set(drift.system) | set(lineage.system)) or sorted(catalog.systems)
     for system in systems:
         mine = [k for k in keys if k.system == system]
-        parts = {"name": system, "tiles": [], "plots": [], "lineage": [], "changes": _changes(changes[changes.system == system])}
+        parts = {"name": system, "tiles": [], "plots": [], "lineage": [], "changes": _changes(changes[changes.system == system]),
+                 "controls": _controls(catalog, warehouse, system), "incidents": _incidents(warehouse, system)}
         explained = catalog.systems[system] if system in catalog.systems else None
         attributions_suite = catalog.dataset_suite(explained, "attributions") if explained else None
         latest = kpis[kpis.system.isin([system, "*"])].sort_values("period").groupby("kpi", sort=True).tail(1)
@@ -167,6 +187,17 @@ Every number here can be recomputed with <code>rai query</code>; KPI tiles show 
 <th>interval</th><th>moved</th></tr></thead><tbody>
 {% for r in s.changes %}<tr><td>v{{ r.model_version }}</td><td>{{ r.label }}</td><td>{{ r.feature }}</td><td>{{ r.against }}</td>
 <td>{{ r.change }}</td><td>{{ r.interval }}</td><td>{{ r.moved }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
+{% if s.incidents %}<h3>Incidents</h3>
+<table class="incidents"><thead><tr><th>incident</th><th>finding</th><th>severity</th><th>status</th><th>opened</th>
+<th>seen</th><th>owner</th><th>overdue</th><th>summary</th></tr></thead><tbody>
+{% for i in s.incidents %}<tr><td><code>{{ i.id }}</code></td><td>{{ i.finding }}</td><td>{{ i.severity }}</td><td>{{ i.status }}</td>
+<td>{{ i.opened }}</td><td>{{ i.occurrences }}</td><td>{{ i.owner }}</td><td>{{ i.overdue }}</td><td>{{ i.summary }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}
+{% if s.controls %}<h3>Control coverage</h3>
+<table class="controls"><thead><tr><th>control</th><th>status</th><th>evidence</th><th>missing</th></tr></thead><tbody>
+{% for c in s.controls %}<tr><td><code>{{ c.id }}</code> {{ c.title }}</td><td>{{ c.status }}</td><td>{{ c.evidence }}</td>
+<td>{{ c.missing }}</td></tr>
 {% endfor %}</tbody></table>{% endif %}
 <h3>Lineage (latest {{ lineage_rows }} decisions)</h3>
 <table class="lineage"><thead><tr><th>decided</th><th>verdict</th><th>model</th><th>artifact</th><th>batch</th><th>dataset digest</th>
