@@ -206,3 +206,36 @@ def test_kpis_cover_every_kpi_the_demo_has_evidence_for(demo_home):
     assert (checks[checks.model_version == "3"].status == "fail").any()
     assert 0 < kpis.loc["fairness_regression_rate", "value"] < 1
     assert kpis.loc["time_to_decision_hours", "value"] > 0
+
+
+def test_governance_workflows_in_the_demo(demo_home, catalog):
+    """The demo's governance story: the release reviewed and approved on its signed bundle, a production incident
+    opened by a failed quality check and mitigated, control coverage per system, and their KPIs."""
+    out = (demo_home / "demo-stdout.txt").read_text()
+    # A release waits for its review: version 2's third passing night is reviewed, then it is the champion.
+    decided = _query(demo_home, "select review_id, model_version, status, decided_by, bundle_sha256 from reviews "
+                                "where action = 'decide'")
+    assert "2" in set(decided.model_version) and set(decided.status) <= {"approved", "approved_with_conditions"}
+    assert set(decided.decided_by) <= set(catalog.policy.tiers["high"].review.reviewers)
+    # The duplicated load: the quality check on production data opened an incident, on-call mitigated it.
+    events = _query(demo_home, "select incident_id, finding, action, arrived_at, opened_at from incidents order by event_at")
+    assert {"open", "acknowledge", "mitigate"} <= set(events.action)
+    assert set(events[events.action == "open"].finding) == {"data_quality_failed"}
+    kpis = _query(demo_home, "select kpi, system, value, denominator from kpis").set_index(["kpi", "system"])
+    assert kpis.loc[("mttd_hours", "car_loan_repayment"), "denominator"] == 1
+    assert kpis.loc[("mttm_hours", "car_loan_repayment"), "denominator"] == 1
+    assert kpis.loc[("review_cycle_hours", "acs_employment"), "denominator"] >= 1
+    # Coverage per system, as the demo prints it and as `rai controls coverage` computes it.
+    proc = run_rai("controls", "coverage", "acs_employment", "--json", home=demo_home, check=True)
+    coverage = json.loads(proc.stdout)
+    statuses = {c["control"]: c["status"] for c in coverage["controls"]}
+    assert set(statuses) == set(catalog.controls) and sum(coverage["summary"].values()) == len(catalog.controls)
+    assert f"acs_employment: {coverage['summary']['satisfied']} satisfied" in out
+    assert statuses["eu-ai-act:art-11"] == "satisfied"  # the technical documentation is in the champion's bundle
+    assert statuses["eu-ai-act:art-15-cybersecurity"] == "satisfied"  # membership suite run, no_membership_leak passed
+    import zipfile
+
+    with zipfile.ZipFile(demo_home / "evidence" / "acs_employment" / "v2-latest.zip") as z:
+        documentation = z.read("technical_documentation.md").decode()
+    for point in ("## 1. General description", "## 2. Elements", "## 9. Post-market monitoring"):
+        assert point in documentation
