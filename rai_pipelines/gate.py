@@ -393,8 +393,9 @@ def decide(
                   f"each night judged at level {intervals.grid_level(tier.night_alpha):.3g}")
         reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT, window,
                               kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
-        if tier.review.required:
-            # People, not statistics: a missing review is a missing required step, as a suite that never ran is.
+        if tier.review.required and len(streak) >= needed:
+            # Asked once the evidence would release the version. People, not statistics: a missing review is a
+            # missing required step, as a suite that never ran is.
             reasons.append(Reason("review", PASS, f"approved in review {review.review_id} by {review.decided_by}"
                                   + (f" on conditions: {review.conditions}" if review.conditions else ""), kind="release")
                            if review is not None else
@@ -404,7 +405,7 @@ def decide(
     decided_at = datetime.now(UTC)
     identity = [system.name, model_version, dataset_version, policy.version, sorted(usable_runs), code_version("gate"),
                 sorted(w["waiver_id"] for w in applied), streak[-needed:],
-                review.review_id if review is not None and tier.review.required else None]
+                next((review.review_id for r in reasons if r.check == "review" and r.status == PASS), None)]
     return Decision(
         decision_id=sha256_json(identity)[:24],
         system=system.name,
