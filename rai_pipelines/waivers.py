@@ -27,7 +27,7 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.errors import UsageError
 from rai_pipelines.governance import approvals
 from rai_pipelines.governance.approvals import ApprovalRefused
-from rai_pipelines.warehouse import Warehouse, reads
+from rai_pipelines.warehouse import Warehouse
 
 REQUESTED, APPROVED, REVOKED, EXPIRED, LAPSED = "requested", "approved", "revoked", "expired", "lapsed"
 WaiverRefused = ApprovalRefused  # one refusal for every approval process
@@ -93,7 +93,7 @@ def _check_definition(policy: Policy, system, check: str) -> dict:
 
 def fingerprint(warehouse: Warehouse, policy: Policy, system, check: str, model_version: str) -> str:
     """What a waiver excuses: this model artifact, under this policy, against this definition of the check."""
-    artifact = reads.artifact_digest(warehouse, system.name, str(model_version))
+    artifact = approvals.artifact_of(warehouse, system, model_version)
     if artifact is None:
         raise UsageError(f"waiver: v{model_version} of {system.name} has no recorded artifact digest; the registry "
                          "sensor records it when it first sees the version (or `rai model register`)")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rai_pipelines.catalog import Policy
 from rai_pipelines.errors import RaiError
 from rai_pipelines.evidence.keys import load_private
+from rai_pipelines.warehouse import Warehouse, reads
 
 
 class ApprovalRefused(RaiError):
@@ -65,3 +66,11 @@ def problem(policy: Policy, approver: str, payload: dict, signature: str | None)
 def require(policy: Policy, approver: str, payload: dict, signature: str, what: str) -> None:
     if (why := problem(policy, approver, payload, signature)) is not None:
         raise ApprovalRefused(f"{what}: refused, {why}")
+
+
+def artifact_of(warehouse: Warehouse, system, model_version: str) -> str | None:
+    """What an approval is bound to: a classifier version's artifact digest as the pipeline recorded it on first
+    sight; an assistant's version is its target's content digest already."""
+    if system.kind == "llm_assistant":
+        return str(model_version)
+    return reads.artifact_digest(warehouse, system.name, str(model_version))

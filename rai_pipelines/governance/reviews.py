@@ -18,7 +18,7 @@ from rai_pipelines.digest import sha256_file, sha256_json
 from rai_pipelines.errors import UsageError
 from rai_pipelines.governance import approvals
 from rai_pipelines.governance.approvals import ApprovalRefused
-from rai_pipelines.warehouse import Warehouse, reads
+from rai_pipelines.warehouse import Warehouse
 
 IN_REVIEW, APPROVED, REJECTED, CONDITIONAL = "in_review", "approved", "rejected", "approved_with_conditions"
 DECISIONS = {"approve": APPROVED, "reject": REJECTED, "approve_with_conditions": CONDITIONAL}
@@ -99,7 +99,7 @@ def request(warehouse: Warehouse, catalog: Catalog, system_name: str, model_vers
     system = catalog.system(system_name)
     if not by.strip():
         raise UsageError("review: a request needs a requester (--by)")
-    artifact = reads.artifact_digest(warehouse, system.name, str(model_version))
+    artifact = approvals.artifact_of(warehouse, system, model_version)
     if artifact is None:
         raise UsageError(f"review: v{model_version} of {system.name} has no recorded artifact digest; evaluate it first")
     tier = catalog.policy.tier_for(system)
@@ -149,7 +149,7 @@ def decide(warehouse: Warehouse, catalog: Catalog, review_id: str, decision: str
 def approved(warehouse: Warehouse, policy: Policy, system, model_version: str) -> Review | None:
     """The latest releasing review of this model version whose signature holds and whose artifact is still the
     version's, or None."""
-    artifact = reads.artifact_digest(warehouse, system.name, str(model_version))
+    artifact = approvals.artifact_of(warehouse, system, model_version)
     for r in reversed(current(warehouse, system.name)):
         if (r.model_version == str(model_version) and r.status in RELEASING and r.artifact_sha256 == artifact
                 and approvals.problem(policy, r.decided_by, r.decision_payload(), r.signature) is None):

@@ -96,7 +96,7 @@ def test_not_a_zip_is_rejected(tmp_path, signed):
 XSS = "<script>alert(1)</script>"
 
 
-def test_card_escapes_user_strings_in_html_and_markdown(catalog):
+def test_card_escapes_user_strings_in_html_and_markdown(catalog, tmp_path):
     system = catalog.system("acs_employment")
     spec = system.data.sensitive_features["SEX"].model_copy(update={"groups": {XSS: ["1"], "Female": ["2"]}})
     hostile = system.model_copy(update={
@@ -121,6 +121,14 @@ def test_card_escapes_user_strings_in_html_and_markdown(catalog):
     assert XSS not in card.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in card.html
     assert XSS not in card.markdown and "&lt;script&gt;" in card.markdown
     assert "<script>" not in card.html  # not even a broken one
+    # The technical documentation draws on the same context: escaped the same way, in both renderings.
+    from rai_pipelines.evidence import techdoc
+    from rai_pipelines.warehouse import Warehouse
+
+    documentation = techdoc.render(catalog, hostile, context, Warehouse(tmp_path / "wh"), "now")
+    assert "<script>" not in documentation.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in documentation.html
+    assert XSS not in documentation.markdown and "## 4. Appropriateness of the performance metrics" in documentation.markdown
+    assert "| check " in documentation.markdown and "check &lt;script&gt;" in documentation.markdown
 
 
 def test_card_sections_of_the_probing_families(catalog):
