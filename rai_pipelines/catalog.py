@@ -659,6 +659,22 @@ class Policy(_Strict):
     controls: ControlMap = ControlMap()
     incidents: IncidentPolicy = IncidentPolicy()
 
+    @field_validator("approvers")
+    @classmethod
+    def _ed25519_public_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        for name, pem in v.items():
+            try:
+                key = serialization.load_pem_public_key(pem.encode())
+            except (ValueError, UnsupportedAlgorithm):
+                key = None
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError(f"approver {name!r}: not an Ed25519 public key in PEM form")
+        return v
+
     @model_validator(mode="after")
     def _approvers_have_keys(self) -> Policy:
         for field, tiers in (("tiers", self.tiers), ("assistant_tiers", self.assistant_tiers)):
@@ -673,8 +689,12 @@ class Policy(_Strict):
 
     @property
     def version(self) -> str:
-        """Content hash: the exact rules a decision applied."""
-        return sha256_json(self.model_dump(mode="json"))[:16]
+        """Content hash: the exact rules a decision applied. Governance bookkeeping that changes no verdict (approvers'
+        keys, which controls things serve, incident deadlines) is left out, so editing it neither restarts release
+        windows nor lapses waivers (a rotated key lapses the approvals it signed by itself)."""
+        checks = {"__all__": {"checks": {"__all__": {"controls"}}, "regression": {"__all__": {"controls"}}}}
+        return sha256_json(self.model_dump(mode="json", exclude={
+            "approvers": True, "controls": True, "incidents": True, "tiers": checks, "assistant_tiers": checks}))[:16]
 
 
 class Control(_Strict):

@@ -394,12 +394,12 @@ def decide(
         reasons.append(Reason("release_window", PASS if len(streak) >= needed else INSUFFICIENT, window,
                               kind="release", observed=float(len(streak)), op=">=", threshold=float(needed)))
         if tier.review.required and len(streak) >= needed:
-            # Asked once the evidence would release the version. People, not statistics: a missing review is a
-            # missing required step, as a suite that never ran is.
+            # Asked once the evidence would release the version: like the release window, a release condition not
+            # met yet (the version stays assessed; the release waits).
             reasons.append(Reason("review", PASS, f"approved in review {review.review_id} by {review.decided_by}"
                                   + (f" on conditions: {review.conditions}" if review.conditions else ""), kind="release")
                            if review is not None else
-                           Reason("review", UNASSESSED, f"the '{system.risk_tier}' tier releases only after an approved "
+                           Reason("review", INSUFFICIENT, f"the '{system.risk_tier}' tier releases only after an approved "
                                   "review of this version: `rai review request`", kind="release"))
     verdict = worst(reasons)
     decided_at = datetime.now(UTC)

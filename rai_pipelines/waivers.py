@@ -50,10 +50,10 @@ class Waiver:
     lapsed_because: str = ""
 
     def approval_payload(self) -> dict:
-        """What an approver signs: this waiver, what it excuses, until when, and who they are."""
+        """What an approver signs: this waiver, what it excuses, until when, who asked for it and who they are."""
         return {"kind": "waiver_approval", "waiver_id": self.waiver_id, "system": self.system, "check": self.check_name,
                 "model_version": self.model_version, "fingerprint": self.fingerprint, "approved_by": self.approved_by,
-                "expires_at": self.expires_at.isoformat()}
+                "requested_by": self.requested_by, "expires_at": self.expires_at.isoformat()}
 
     @property
     def scope(self) -> str:
@@ -118,7 +118,7 @@ def request(
     if expires_at <= _now():
         raise UsageError(f"waiver: expiry {expires_at.isoformat()} is in the past; give a future --expires date")
     longest = catalog.policy.tier_for(catalog.system(system)).max_waiver_days
-    if expires_at > _now() + timedelta(days=longest):
+    if expires_at.date() > (_now() + timedelta(days=longest)).date():
         raise UsageError(f"waiver: expiry {expires_at:%Y-%m-%d} is more than {longest} days away, the longest tier "
                          f"{catalog.system(system).risk_tier!r} allows; give an earlier --expires date")
     created = _now()
@@ -140,7 +140,11 @@ def _unless_lapsed(w: Waiver, warehouse: Warehouse, policy: Policy, system) -> W
     """An approved waiver whose signature or fingerprint no longer holds, marked lapsed with why."""
     if w.status != APPROVED:
         return w
-    why = approvals.problem(policy, w.approved_by or "", w.approval_payload(), w.signature)
+    # Every rule of approve() again: a row written straight into the warehouse must meet them too.
+    allowed = policy.tier_for(system).waiver_approvers
+    why = (f"{w.approved_by} requested it" if w.approved_by == w.requested_by else
+           f"{w.approved_by} may not approve waivers for its tier" if w.approved_by not in allowed else
+           approvals.problem(policy, w.approved_by or "", w.approval_payload(), w.signature))
     if why is None:
         try:
             if fingerprint(warehouse, policy, system, w.check_name, w.model_version) != w.fingerprint:
@@ -157,14 +161,16 @@ def current(warehouse: Warehouse, system: str | None = None, at: datetime | None
     catalog, approvals whose signature or fingerprint no longer hold shown as lapsed."""
     at = at or _now()
     rows = warehouse.frame(
-        """select * from waivers where (? is null or system = ?)
+        """select *, bool_or(action = 'revoke') over (partition by waiver_id) as revoked_ever
+           from waivers where (? is null or system = ?)
            qualify row_number() over (partition by waiver_id order by event_at desc) = 1 order by created_at""",
         [system, system],
     )
     found = [
         _effective(Waiver(r.waiver_id, r.system, r.check_name, r.model_version, r.reason, r.requested_by,
                           None if r.approved_by is None or r.approved_by != r.approved_by else r.approved_by,
-                          r.created_at.to_pydatetime(), r.expires_at.to_pydatetime(), r.status, _text(r, "fingerprint"),
+                          r.created_at.to_pydatetime(), r.expires_at.to_pydatetime(),
+                          REVOKED if r.revoked_ever else r.status, _text(r, "fingerprint"),  # a revocation is final
                           _text(r, "signature")), at)
         for r in rows.itertuples()
     ]

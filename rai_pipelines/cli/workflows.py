@@ -4,6 +4,7 @@ closure) and `rai controls` (coverage of the control catalog by live evidence)."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rai_pipelines.cli import common
@@ -35,6 +36,7 @@ def add_parsers(sub) -> None:
     i = isub.add_parser("list", help="incidents with their state, deadlines and what is overdue")
     i.add_argument("system", nargs="?")
     for action, text in (("ack", "acknowledge an open incident"), ("mitigate", "record its mitigation"),
+                         ("report", "record its report to the authority (meets the Art. 73 clock)"),
                          ("close", "close a mitigated incident")):
         i = isub.add_parser(action, help=text)
         i.add_argument("incident_id")
@@ -77,7 +79,9 @@ def review(args) -> int:
             from rai_pipelines.modeling import registry
 
             registry.record_version(wh, system.name, common.model_version(settings, system, args.model_version))
-        out = settings.evidence_dir / system.name / f"v{args.model_version}-review.zip"
+        reviews.refuse_if_open(wh, system.name, args.model_version)
+        # A bundle of its own per review: the one a reviewer reads is never rebuilt under them.
+        out = settings.evidence_dir / system.name / f"v{args.model_version}-review-{datetime.now(UTC):%Y%m%dT%H%M%S}.zip"
         _, built = build(catalog, system, args.model_version, common.mlflow_client(settings), wh, settings.signing_key(), out, say)
         done = reviews.request(wh, catalog, system.name, args.model_version, args.by, built.path, built.sha256)
     else:

@@ -44,11 +44,13 @@ class Review:
     signature: str = ""
 
     def decision_payload(self) -> dict:
-        """What a reviewer signs: the decision, on which artifact, having read which bundle, and who they are."""
+        """What a reviewer signs: the decision, on which artifact, having read which bundle, who asked, who was
+        assigned, and who they are."""
         return {"kind": "review_decision", "review_id": self.review_id, "system": self.system,
                 "model_version": self.model_version, "artifact_sha256": self.artifact_sha256,
                 "bundle_sha256": self.bundle_sha256, "decision": self.status, "decided_by": self.decided_by,
-                "reasons": self.reasons, "conditions": self.conditions}
+                "requested_by": self.requested_by, "reviewers": list(self.reviewers), "reasons": self.reasons,
+                "conditions": self.conditions}
 
     def to_json(self) -> dict:
         return {"review_id": self.review_id, "system": self.system, "model_version": self.model_version,
@@ -107,10 +109,7 @@ def request(warehouse: Warehouse, catalog: Catalog, system_name: str, model_vers
     if not reviewers:
         raise UsageError(f"review: tier {system.risk_tier!r} assigns no reviewer other than {by}; list reviewers in "
                          f"the policy's {system.risk_tier}.review.reviewers")
-    open_ = [r for r in current(warehouse, system.name) if r.model_version == str(model_version) and r.status == IN_REVIEW]
-    if open_:
-        raise UsageError(f"review: {open_[0].review_id} is already open for v{model_version} of {system.name}; "
-                         f"decide it first (`rai review decide {open_[0].review_id}`)")
+    refuse_if_open(warehouse, system.name, model_version)
     at = datetime.now(UTC)
     review = Review("r-" + sha256_json([system.name, str(model_version), by, at.isoformat()])[:10], system.name,
                     str(model_version), artifact, str(bundle), bundle_sha256, by, reviewers, at)
@@ -146,12 +145,27 @@ def decide(warehouse: Warehouse, catalog: Catalog, review_id: str, decision: str
     return decided
 
 
+def _holds(policy: Policy, system, r: Review) -> bool:
+    """Every rule of decide() again, for a row that may have been written straight into the warehouse."""
+    assigned = set(r.reviewers) & set(policy.tier_for(system).review.reviewers)
+    return (r.decided_by != r.requested_by and r.decided_by in assigned
+            and approvals.problem(policy, r.decided_by, r.decision_payload(), r.signature) is None)
+
+
 def approved(warehouse: Warehouse, policy: Policy, system, model_version: str) -> Review | None:
-    """The latest releasing review of this model version whose signature holds and whose artifact is still the
-    version's, or None."""
+    """The newest valid decision on this model version, when it releases its current artifact; else None (a newer
+    rejection overrides an older approval)."""
     artifact = approvals.artifact_of(warehouse, system, model_version)
-    for r in reversed(current(warehouse, system.name)):
-        if (r.model_version == str(model_version) and r.status in RELEASING and r.artifact_sha256 == artifact
-                and approvals.problem(policy, r.decided_by, r.decision_payload(), r.signature) is None):
-            return r
-    return None
+    decided = [r for r in current(warehouse, system.name) if r.model_version == str(model_version)
+               and r.status != IN_REVIEW and r.artifact_sha256 == artifact and _holds(policy, system, r)]
+    newest = max(decided, key=lambda r: r.decided_at, default=None)
+    return newest if newest is not None and newest.status in RELEASING else None
+
+
+def refuse_if_open(warehouse: Warehouse, system_name: str, model_version: str) -> None:
+    """One review at a time per version: checked before its bundle is built, so an open review's bundle is never
+    overwritten."""
+    open_ = [r for r in current(warehouse, system_name) if r.model_version == str(model_version) and r.status == IN_REVIEW]
+    if open_:
+        raise UsageError(f"review: {open_[0].review_id} is already open for v{model_version} of {system_name}; "
+                         f"decide it first (`rai review decide {open_[0].review_id}`)")

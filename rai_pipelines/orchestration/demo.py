@@ -94,6 +94,7 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
             run(request, names.ingest_job)
         evaluations, reviewed = 0, []
         for _ in range(_SENSOR_ROUNDS):
+            reviewed_now = []
             requests = launch.tick_sensor(defs, instance, system)
             failed_before = failed
             for request in requests:
@@ -103,9 +104,10 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
             # evaluations are reused), which releases it; the next tick redoes the comparisons with the new champion.
             for request in ingested:
                 for review in _review_waiting_releases(settings, catalog, system, client, warehouse, request.partition_key):
-                    reviewed.append(review)
+                    reviewed_now.append(review)
                     run(launch.evaluate_request(catalog, system, review.model_version, request.partition_key))
-            if (not requests and not reviewed) or failed > failed_before:  # settled, or a failure the next tick would repeat
+            reviewed += reviewed_now
+            if (not requests and not reviewed_now) or failed > failed_before:  # settled, or a failure the next tick would repeat
                 break
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
@@ -204,11 +206,11 @@ def _review_waiting_releases(settings, catalog, system, client, warehouse, datas
     requests one with the version's signed evidence bundle, and the model-risk reviewer approves it."""
     done = []
     for row in reads.latest_decisions(warehouse, system.name).itertuples():
-        waiting = [r for r in json.loads(row.reasons) if r["check"] == "review" and r["status"] == gate.UNASSESSED]
+        waiting = [r for r in json.loads(row.reasons) if r["check"] == "review" and r["status"] == gate.INSUFFICIENT]
         others = [r for r in json.loads(row.reasons) if r["check"] != "review" and r["status"] not in (gate.PASS, gate.WARNING)]
         if row.dataset_version != dataset_key or not waiting or others:
             continue
-        out = settings.evidence_dir / system.name / f"v{row.model_version}-review.zip"
+        out = settings.evidence_dir / system.name / f"v{row.model_version}-review-{row.dataset_version}.zip"
         _, built = build_evidence(catalog, system, row.model_version, client, warehouse, settings.signing_key(), out)
         opened = reviews.request(warehouse, catalog, system.name, row.model_version, REQUESTER, built.path, built.sha256)
         done.append(reviews.decide(

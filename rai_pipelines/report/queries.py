@@ -96,7 +96,8 @@ ATTRIBUTION_CHANGES = f"""
         where m.family = 'attributions' and m.metric like 'shap_share_change_vs_%'
         group by all
     ), latest as (
-        select c.*, d.label, c.ci_low > 0 or c.ci_high < 0 as moved
+        select c.*, d.label, coalesce((c.ci_low > 0 or c.ci_high < 0) and not isnan(c.ci_low) and not isnan(c.ci_high),
+                                      false) as moved
         from changes c {_ARRIVAL}
         qualify dense_rank() over (partition by c.system order by d.registered_at desc) = 1
     )

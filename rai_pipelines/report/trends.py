@@ -114,7 +114,10 @@ def build(catalog: Catalog, warehouse: Warehouse, out: Path, mlflow_ui_url: str 
                  "controls": _controls(catalog, warehouse, system), "incidents": _incidents(warehouse, system)}
         explained = catalog.systems[system] if system in catalog.systems else None
         attributions_suite = catalog.dataset_suite(explained, "attributions") if explained else None
-        latest = kpis[kpis.system.isin([system, "*"])].sort_values("period").groupby("kpi", sort=True).tail(1)
+        # The latest period per KPI; where a KPI has the system's own row and the all-systems one, the system's.
+        mine_kpis = kpis[kpis.system.isin([system, "*"])]
+        mine_kpis = mine_kpis.assign(own=mine_kpis.system == system)
+        latest = mine_kpis.sort_values(["period", "own"], kind="stable").groupby("kpi", sort=True).tail(1)
         parts["tiles"] = [_tile(r) for r in latest.itertuples()]
         for title, fig in (
             ("Judged metrics", figures.key_metrics(mine, trends[trends.system == system]) if mine and (trends.system == system).any() else None),

@@ -15,9 +15,9 @@ numerator and denominator so a reader can recompute it.
 | time_to_decision_hours | hours from registration to the first assessed decision, summed / model versions decided | registration |
 | estimate_abs_error | absolute error of estimates made while labels were pending, summed / estimates whose labels landed (`estimate_errors`) | labels landing |
 | estimate_coverage | estimates whose interval covered the realized value / estimates whose labels landed | labels landing |
-| mttd_hours | hours from the arrival of the batch that showed a finding to its incident, summed / incidents | opening |
+| mttd_hours | hours from the arrival of the batch that showed a finding to its incident, summed / incidents with a batch arrival | opening |
 | mttm_hours | hours from an incident's opening to its mitigation, summed / incidents mitigated | mitigation |
-| incidents_past_deadline (and system `*`) | incidents not closed with a deadline (acknowledge, mitigate, report) missed / incidents not closed | today |
+| incidents_past_deadline (and system `*`) | incidents not closed with a deadline missed (acknowledge, mitigate, or report when not reported) / incidents not closed | today |
 | review_cycle_hours | hours from a review's request to its decision, summed / reviews decided | decision |
 
 "Assessed" means any verdict but `unassessed`. Rows exist only where their
@@ -61,13 +61,14 @@ rates as (
     from metrics where slice = 'overall' and metric in ('attack_success_rate', 'hallucination_rate') and not isnan(value)
 ),
 incident_events as (
-    select *, min(event_at) filter (where action = 'mitigate') over (partition by incident_id) as mitigated_at
+    select *, min(event_at) filter (where action = 'mitigate') over (partition by incident_id) as mitigated_at,
+           bool_or(action = 'report') over (partition by incident_id) as reported
     from incidents
 ),
 incident_now as (
     select *, (status = 'open' and acknowledge_due < now())
               or (status in ('open', 'acknowledged') and mitigate_due < now())
-              or (status <> 'closed' and report_due < now()) as late
+              or (status <> 'closed' and not reported and report_due < now()) as late
     from incident_events qualify row_number() over (partition by incident_id order by event_at desc) = 1
 ),
 decided_reviews as (
@@ -130,7 +131,7 @@ from estimate_errors group by system, strftime(recorded_at, '%Y-%m')
 union all
 select 'mttd_hours', system, strftime(opened_at, '%Y-%m'), avg(epoch(opened_at - arrived_at) / 3600),
        sum(epoch(opened_at - arrived_at) / 3600), count(*)::double
-from incident_events where action = 'open' group by system, strftime(opened_at, '%Y-%m')
+from incident_events where action = 'open' and arrived_at is not null group by system, strftime(opened_at, '%Y-%m')
 union all
 select 'mttm_hours', system, strftime(mitigated_at, '%Y-%m'), avg(epoch(mitigated_at - opened_at) / 3600),
        sum(epoch(mitigated_at - opened_at) / 3600), count(*)::double

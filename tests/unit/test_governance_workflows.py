@@ -23,7 +23,7 @@ ARRIVED = datetime.now(UTC) - timedelta(hours=5)
 @pytest.fixture
 def wh(tmp_path):
     wh = Warehouse(tmp_path / "wh")
-    for kind, key in (("production", "2016-b01.abc"), ("reference", "reference-2015.def")):
+    for kind, key in (("production", "2016-b01.abc"), ("production", "2016-b02.abc"), ("reference", "reference-2015.def")):
         wh.write("dataset_versions", "acs_employment", key, [{
             "system": "acs_employment", "dataset_version": key, "label": key.split(".")[0], "kind": kind, "digest": "d",
             "rows": 10, "source": "x", "schema": "{}", "registered_at": ARRIVED}])
@@ -49,8 +49,9 @@ def test_a_champion_regression_opens_one_incident_taken_to_closure_with_mttd_and
     assert opened.severity == "serious" and opened.owner == catalog.system("acs_employment").owner
     assert opened.due["report"] - opened.opened_at == timedelta(hours=clock.report_hours)  # the Art. 73 clock
     assert opened.incident_id in (tmp_path / "alerts.jsonl").read_text()  # the alert names its incident
-    again = incidents.report(channel, wh, catalog, _regression())  # the next night shows it again: same incident
+    again = incidents.report(channel, wh, catalog, _regression("2016-b02.abc"))  # the next night again: same incident
     assert again.incident_id == opened.incident_id and again.occurrences == 2
+    assert incidents.report(channel, wh, catalog, _regression("2016-b02.abc")).occurrences == 2  # a re-gate: not counted
     with pytest.raises(ApprovalRefused, match="close follows mitigated"):
         incidents.transition(wh, opened.incident_id, "close", "oncall@example.org", "too early")
     incidents.transition(wh, opened.incident_id, "acknowledge", "oncall@example.org", "looking")
@@ -66,6 +67,17 @@ def test_a_champion_regression_opens_one_incident_taken_to_closure_with_mttd_and
         (mitigated.mitigated_at - opened.opened_at).total_seconds() / 3600, abs=1e-3)
     # A closed incident no longer absorbs the finding: it comes back as a new one.
     assert incidents.report(channel, wh, catalog, _regression()).incident_id != opened.incident_id
+
+
+def test_a_mitigated_incident_does_not_absorb_a_recurrence_and_reporting_meets_the_clock(wh, catalog):
+    first = incidents.raise_finding(wh, catalog, _regression())
+    incidents.transition(wh, first.incident_id, "report", "dpo@example.org", "reported to the market surveillance authority")
+    with pytest.raises(ApprovalRefused, match="reported at"):
+        incidents.transition(wh, first.incident_id, "report", "dpo@example.org", "again")
+    mitigated = incidents.transition(wh, first.incident_id, "mitigate", "oncall@example.org", "rolled back")
+    assert mitigated.reported_at is not None and mitigated.pending() == []  # nothing left to meet but closing
+    recurrence = incidents.raise_finding(wh, catalog, _regression("2016-b02.abc"))
+    assert recurrence.incident_id != first.incident_id and recurrence.status == "open"
 
 
 def test_findings_the_policy_does_not_make_incidents_open_none(wh, catalog):
@@ -160,9 +172,21 @@ def test_a_release_waits_for_an_approved_review_where_the_tier_requires_one(wh, 
     bundle.write_bytes(b"bundle")
     waiting = _passing_decision(catalog)
     [reason] = [r for r in waiting.reasons if r.check == "review"]
-    assert reason.status == "unassessed" and waiting.verdict == "unassessed"
+    assert reason.status == "insufficient_evidence" and waiting.verdict == "insufficient_evidence"
     review = reviews.request(wh, catalog, "acs_employment", "3", "ml-engineer@example.org", bundle, sha256_file(bundle))
     done = reviews.decide(wh, catalog, review.review_id, "approve", "fine", REVIEWER, KEYS / f"{REVIEWER}.pem")
     released = _passing_decision(catalog, done)
     assert [r.status for r in released.reasons if r.check == "review"] == ["pass"] and released.verdict == "pass"
     assert released.decision_id != waiting.decision_id  # the review is part of what the decision rests on
+
+
+def test_a_newer_rejection_overrides_an_older_approval(wh, catalog, tmp_path):
+    bundle = tmp_path / "v3.zip"
+    bundle.write_bytes(b"bundle")
+    system = catalog.system("acs_employment")
+    first = reviews.request(wh, catalog, "acs_employment", "3", "ml-engineer@example.org", bundle, sha256_file(bundle))
+    reviews.decide(wh, catalog, first.review_id, "approve", "fine", REVIEWER, KEYS / f"{REVIEWER}.pem")
+    assert reviews.approved(wh, catalog.policy, system, "3") is not None
+    second = reviews.request(wh, catalog, "acs_employment", "3", "ml-engineer@example.org", bundle, sha256_file(bundle))
+    reviews.decide(wh, catalog, second.review_id, "reject", "an incident since", REVIEWER, KEYS / f"{REVIEWER}.pem")
+    assert reviews.approved(wh, catalog.policy, system, "3") is None

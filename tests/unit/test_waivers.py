@@ -205,3 +205,29 @@ def test_a_waiver_may_not_outlast_the_tier_maximum(wh, catalog):
     longest = catalog.policy.tiers["high"].max_waiver_days
     with pytest.raises(Exception, match=f"more than {longest} days away"):
         _request(wh, catalog, expires=datetime.now(UTC) + timedelta(days=longest + 1))
+
+
+def test_a_revoked_waiver_stays_revoked_when_its_approval_row_is_replayed(wh, catalog):
+    w = _request(wh, catalog)
+    _approve(wh, catalog, w)
+    waivers.revoke(wh, w.waiver_id, APPROVER, "fix shipped")
+    row = wh.frame("select * from waivers where action = 'approve'").iloc[0].to_dict()
+    wh.write("waivers", "acs_employment", "replayed", [{**row, "event_id": "replayed", "event_at": datetime.now(UTC)}])
+    assert waivers.applicable(wh, catalog.policy, catalog.system("acs_employment"), "3") == {}
+    assert waivers.get(wh, w.waiver_id).status == "revoked"
+
+
+def test_a_requester_signing_their_own_approval_row_does_not_count(wh, catalog):
+    """The requester has a key in the policy (as the demo's engineer does) and writes an approval row signed with it."""
+    from dataclasses import replace
+
+    from rai_pipelines.governance import approvals
+
+    requester = "ml-engineer@example.org"
+    w = _request(wh, catalog, by=requester)
+    forged = replace(w, approved_by=requester, status="approved")
+    forged = replace(forged, signature=approvals.sign(ROOT / "assets" / "demo_keys" / f"{requester}.pem",
+                                                      forged.approval_payload()))
+    assert approvals.problem(catalog.policy, requester, forged.approval_payload(), forged.signature) is None
+    waivers._write(wh, forged, "approve", requester)  # noqa: SLF001 - what a writer with warehouse access could do
+    assert waivers.applicable(wh, catalog.policy, catalog.system("acs_employment"), "3") == {}
