@@ -74,9 +74,10 @@ def _live(warehouse: Warehouse, system, model_version: str | None) -> _Live:
     checks, suites_run = {}, set()
     if decision is not None:
         checks = {r["check"]: r["status"] for r in json.loads(decision.reasons or "[]")}
-        ids = json.loads(decision.evaluation_run_ids or "[]") or [""]
-        suites_run = set(warehouse.frame(f"select distinct suite from evaluation_runs where run_id in ({','.join('?' * len(ids))})",
-                                         ids).suite)
+        # Every suite that ran on the decision's batch, the ones the tier does not require (attributions) too.
+        suites_run = set(warehouse.frame(
+            "select distinct suite from evaluation_runs where system = ? and model_version = ? and dataset_version = ? "
+            "and status = 'ok'", [system.name, str(model_version), decision.dataset_version]).suite)
     latest = warehouse.frame("select dataset_version from dataset_versions where system = ? and kind in ('production', 'prompts') "
                              "order by registered_at desc limit 1", [system.name])
     batch = None if latest.empty else str(latest.dataset_version.iloc[0])
@@ -97,7 +98,8 @@ def _suite(catalog: Catalog, suite, live: _Live) -> Source:
         ok = kind in live.dataset_suites
         return Source("suite", suite.name, ok, f"{'ran' if ok else 'no result'} on the latest batch {live.latest_batch or '(none)'}")
     ok = suite.name in live.suites_run
-    return Source("suite", suite.name, ok, f"{'in' if ok else 'not in'} the decision on v{live.model_version}")
+    return Source("suite", suite.name, ok, f"{'ran' if ok else 'did not run'} on the batch of v{live.model_version}'s "
+                  "latest decision")
 
 
 def _check(name: str, live: _Live) -> Source:

@@ -232,7 +232,12 @@ def _incident_story(catalog, warehouse, settings, say) -> None:
         say(f"  {len(sent)} deadline alerts (near or missed) written to {settings.home / 'alerts.jsonl'}")
     kpis = warehouse.frame("select kpi, sum(numerator) / sum(denominator) as value from kpis "
                            "where kpi in ('mttd_hours', 'mttm_hours', 'review_cycle_hours') group by kpi order by kpi")
-    say("  " + ", ".join(f"{k.kpi} {k.value:.2f}" for k in kpis.itertuples()) if not kpis.empty else "  no incident KPIs yet")
+    say("  " + ", ".join(f"{k.kpi.removesuffix('_hours')} {_duration(k.value)}" for k in kpis.itertuples())
+        if not kpis.empty else "  no incident KPIs yet")
+
+
+def _duration(hours: float) -> str:
+    return f"{hours * 3600:.1f} s" if hours < 1 / 60 else f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.1f} h"
 
 
 def _coverage_story(catalog, warehouse, say) -> None:
