@@ -190,3 +190,35 @@ def test_a_newer_rejection_overrides_an_older_approval(wh, catalog, tmp_path):
     second = reviews.request(wh, catalog, "acs_employment", "3", "ml-engineer@example.org", bundle, sha256_file(bundle))
     reviews.decide(wh, catalog, second.review_id, "reject", "an incident since", REVIEWER, KEYS / f"{REVIEWER}.pem")
     assert reviews.approved(wh, catalog.policy, system, "3") is None
+
+
+def test_control_coverage_reads_live_evidence(wh, catalog):
+    """A decision on v3 whose accuracy check passed and calibration failed, the suites that ran on its batch, and no
+    bundle: each control's status follows from exactly those facts."""
+    import json
+
+    from rai_pipelines.governance import controls
+
+    now = datetime.now(UTC)
+    for suite in ("performance", "attributions"):
+        wh.write("evaluation_runs", "acs_employment", f"r-{suite}", [{
+            "run_id": f"r-{suite}", "system": "acs_employment", "model_name": "m", "model_version": "3",
+            "dataset_version": "2016-b01.abc", "dataset_digest": "d", "suite": suite, "suite_digest": "s", "status": "ok",
+            "error": None, "started_at": now, "finished_at": now, "dagster_run_id": "", "dagster_partition": "",
+            "mlflow_run_id": "m", "code_version": "c"}])
+    reasons = [{"check": "accuracy_floor", "status": "pass"}, {"check": "calibration", "status": "fail"}]
+    wh.write("gate_decisions", "acs_employment", "d1", [{
+        "decision_id": "d1", "system": "acs_employment", "model_version": "3", "dataset_version": "2016-b01.abc",
+        "risk_tier": "high", "policy_version": "p", "verdict": "fail", "reasons": json.dumps(reasons), "waivers_applied": "[]",
+        "decided_at": now, "evidence_digest": "e", "evaluation_run_ids": '["r-performance"]', "code_version": "c"}])
+    found = {c.control.id: c for c in controls.coverage(catalog, wh, "acs_employment")}
+    assert set(found) == set(catalog.controls)
+    accuracy = found["eu-ai-act:art-15-accuracy"]  # performance ran and accuracy passed; calibration failed
+    assert accuracy.status == "partial"
+    assert {s.name for s in accuracy.satisfied_by} >= {"performance", "accuracy_floor"}
+    assert "calibration" in {s.name for s in accuracy.lacking}
+    # Attributions is not a required suite, yet it ran on the batch: MEASURE 2.9 is served by it alone.
+    assert found["nist-ai-rmf:measure-2.9"].status == "satisfied"
+    assert found["eu-ai-act:art-11"].status == "missing"  # no bundle, so no technical documentation
+    assert found["nist-ai-rmf:measure-2.13"].status == "missing" and not found["nist-ai-rmf:measure-2.13"].lacking
+    assert sum(controls.summary(list(found.values())).values()) == len(catalog.controls)
