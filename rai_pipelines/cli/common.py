@@ -7,6 +7,8 @@ need them, so `rai --help` and `rai query` start fast.
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 from rai_pipelines.errors import UsageError
 
@@ -18,6 +20,23 @@ class Parser(argparse.ArgumentParser):
 
 def say(msg: str) -> None:
     print(msg, flush=True)
+
+
+class Stopwatch:
+    """Where a command's time goes (`--timings`): each lap is named by what ran since the previous one. Interpreter
+    start-up and argument parsing come before the first lap: a caller timing the whole process sees them as the rest."""
+
+    def __init__(self, shown: bool) -> None:
+        self.shown, self.laps, self._last = shown, {}, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+    def report(self) -> None:
+        if self.shown:
+            print("timings: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.laps.items()), file=sys.stderr)
 
 
 def settings():

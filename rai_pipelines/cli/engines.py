@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rai_pipelines.cli.common import say
+from rai_pipelines.cli.common import Stopwatch, say
 from rai_pipelines.errors import UsageError
 
 
@@ -21,6 +21,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--confidence", type=float, default=0.95)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--timings", action="store_true", help="print where the time went (import, read, compute, write) to stderr")
     s.set_defaults(func=fairness)
 
     s = sub.add_parser("drift", help="Evidently-compatible drift verdicts between two CSV or Parquet files")
@@ -29,6 +30,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--label", help="label column (reported as label drift)")
     s.add_argument("--prediction", help="prediction column (reported as prediction drift)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--timings", action="store_true", help="print where the time went (import, read, compute, write) to stderr")
     s.set_defaults(func=drift)
 
 
@@ -39,24 +41,36 @@ def _fmt(e) -> str:
 
 
 def fairness(args) -> int:
-    from rai_pipelines.data.feeds import read_table
+    clock = Stopwatch(args.timings)
+    from rai_pipelines.data.files import read_table
     from rai_pipelines.evaluation.engine import frame_inputs
     from rai_pipelines.evaluation.fairness import fairness_report
 
+    clock.lap("import")
     reference = {}
     for item in args.reference or []:
         feature, sep, group = item.partition("=")
         if not sep:
             raise UsageError(f"--reference {item!r}: expected FEATURE=GROUP, e.g. --reference SEX=Male")
         reference[feature] = group
-    frame = read_table(args.data)
+    needed = list(dict.fromkeys([args.label, args.pred, *args.sensitive, *([args.score] if args.score else [])]))
+    frame = read_table(args.data, needed, categories=True)
     y, p, groups, score = frame_inputs(frame, args.label, args.pred, args.sensitive, args.score, str(args.data))
+    clock.lap("read")
     report = fairness_report(
         y, p, groups, score, resamples=args.boot, seed=args.seed, confidence=args.confidence, reference_groups=reference
     )
+    clock.lap("compute")
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
-        return 0
+    else:
+        _print_fairness(args, report)
+    clock.lap("write")
+    clock.report()
+    return 0
+
+
+def _print_fairness(args, report) -> None:
     ci = (f"{report.confidence:.0%} intervals: exact (Clopper-Pearson) for rates, simultaneous for their disparities"
           + (f", bootstrap for AUC and ECE ({report.resamples} resamples, seed {report.seed})" if report.resamples else ""))
     say(f"{args.data}: {report.n} rows; {ci}")
@@ -67,22 +81,32 @@ def fairness(args) -> int:
             say(f"  {g.slice:<{width}}  n={g.n:<8} " + "  ".join(f"{m}={_fmt(e)}" for m, e in g.metrics.items()))
         for m, kinds in part.disparities.items():
             say(f"  {m} difference {_fmt(kinds['difference'])}  ratio {_fmt(kinds['ratio'])}")
-    return 0
 
 
 def drift(args) -> int:
-    from rai_pipelines.data.feeds import read_table
+    clock = Stopwatch(args.timings)
+    from rai_pipelines.data.files import read_table
     from rai_pipelines.drift.engine import dataset_drift
     from rai_pipelines.errors import DataError
 
-    reference, current = read_table(args.reference), read_table(args.current)
+    clock.lap("import")
+    reference, current = read_table(args.reference, categories=True), read_table(args.current, categories=True)
+    clock.lap("read")
     try:
         report = dataset_drift(reference, current, label=args.label, prediction=args.prediction)
     except DataError as exc:
         raise DataError(f"{args.current}: {exc}") from None
+    clock.lap("compute")
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
-        return 0
+    else:
+        _print_drift(args, report)
+    clock.lap("write")
+    clock.report()
+    return 0
+
+
+def _print_drift(args, report) -> None:
     say(f"reference {args.reference} ({report.n_reference} rows) vs current {args.current} ({report.n_current} rows)")
     width = max(len(c.column) for c in report.columns)
     for c in report.columns:
@@ -94,4 +118,3 @@ def drift(args) -> int:
     verdict = "DRIFT" if report.dataset_drift else "no drift"
     say(f"dataset: {len(report.drifted_columns)}/{len(report.assessed)} columns drifted "
          f"(share {report.share:.2f}, threshold {report.drift_share_threshold}): {verdict}")
-    return 0

@@ -74,20 +74,58 @@ def query(args) -> int:
     warehouse = common.warehouse(common.settings())
     if args.snapshots:
         frame = warehouse.snapshots()
+        columns, rows = list(frame.columns), list(frame.itertuples(index=False, name=None))
     elif not args.sql:
         raise UsageError("rai query: give one SELECT, e.g. rai query \"select * from kpis\", or --snapshots")
     else:
-        frame = warehouse.at(parse_as_of(args.as_of) if args.as_of else None).query(args.sql)
+        columns, rows = warehouse.at(parse_as_of(args.as_of) if args.as_of else None).query_rows(args.sql)
     if args.format == "csv":
-        sys.stdout.write(frame.to_csv(index=False))
-    elif args.format == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
-    else:
-        import pandas as pd
+        import csv
 
-        with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
-            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows(["" if v is None else v for v in map(_plain, row)] for row in rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(columns, map(_plain, row))) for row in rows]))
+    else:
+        print(_text_table(columns, rows) if rows else "(no rows)")
     return 0
+
+
+def _plain(value):
+    """A warehouse value as JSON and CSV carry it: times in ISO 8601, decimals as numbers, NaN as null."""
+    import datetime as dt
+    import math
+    from decimal import Decimal
+
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # UUIDs, intervals, blobs
+
+
+def _text_table(columns: list[str], rows: list[tuple]) -> str:
+    """Columns right-aligned under their names, as a terminal shows them; numbers to six significant digits."""
+    def cell(v) -> str:
+        v = _plain(v)
+        if v is None:
+            return "NULL"
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        return v.replace("T", " ", 1) if isinstance(v, str) and v[:4].isdigit() and "T" in v[:11] else str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    return "\n".join("  ".join(str(v).rjust(w) for v, w in zip(line, widths)) for line in [columns, *cells])
 
 
 def waiver(args) -> int:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from rai_pipelines.catalog import FileSource, FilesSource, SqlSource
+from rai_pipelines.data.files import read_table
 from rai_pipelines.errors import DataError
 
 _SUFFIXES = {".parquet", ".pq", ".csv"}
@@ -46,22 +47,6 @@ def resolve(source: FileSource) -> Path:
             f"data package {source.package!r} is not installed; run `make setup` (it installs it with --no-deps)"
         ) from None
     return Path(str(dist.locate_file(source.path)))
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with a one-line error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the path of a CSV or Parquet file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
-        raise DataError(f"{path}: cannot be read as {suffix.lstrip('.')} ({type(exc).__name__}); check the file") from None
-    raise DataError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .parquet")
 
 
 def describe(source) -> str:

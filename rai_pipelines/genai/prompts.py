@@ -19,7 +19,7 @@ def package_dir(package: str) -> Path:
     """The installed directory of a package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"package {package!r} is not installed; run `make setup` (it installs the prompt-set packages)")
+        raise DataError(f"package {package!r} is not installed; run `make genai` (it installs the prompt-set packages)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -24,7 +24,7 @@ from rai_pipelines.digest import sha256_json
 from rai_pipelines.errors import DataError
 from rai_pipelines.evaluation.record import Outcome, existing, store, store_error
 from rai_pipelines.evaluation.rows import BASELINE_METRIC, MetricRow
-from rai_pipelines.genai import suites
+from rai_pipelines.genai import extras, suites
 from rai_pipelines.genai.cache import ResponseCache
 from rai_pipelines.genai.judges import redact
 from rai_pipelines.genai.judging import Judge, Panel
@@ -105,6 +105,7 @@ def version_identity(system: AssistantSystem, target: Target) -> str:
 def current_versions(catalog_suites: list[Suite], system: AssistantSystem, client: MlflowClient, experiment_id: str) -> Current:
     """The (assistant version, prompt sets) partition the catalog describes today, the version registered on first
     sight (in `experiment_id`, the system's experiment)."""
+    extras.require(f"{system.name}'s evaluation")
     target = target_of(system)
     mv = registry.register_identity(client, system.registry_name, experiment_id, version_identity(system, target), spec(system),
                                     registry.ASSISTANT_SPEC)

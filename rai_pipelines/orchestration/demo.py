@@ -50,6 +50,11 @@ def _night_findings(warehouse: Warehouse, system: str, dataset_version: str) -> 
     return f"{q}, {d}"
 
 
+def _night_gates(warehouse: Warehouse, system: str, dataset_version: str) -> str:
+    found = reads.latest_decisions(warehouse, system, dataset_version)
+    return ", ".join(f"v{d.model_version} {d.verdict}" for d in found.itertuples()) or "not decided"
+
+
 @dataclass
 class DemoSummary:
     nights: int
@@ -111,7 +116,7 @@ def run_demo(settings: Settings, catalog: Catalog, defs: dg.Definitions, instanc
                 break
         for request in ingested:
             say(f"night {night}: batch {request.partition_key}: {_night_findings(warehouse, system.name, request.partition_key)}, "
-                f"{evaluations} evaluation runs")
+                f"{evaluations} evaluation runs; gate {_night_gates(warehouse, system.name, request.partition_key)}")
         for review in reviewed:
             say(f"  review {review.review_id}: v{review.model_version} {review.status.replace('_', ' ')} by {review.decided_by} "
                 f"on its signed bundle; released")

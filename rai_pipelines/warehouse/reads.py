@@ -31,12 +31,13 @@ def latest_verdict(warehouse: Warehouse, system: str, model_version: str, datase
     return None if found is None else str(found.verdict)
 
 
-def latest_decisions(warehouse: Warehouse, system: str) -> pd.DataFrame:
-    """The newest decision per model version of a system, in model-version order."""
+def latest_decisions(warehouse: Warehouse, system: str, dataset_version: str | None = None) -> pd.DataFrame:
+    """The newest decision per model version of a system (on one dataset version, if given), in model-version order."""
     return warehouse.frame(
-        """select model_version, dataset_version, verdict, reasons from gate_decisions where system = ?
+        """select model_version, dataset_version, verdict, reasons from gate_decisions
+           where system = ? and (? is null or dataset_version = ?)
            qualify row_number() over (partition by model_version order by decided_at desc) = 1
-           order by try_cast(model_version as integer), model_version""", [system])
+           order by try_cast(model_version as integer), model_version""", [system, dataset_version, dataset_version])
 
 
 def artifact_digest(warehouse: Warehouse, system: str, model_version: str) -> str | None:

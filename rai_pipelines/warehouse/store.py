@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from rai_pipelines.errors import RaiError, UsageError
@@ -28,6 +28,11 @@ from rai_pipelines.warehouse import lake as lakes
 from rai_pipelines.warehouse.kpis import KPIS_SQL
 from rai_pipelines.warehouse.lake import ALIAS, Lake
 from rai_pipelines.warehouse.tables import COMMITTED_BY_RUN, TABLES
+
+if TYPE_CHECKING:  # pandas costs half a second to import: `rai query` prints rows without it
+    import pandas as pd
+
+T = TypeVar("T")
 
 _READ_ONLY_STATEMENTS = {"SELECT"}  # not EXPLAIN: EXPLAIN ANALYZE runs its statement
 _FACT = "_fact"
@@ -240,8 +245,9 @@ class Warehouse:
         if present is None:
             present = ({c for c, *_ in con.execute(f"describe select * from {ALIAS}.{table}{_as_of_clause(self.as_of)}").fetchall()}
                        if self.as_of is not None else set(TABLES[table].names))
-        types = _duckdb_types(table)
-        return ", ".join(_ident(c) if c in present else f"null::{types[c]} as {_ident(c)}" for c in TABLES[table].names)
+        names = TABLES[table].names
+        types = _duckdb_types(table) if not present.issuperset(names) else {}
+        return ", ".join(_ident(c) if c in present else f"null::{types[c]} as {_ident(c)}" for c in names)
 
     def connect(self, sql: str | None = None) -> duckdb.DuckDBPyConnection:
         """A cursor with the warehouse views (as temporary views: cursors of one process share an instance)."""
@@ -264,6 +270,13 @@ class Warehouse:
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run user SQL, refusing anything but reads of the warehouse views."""
+        return self._read_only(sql, lambda result: result.df())
+
+    def query_rows(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """`query`'s answer as column names and Python rows: what `rai query` prints, without pandas' import time."""
+        return self._read_only(sql, lambda result: ([d[0] for d in result.description], result.fetchall()))
+
+    def _read_only(self, sql: str, fetch: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         try:
             statements = duckdb.extract_statements(sql)
         except duckdb.Error as exc:
@@ -276,8 +289,8 @@ class Warehouse:
         _only_views(sql)
         con = self.lake.open(read_only=True)  # an instance of its own: it is locked down below
         try:
-            have = set(con.execute("select table_name || '.' || column_name from duckdb_columns() where database_name = ?",
-                                   [ALIAS]).fetchall())
+            have = set(con.execute("select table_name || '.' || column_name from duckdb_columns() "
+                                   f"where database_name = {lakes.sql_str(ALIAS)}").fetchall())
             if {(f"{t}.{c}",) for t, schema in TABLES.items() for c in schema.names} - have:
                 con.close()  # a new warehouse, or one from before a column was added: a writer brings it up to date
                 self._prepare()
@@ -289,7 +302,7 @@ class Warehouse:
             con.execute(f"set allowed_directories = [{allowed}]")
             con.execute("set enable_external_access = false")
             con.execute("set lock_configuration = true")
-            return con.execute(sql).df()
+            return fetch(con.execute(sql))
         except duckdb.Error as exc:
             raise RaiError(f"query: {str(exc).splitlines()[0]}") from None
         finally:
@@ -314,7 +327,7 @@ def _only_views(sql: str) -> None:
     """Refuse SQL that reads anything but the warehouse views: table functions (read_parquet on the lake's own
     files would see rows the views hide), qualified names (the lake's tables and metadata), AT clauses."""
     with duckdb.connect() as con:
-        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+        tree = json.loads(con.execute(f"select json_serialize_sql({lakes.sql_str(sql)})").fetchone()[0])
     if tree.get("error"):
         raise RaiError(f"query: {tree.get('error_message', 'cannot parse')}".splitlines()[0])
     ctes: set[str] = set()
