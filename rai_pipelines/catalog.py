@@ -884,13 +884,17 @@ def load_catalog(root: str | Path) -> Catalog:
     # tier (too few prompts for a threshold at the nightly level) now rather than every night. Imported here, not
     # at the top: both modules need the statistics stack (scipy), which validating the files does not, and
     # sample_size imports this module's types.
+    # Counting prompts builds the prompt sets from the GenAI layer's data packages: without that layer (`make genai`
+    # not run) no assistant can be evaluated at all, and its evaluation says so (genai/extras.py).
+    from rai_pipelines.genai import extras
     from rai_pipelines.genai.validation import load as load_judges
     from rai_pipelines.sample_size import refuse_infeasible
 
     judges = load_judges(root)
+    assistants_buildable = not extras.missing()
     for name, system in systems.items():
         suites_ = [suites[s] for s in system.suites]
-        if system.kind == "llm_assistant" and (why := refuse_infeasible(system, policy, suites_, judges)):
+        if system.kind == "llm_assistant" and assistants_buildable and (why := refuse_infeasible(system, policy, suites_, judges)):
             raise CatalogError(f"{policy_files[0]}: {why} (system {name!r}, {root / 'systems' / (name + '.yaml')})")
     return Catalog(root=root, systems=systems, suites=suites, policy=policy, judges=judges, controls=controls,
                    frameworks=frameworks)

@@ -66,7 +66,10 @@ def demo(args) -> int:
         waived = [r["check"] for r in reasons if r["status"] == "waived"]
         say(f"  v{row.model_version}  {row.verdict:<22} on {row.dataset_version}" + (f"  ({', '.join(failing)})" if failing else "")
             + (f"  waived: {', '.join(waived)}" if waived else ""))
-    say("\nnext: rai report trends --out report/; rai query \"select * from kpis\"; rai evaluate support_assistant; rai ui")
+    from rai_pipelines.genai import extras
+
+    assistant = "rai evaluate support_assistant" if not extras.missing() else "make genai, then rai evaluate support_assistant"
+    say(f"\nnext: rai report trends --out report/; rai query \"select * from kpis\"; {assistant}; rai ui")
     return 0
 
 
