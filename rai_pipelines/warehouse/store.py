@@ -287,6 +287,8 @@ class Warehouse:
         if kind not in _READ_ONLY_STATEMENTS:
             raise RaiError(f"query: {kind} statements are not allowed; the warehouse is read-only through rai query")
         _only_views(sql)
+        if self.lake.kind == "sqlite" and not Path(self.lake.target).exists():
+            self._prepare()  # a state nothing has written to yet: its views are empty, not an error
         con = self.lake.open(read_only=True)  # an instance of its own: it is locked down below
         try:
             have = set(con.execute("select table_name || '.' || column_name from duckdb_columns() "
