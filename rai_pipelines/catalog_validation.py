@@ -40,7 +40,22 @@ def validate_file(root: Path, path: Path) -> tuple[str, str]:
             system = catalog.system(path.stem)
             if isinstance(system, System):
                 _check_feeds(catalog, system, path)
+        _require_genai_for_assistants(catalog, folder, path)
     return folder, path.stem
+
+
+def _require_genai_for_assistants(catalog: Catalog, folder: str, path: Path) -> None:
+    """Whether an assistant's suites can pass its tier is checked by counting their prompts, which needs the GenAI
+    layer's data packages; without them (load_catalog skips that check) a file touching an assistant cannot be
+    called valid."""
+    from rai_pipelines.genai import extras
+
+    touches = (folder == "policies" and any(s.kind == "llm_assistant" for s in catalog.systems.values())
+               or folder == "systems" and catalog.system(path.stem).kind == "llm_assistant"
+               or folder == "suites" and getattr(catalog.suites.get(path.stem), "genai", None))
+    if touches and (absent := extras.missing()):
+        raise CatalogError(f"{path}: the assistants' suites cannot be checked against their tier without the GenAI "
+                           f"packages ({', '.join(absent)} not installed); run `make genai`, then validate again")
 
 
 def _check_feeds(catalog: Catalog, system: System, path: Path) -> None:

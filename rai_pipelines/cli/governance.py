@@ -115,13 +115,15 @@ def _plain(value):
 
 def _text_table(columns: list[str], rows: list[tuple]) -> str:
     """Columns right-aligned under their names, as a terminal shows them; numbers to six significant digits."""
+    import datetime as dt
+
     def cell(v) -> str:
+        if isinstance(v, dt.datetime):
+            return str(v)  # ISO 8601 with a space: easier on the eye than _plain's "T"
         v = _plain(v)
         if v is None:
             return "NULL"
-        if isinstance(v, float):
-            return f"{v:.6g}"
-        return v.replace("T", " ", 1) if isinstance(v, str) and v[:4].isdigit() and "T" in v[:11] else str(v)
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]

@@ -186,10 +186,12 @@ def evaluate(args) -> int:
 
 def _evaluate_assistant(settings, catalog, system, force: bool) -> int:
     from rai_pipelines import lineage
+    from rai_pipelines.genai import extras
     from rai_pipelines.names import SystemNames
     from rai_pipelines.orchestration import launch
     from rai_pipelines.warehouse import reads
 
+    extras.require(f"{system.name}'s evaluation")  # before Dagster or MLflow is touched
     defs, instance = common.dagster(settings)
     wh = common.warehouse(settings)
     client = common.mlflow_client(settings)

@@ -44,7 +44,7 @@ def resolve(source: FileSource) -> Path:
         dist = distribution(source.package)
     except PackageNotFoundError:
         raise DataError(
-            f"data package {source.package!r} is not installed; run `make setup` (it installs it with --no-deps)"
+            f"data package {source.package!r} is not installed; run `make setup-core` (it installs it with --no-deps)"
         ) from None
     return Path(str(dist.locate_file(source.path)))
 

@@ -184,7 +184,8 @@ def _z_test(rc: np.ndarray, cc: np.ndarray, keys_sorted_first: int) -> float:
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-    return float(math.erfc(abs(z) / math.sqrt(2)))  # 2 * (1 - Phi(|z|)); NaN stays NaN
+    # Evidently's 2 * (1 - Phi(|z|)), rounding included (0 beyond |z| ~ 8.3), with Phi from erfc: no scipy.stats import.
+    return float(2 * (1 - 0.5 * math.erfc(-abs(z) / math.sqrt(2))))
 
 
 def column_drift(name: str, reference: pd.Series, current: pd.Series, kind: str, role: str = "feature") -> ColumnDrift:
@@ -235,7 +236,7 @@ def column_drift(name: str, reference: pd.Series, current: pd.Series, kind: str,
     if len(keys) == 1:  # the same single value on both sides
         p = 1.0
     else:
-        p = _z_test(rc, cc, int(np.argmin([_sort_key(k) for k in keys])))
+        p = _z_test(rc, cc, min(range(len(keys)), key=lambda i: _sort_key(keys[i])))
     return ColumnDrift(method="z", statistic=p, threshold=THRESHOLDS["z"], drifted=bool(p < THRESHOLDS["z"]), **base)
 
 

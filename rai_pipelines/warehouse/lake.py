@@ -53,7 +53,7 @@ def _extension(name: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise RaiError(f"warehouse: the DuckDB extension package {package.replace('_', '-')} is not installed; "
-                       "run `make setup`")
+                       "run `make setup-core`")
     path = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.is_file():
         raise RaiError(f"warehouse: {path} is missing: the {package} wheel does not match DuckDB {duckdb.__version__}")

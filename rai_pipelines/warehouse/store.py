@@ -297,7 +297,7 @@ class Warehouse:
                 con.close()  # a new warehouse, or one from before a column was added: a writer brings it up to date
                 self._prepare()
                 con = self.lake.open(read_only=True)
-            self._views(con, None, temp=False)  # every view, so the user's SQL sees the whole catalog
+            self._views(con, sql, temp=False)  # the views it names (and what they rest on): nothing else is readable
             # Reads only, and only the lake's files: no read_text('/any/file'), no COPY TO, no ATTACH.
             roots = {self.lake.data_path.rstrip("/")} | ({str(Path(self.lake.target).parent)} if self.lake.kind == "sqlite" else set())
             allowed = ", ".join("'" + r.replace("'", "''") + "/'" for r in sorted(roots))
@@ -329,7 +329,10 @@ def _only_views(sql: str) -> None:
     """Refuse SQL that reads anything but the warehouse views: table functions (read_parquet on the lake's own
     files would see rows the views hide), qualified names (the lake's tables and metadata), AT clauses."""
     with duckdb.connect() as con:
-        tree = json.loads(con.execute(f"select json_serialize_sql({lakes.sql_str(sql)})").fetchone()[0])
+        try:
+            tree = json.loads(con.execute(f"select json_serialize_sql({lakes.sql_str(sql)})").fetchone()[0])
+        except duckdb.Error as exc:  # a NUL byte in the statement, say: still one line
+            raise RaiError(f"query: {str(exc).splitlines()[0]}") from None
     if tree.get("error"):
         raise RaiError(f"query: {tree.get('error_message', 'cannot parse')}".splitlines()[0])
     ctes: set[str] = set()

@@ -83,3 +83,26 @@ def test_cli_windows_sharing_no_column_is_one_line_naming_both(windows, tmp_path
     line = proc.stderr.strip()
     assert len(line.splitlines()) == 1 and "Traceback" not in line
     assert "cur.csv: the reference and current windows share no column" in line and f"new_{cur.columns[0]}" in line
+
+
+def test_a_small_window_mixing_numbers_and_strings_in_two_values_gets_a_z_test():
+    """Two distinct values of different types (1 and 'x'): the z-test codes the number first instead of crashing."""
+    ref = pd.DataFrame({"mixed": pd.Series([1, "x"] * 200, dtype=object)})
+    cur = pd.DataFrame({"mixed": pd.Series([1] * 300 + ["x"] * 100, dtype=object)})
+    (column,) = dataset_drift(ref, cur).columns
+    assert column.method == "z" and column.drifted is True and 0 <= column.statistic < 0.05
+
+
+def test_cli_reads_csv_strings_as_categories_with_the_same_answer(windows, tmp_path):
+    from rai_pipelines.data.files import read_table
+
+    ref, cur = windows
+    cur.loc[cur.index[:50], "group"] = None
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    coded = [read_table(tmp_path / f"{n}.csv", categories=True) for n in ("ref", "cur")]
+    assert isinstance(coded[1].group.dtype, pd.CategoricalDtype)
+    plain = [read_table(tmp_path / f"{n}.csv") for n in ("ref", "cur")]
+    for mine, theirs in zip(dataset_drift(*coded).columns, dataset_drift(*plain).columns):
+        assert (mine.method, mine.drifted, mine.n_current) == (theirs.method, theirs.drifted, theirs.n_current)
+        assert mine.statistic == pytest.approx(theirs.statistic, rel=1e-12)

@@ -67,15 +67,16 @@ def test_query_prints_times_decimals_and_missing_values_plainly(settings, capsys
     from rai_pipelines.cli import main
 
     sql = ("select timestamptz '2026-01-02 03:04:05+00' as t, 1.25::decimal(4, 2) as d, 'nan'::double as x, "
-           "null::varchar as s, 0.5 as f")
+           "null::varchar as s, 0.5 as f, '2024T1' as q")
     assert main(["query", sql, "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"t": "2026-01-02T03:04:05+00:00", "d": 1.25, "x": None, "s": None, "f": 0.5}]
+    assert json.loads(capsys.readouterr().out) == [
+        {"t": "2026-01-02T03:04:05+00:00", "d": 1.25, "x": None, "s": None, "f": 0.5, "q": "2024T1"}]
     assert main(["query", sql, "--format", "csv"]) == 0
-    assert capsys.readouterr().out == "t,d,x,s,f\n2026-01-02T03:04:05+00:00,1.25,,,0.5\n"
+    assert capsys.readouterr().out == "t,d,x,s,f,q\n2026-01-02T03:04:05+00:00,1.25,,,0.5,2024T1\n"
     assert main(["query", sql]) == 0
     header, row = capsys.readouterr().out.splitlines()
-    assert header.split() == ["t", "d", "x", "s", "f"]
-    assert row.split() == ["2026-01-02", "03:04:05+00:00", "1.25", "NULL", "NULL", "0.5"]
+    assert header.split() == ["t", "d", "x", "s", "f", "q"]
+    assert row.split() == ["2026-01-02", "03:04:05+00:00", "1.25", "NULL", "NULL", "0.5", "2024T1"]
 
 
 def test_a_missing_genai_package_is_one_line_naming_make_genai(monkeypatch):
@@ -94,3 +95,37 @@ def test_the_catalog_loads_without_the_genai_layer(monkeypatch):
     monkeypatch.setattr(sample_size, "refuse_infeasible", lambda *a: pytest.fail("prompt sets built without the GenAI layer"))
     catalog = load_catalog(ROOT / "assets")
     assert catalog.system("support_assistant").kind == "llm_assistant"
+
+
+def test_validating_an_assistant_without_the_genai_layer_refuses_in_one_line(monkeypatch, tmp_path):
+    from rai_pipelines.catalog_validation import validate_file
+    from rai_pipelines.errors import CatalogError
+
+    monkeypatch.setattr(extras, "missing", lambda: ["garak"])
+    system = tmp_path / "support_assistant.yaml"
+    system.write_text((ROOT / "assets" / "systems" / "support_assistant.yaml").read_text())
+    with pytest.raises(CatalogError, match=r"support_assistant.yaml: the assistants' suites cannot be checked .*run `make genai`"):
+        validate_file(ROOT / "assets", system)
+    tabular = tmp_path / "acs_employment.yaml"
+    tabular.write_text((ROOT / "assets" / "systems" / "acs_employment.yaml").read_text())
+    assert validate_file(ROOT / "assets", tabular) == ("systems", "acs_employment")
+
+
+def test_the_genai_package_list_matches_the_project_files():
+    """extras.PACKAGES is what `make genai` installs: the `genai` extra and requirements/genai-data-no-deps.txt."""
+    import re
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["genai"]
+    data = [line for line in (ROOT / "requirements" / "genai-data-no-deps.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    names = {re.split(r"[=<>\[ ]", spec, maxsplit=1)[0].lower() for spec in declared + data}
+    assert names == set(extras.PACKAGES.values())
+
+
+def test_query_refuses_a_nul_byte_in_one_line(settings, capsys):
+    from rai_pipelines.cli import main
+
+    assert main(["query", "select 1\x00"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rai: error: query:")
