@@ -54,7 +54,14 @@ def _extension(name: str) -> str:
     if spec is None or not spec.submodule_search_locations:
         raise RaiError(f"warehouse: the DuckDB extension package {package.replace('_', '-')} is not installed; "
                        "run `make setup-core`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    installed = Path(next(iter(spec.submodule_search_locations))).resolve()
+    # Loaded without a signature check (Lake.open): only from where pip put DuckDB itself, never from a directory
+    # that happens to come first on sys.path (the working directory, under `python -m`).
+    site = Path(duckdb.__file__).resolve().parents[1]
+    if not installed.is_relative_to(site):
+        raise RaiError(f"warehouse: {installed} is not beside DuckDB's own package in {site}; remove it, or reinstall "
+                       f"{package.replace('_', '-')} with `make setup-core`")
+    path = installed / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.is_file():
         raise RaiError(f"warehouse: {path} is missing: the {package} wheel does not match DuckDB {duckdb.__version__}")
     return str(path)

@@ -202,3 +202,19 @@ def test_parse_as_of():
         parse_as_of("yesterday")
 
 
+
+
+def test_an_extension_planted_ahead_of_site_packages_is_refused(tmp_path, monkeypatch):
+    """Extensions load without DuckDB's signature check, so only from beside DuckDB's own package."""
+    import importlib
+
+    from rai_pipelines.errors import RaiError
+    from rai_pipelines.warehouse.lake import _extension
+
+    planted = tmp_path / "duckdb_extension_ducklake"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(RaiError, match="is not beside DuckDB's own package"):
+        _extension("ducklake")
